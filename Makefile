@@ -1,0 +1,82 @@
+# dray - run `make help` for the targets.
+#
+# Tool versions are pinned here; tools install into .tools/bin on first use.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+GO        ?= go
+TOOLS     := $(CURDIR)/.tools/bin
+export PATH := $(TOOLS):$(PATH)
+
+BUF_VERSION           := v1.75.0
+PROTOC_GEN_GO_VERSION := v1.36.12
+VTPROTO_VERSION       := v0.6.0
+GOLANGCI_VERSION      := v2.15.0
+
+# FUZZTIME is how long each fuzz target runs inside `make test`.
+FUZZTIME   ?= 10s
+# TESTFLAGS are passed to `go test` by test and test-short.
+TESTFLAGS  ?=
+TEST_TIMEOUT ?= 30m
+
+.PHONY: help
+help: ## Show this help.
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+.PHONY: build
+build: ## Build every binary into bin/.
+	@mkdir -p bin
+	@mains=$$($(GO) list -f '{{if eq .Name "main"}}{{.ImportPath}}{{end}}' ./... | grep '/cmd/' || true); \
+	if [ -n "$$mains" ]; then $(GO) build -o bin/ $$mains; fi
+	@ls bin
+
+.PHONY: test
+test: ## Run every test (integration included) and a short fuzz run of every fuzz target.
+	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) $(TESTFLAGS) ./...
+	@$(MAKE) --no-print-directory fuzz-short
+
+.PHONY: test-short
+test-short: ## Run the unit tests only (-short skips integration tests).
+	$(GO) test -short -count=1 $(TESTFLAGS) ./...
+
+.PHONY: fuzz-short
+fuzz-short: ## Run each fuzz target for FUZZTIME (default 10s).
+	@for pkg in $$($(GO) list ./...); do \
+	  for target in $$($(GO) test -list '^Fuzz' $$pkg 2>/dev/null | grep '^Fuzz' || true); do \
+	    echo "fuzz $$pkg $$target ($(FUZZTIME))"; \
+	    $(GO) test -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) $$pkg >/tmp/dray-fuzz.log 2>&1 || { cat /tmp/dray-fuzz.log; exit 1; }; \
+	  done; \
+	done
+
+.PHONY: bench
+bench: ## Run the benchmarks of the canonical codecs (see docs/PERFORMANCE.md).
+	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./canonical/
+
+.PHONY: lint
+lint: $(TOOLS)/golangci-lint ## Run go vet and golangci-lint (pinned).
+	$(GO) vet ./...
+	$(TOOLS)/golangci-lint run ./...
+
+.PHONY: fmt
+fmt: ## Format the Go code.
+	gofmt -w $$(git ls-files '*.go' | grep -v '\.pb\.go$$')
+
+.PHONY: generate
+generate: $(TOOLS)/buf $(TOOLS)/protoc-gen-go $(TOOLS)/protoc-gen-go-vtproto ## Regenerate code (protobuf, JSON Schema); the output is committed.
+	cd canonical/proto && $(TOOLS)/buf lint && $(TOOLS)/buf generate
+	$(GO) generate ./...
+
+$(TOOLS)/buf:
+	GOBIN=$(TOOLS) $(GO) install github.com/bufbuild/buf/cmd/buf@$(BUF_VERSION)
+$(TOOLS)/protoc-gen-go:
+	GOBIN=$(TOOLS) $(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@$(PROTOC_GEN_GO_VERSION)
+$(TOOLS)/protoc-gen-go-vtproto:
+	GOBIN=$(TOOLS) $(GO) install github.com/planetscale/vtprotobuf/cmd/protoc-gen-go-vtproto@$(VTPROTO_VERSION)
+$(TOOLS)/golangci-lint:
+	GOBIN=$(TOOLS) $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_VERSION)
+
+.PHONY: clean
+clean: ## Remove build output.
+	rm -rf bin
