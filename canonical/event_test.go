@@ -178,3 +178,22 @@ func TestEnumNames(t *testing.T) {
 		t.Error("unspecified parsed")
 	}
 }
+
+func TestPeekIdentity(t *testing.T) {
+	for _, e := range buildSamples() {
+		b, err := MarshalBinary(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := PeekIdentity(b)
+		if err != nil || got.ID != e.GetId() || got.SiteID != e.GetSiteId() {
+			t.Fatalf("%s: PeekIdentity = %+v, %v", e.GetType(), got, err)
+		}
+	}
+	if _, err := PeekIdentity([]byte{0x0a, 0x05, 'a'}); err == nil {
+		t.Error("truncated event accepted")
+	}
+	if _, err := PeekIdentity(nil); err == nil {
+		t.Error("event without id accepted")
+	}
+}
