@@ -2,12 +2,11 @@ package canonical
 
 import (
 	"fmt"
-	"math"
 	"time"
 	"unicode/utf16"
 	"unicode/utf8"
+	"unsafe"
 
-	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
@@ -40,10 +39,11 @@ func (e *DecodeError) Error() string {
 // UnmarshalJSON decodes CloudEvents structured JSON strictly: unknown fields,
 // duplicate keys, trailing data, invalid UTF-8, lone surrogates, nulls, wrong
 // types, out-of-range numbers and times without a zone are errors. It checks
-// structure only; call Validate for the model's rules.
+// structure only; call Validate for the model's rules. data is not retained.
 func UnmarshalJSON(data []byte) (*Event, error) {
-	e := &Event{}
+	e := EventFromVTPool()
 	if err := decodeEventJSON(data, e); err != nil {
+		e.ReturnToVTPool()
 		return nil, err
 	}
 	return e, nil
@@ -71,12 +71,21 @@ func decodeEventJSON(data []byte, e *Event) error {
 	return nil
 }
 
+// decoder is the state of one strict decode. The generated decodeJSON
+// methods drive it: beginObject/nextKey/once for objects,
+// beginArray/nextElem for arrays, and one method per scalar kind.
 type decoder struct {
-	data    []byte
-	pos     int
-	depth   int
-	path    pathStack
-	err     *DecodeError
+	data  []byte
+	pos   int
+	depth int
+	path  pathStack
+	err   *DecodeError
+	key   []byte // the member name nextKey read; valid until the next call
+	// arena holds the bytes of every decoded string value: one allocation
+	// per decode instead of one per string. Strings point into it; it is
+	// never written below its length again, and its capacity (the input's
+	// length) bounds all unescaped values, so it is never reallocated.
+	arena   []byte
 	scratch []byte
 }
 
@@ -119,282 +128,127 @@ func (d *decoder) expect(c byte) bool {
 	return false
 }
 
-// object walks the members of an object, calling member with each key (valid
-// only during the call) positioned at the value.
-func (d *decoder) object(member func(key []byte)) {
-	if !d.expect('{') {
-		return
-	}
-	if d.depth++; d.depth > maxJSONDepth {
-		d.fail("too_deep", "nesting deeper than %d", maxJSONDepth)
-		return
-	}
-	defer func() { d.depth-- }()
-	if d.peek() == '}' {
-		d.pos++
-		return
-	}
-	for d.err == nil {
-		if d.peek() != '"' {
-			d.fail("syntax_error", "want a member name")
-			return
-		}
-		key := d.str()
-		if d.err != nil || !d.expect(':') {
-			return
-		}
-		d.ws()
-		member(key)
-		if d.err != nil {
-			return
-		}
-		switch d.peek() {
-		case ',':
-			d.pos++
-		case '}':
-			d.pos++
-			return
-		case 0:
-			d.fail("unexpected_eof", "object not closed")
-		default:
-			d.fail("syntax_error", "want ',' or '}' after a member")
-		}
-	}
-}
-
-// array walks the elements of an array, calling elem with each index.
-func (d *decoder) array(elem func(i int)) {
-	if !d.expect('[') {
-		return
-	}
-	if d.depth++; d.depth > maxJSONDepth {
-		d.fail("too_deep", "nesting deeper than %d", maxJSONDepth)
-		return
-	}
-	defer func() { d.depth-- }()
-	if d.peek() == ']' {
-		d.pos++
-		return
-	}
-	for i := 0; d.err == nil; i++ {
-		d.ws()
-		elem(i)
-		if d.err != nil {
-			return
-		}
-		switch d.peek() {
-		case ',':
-			d.pos++
-		case ']':
-			d.pos++
-			return
-		case 0:
-			d.fail("unexpected_eof", "array not closed")
-		default:
-			d.fail("syntax_error", "want ',' or ']' after an element")
-		}
-	}
-}
-
-func (d *decoder) event(e *Event) {
-	m := e.ProtoReflect()
-	var seen uint64
-	var sawSpec, sawContentType bool
-	dataStart := -1
-	var t *EventType
-	d.object(func(key []byte) {
-		switch string(key) {
-		case "specversion":
-			if sawSpec {
-				d.fail("duplicate_key", "member %q appears twice", key)
-				return
-			}
-			sawSpec = true
-			d.path.push("specversion")
-			if s, ok := d.stringValue(); ok && s != specVersion {
-				d.fail("bad_specversion", "specversion %q, want %q", s, specVersion)
-			}
-			d.path.pop()
-		case "datacontenttype":
-			if sawContentType {
-				d.fail("duplicate_key", "member %q appears twice", key)
-				return
-			}
-			sawContentType = true
-			d.path.push("datacontenttype")
-			if s, ok := d.stringValue(); ok && s != jsonContentType {
-				d.fail("bad_datacontenttype", "datacontenttype %q, want %q", s, jsonContentType)
-			}
-			d.path.pop()
-		case "data":
-			if dataStart >= 0 || m.WhichOneof(reg().dataOneof) != nil {
-				d.fail("duplicate_key", "member \"data\" appears twice")
-				return
-			}
-			if t == nil {
-				// The type comes later: skip now, decode once it is known.
-				dataStart = d.pos
-				d.skip()
-				return
-			}
-			d.data_(m, t)
-		default:
-			f := reg().envelopeFields[string(key)]
-			if f == nil {
-				d.fail("unknown_field", "unknown attribute %q", key)
-				return
-			}
-			if seen&(1<<f.index) != 0 {
-				d.fail("duplicate_key", "member %q appears twice", key)
-				return
-			}
-			seen |= 1 << f.index
-			d.path.push(f.name)
-			d.field(m, f)
-			d.path.pop()
-			if f.fd.Number() == typeFieldNumber && d.err == nil {
-				t = reg().byName[e.GetType()]
-			}
-		}
-	})
-	if d.err != nil {
-		return
-	}
-	if !sawSpec {
-		d.fail("missing_specversion", "specversion is missing")
-		return
-	}
-	if dataStart >= 0 {
-		end := d.pos
-		d.pos = dataStart
-		d.data_(m, t)
-		d.pos = end
-	}
-}
-
-const typeFieldNumber = 3
-
-func (d *decoder) data_(m protoreflect.Message, t *EventType) {
-	d.path.push("data")
-	defer d.path.pop()
-	if t == nil {
-		if m.Has(reg().eventDesc.Fields().ByNumber(typeFieldNumber)) {
-			d.fail("unknown_type", "unknown event type %q", m.Get(reg().eventDesc.Fields().ByNumber(typeFieldNumber)).String())
-		} else {
-			d.fail("missing_type", "data without a type")
-		}
-		return
-	}
-	if d.peek() == 'n' {
+// beginObject consumes '{' (a null or another type is an error).
+func (d *decoder) beginObject() bool {
+	switch d.peek() {
+	case '{':
+	case 'n':
 		d.fail("null_value", "null is not allowed; leave the member out")
-		return
-	}
-	d.message(m.Mutable(t.field).Message(), planOf(t.desc))
-}
-
-func (d *decoder) message(m protoreflect.Message, p *msgPlan) {
-	if p.timestamp {
-		d.timestamp(m.Interface().(*timestamppb.Timestamp))
-		return
-	}
-	if c := d.peek(); c != '{' {
-		d.wrongType("an object")
-		return
-	}
-	var seen uint64
-	d.object(func(key []byte) {
-		f := p.byJSON[string(key)]
-		if f == nil {
-			d.fail("unknown_field", "unknown field %q in %s", key, p.desc.Name())
-			return
-		}
-		if seen&(1<<f.index) != 0 {
-			d.fail("duplicate_key", "member %q appears twice", key)
-			return
-		}
-		seen |= 1 << f.index
-		d.path.push(f.name)
-		d.field(m, f)
-		d.path.pop()
-	})
-}
-
-func (d *decoder) field(m protoreflect.Message, f *fieldPlan) {
-	if d.peek() == 'n' {
-		d.fail("null_value", "null is not allowed; leave the member out")
-		return
-	}
-	if !f.list {
-		if f.kind == protoreflect.MessageKind {
-			d.message(m.Mutable(f.fd).Message(), f.msg)
-			return
-		}
-		if v, ok := d.scalar(f); ok {
-			m.Set(f.fd, v)
-		}
-		return
-	}
-	if d.peek() != '[' {
-		d.wrongType("an array")
-		return
-	}
-	l := m.Mutable(f.fd).List()
-	d.array(func(i int) {
-		d.path.index(i)
-		defer d.path.pop()
-		if d.peek() == 'n' {
-			d.fail("null_value", "null is not allowed in an array")
-			return
-		}
-		if f.kind == protoreflect.MessageKind {
-			d.message(l.AppendMutable().Message(), f.msg)
-			return
-		}
-		if v, ok := d.scalar(f); ok {
-			l.Append(v)
-		}
-	})
-}
-
-func (d *decoder) scalar(f *fieldPlan) (protoreflect.Value, bool) {
-	switch f.kind {
-	case protoreflect.StringKind:
-		if s, ok := d.stringValue(); ok {
-			return protoreflect.ValueOfString(s), true
-		}
-	case protoreflect.EnumKind:
-		start := d.pos
-		if s, ok := d.stringValue(); ok {
-			n, known := f.enum.values[s]
-			if !known {
-				d.pos = start
-				d.fail("unknown_enum", "%q is not a value of %s", s, f.fd.Enum().Name())
-				return protoreflect.Value{}, false
-			}
-			return protoreflect.ValueOfEnum(n), true
-		}
-	case protoreflect.BoolKind:
-		switch {
-		case d.literal("true"):
-			return protoreflect.ValueOfBool(true), true
-		case d.literal("false"):
-			return protoreflect.ValueOfBool(false), true
-		default:
-			d.wrongType("true or false")
-		}
-	case protoreflect.Int32Kind:
-		if n, ok := d.integer(math.MinInt32, math.MaxInt32); ok {
-			return protoreflect.ValueOfInt32(int32(n)), true
-		}
-	case protoreflect.Int64Kind:
-		// JSON numbers beyond 2^53 lose precision in most readers.
-		if n, ok := d.integer(-(1<<53 - 1), 1<<53-1); ok {
-			return protoreflect.ValueOfInt64(n), true
-		}
+		return false
 	default:
-		d.fail("wrong_type", "unsupported field kind %v", f.kind)
+		d.wrongType("an object")
+		return false
 	}
-	return protoreflect.Value{}, false
+	d.pos++
+	if d.depth++; d.depth > maxJSONDepth {
+		d.fail("too_deep", "nesting deeper than %d", maxJSONDepth)
+		return false
+	}
+	return true
+}
+
+// nextKey reads member i's name into d.key and consumes its colon; it
+// returns false at the end of the object or on an error.
+func (d *decoder) nextKey(i int) bool {
+	if d.err != nil {
+		return false
+	}
+	c := d.peek()
+	if c == '}' {
+		d.pos++
+		d.depth--
+		return false
+	}
+	if i > 0 {
+		if c != ',' {
+			if c == 0 {
+				d.fail("unexpected_eof", "object not closed")
+			} else {
+				d.fail("syntax_error", "want ',' or '}' after a member")
+			}
+			return false
+		}
+		d.pos++
+		c = d.peek()
+	}
+	if c != '"' {
+		if c == 0 {
+			d.fail("unexpected_eof", "object not closed")
+		} else {
+			d.fail("syntax_error", "want a member name")
+		}
+		return false
+	}
+	d.key = d.rawStr()
+	if d.err != nil || !d.expect(':') {
+		return false
+	}
+	d.ws()
+	return true
+}
+
+// once marks a member as seen; a second occurrence is a duplicate key.
+func (d *decoder) once(seen *uint64, bit uint) bool {
+	if *seen&(1<<bit) != 0 {
+		d.fail("duplicate_key", "member %q appears twice", d.key)
+		return false
+	}
+	*seen |= 1 << bit
+	return true
+}
+
+func (d *decoder) unknownField(msg string) {
+	d.fail("unknown_field", "unknown field %q in %s", d.key, msg)
+}
+
+// beginArray consumes '['.
+func (d *decoder) beginArray() bool {
+	switch d.peek() {
+	case '[':
+	case 'n':
+		d.fail("null_value", "null is not allowed; leave the member out")
+		return false
+	default:
+		d.wrongType("an array")
+		return false
+	}
+	d.pos++
+	if d.depth++; d.depth > maxJSONDepth {
+		d.fail("too_deep", "nesting deeper than %d", maxJSONDepth)
+		return false
+	}
+	return true
+}
+
+// nextElem positions at element i of an array; it returns false at the end
+// of the array or on an error.
+func (d *decoder) nextElem(i int) bool {
+	if d.err != nil {
+		return false
+	}
+	c := d.peek()
+	if c == ']' {
+		d.pos++
+		d.depth--
+		return false
+	}
+	if i > 0 {
+		if c != ',' {
+			if c == 0 {
+				d.fail("unexpected_eof", "array not closed")
+			} else {
+				d.fail("syntax_error", "want ',' or ']' after an element")
+			}
+			return false
+		}
+		d.pos++
+		c = d.peek()
+	}
+	if c == 0 {
+		d.fail("unexpected_eof", "array not closed")
+		return false
+	}
+	return true
 }
 
 func (d *decoder) literal(lit string) bool {
@@ -423,20 +277,38 @@ func (d *decoder) wrongType(want string) {
 	case c != 0:
 		got = fmt.Sprintf("%q", c)
 	}
-	d.fail("wrong_type", "want %s, got %s", want, got)
+	code := "wrong_type"
+	switch got {
+	case "null":
+		code = "null_value"
+	case "end of input":
+		code = "unexpected_eof"
+	}
+	d.fail(code, "want %s, got %s", want, got)
+}
+
+func (d *decoder) boolean() bool {
+	switch {
+	case d.peek() == 't' && d.literal("true"):
+		return true
+	case d.peek() == 'f' && d.literal("false"):
+		return false
+	}
+	d.wrongType("true or false")
+	return false
 }
 
 // integer reads a JSON number that must be an integer within [min, max].
-func (d *decoder) integer(min, max int64) (int64, bool) {
+func (d *decoder) integer(min, max int64) int64 {
 	start := d.pos
 	end, isInt := d.number()
 	if d.err != nil {
-		return 0, false
+		return 0
 	}
 	if !isInt {
 		d.pos = start
 		d.fail("wrong_type", "want an integer, got %s", d.data[start:end])
-		return 0, false
+		return 0
 	}
 	neg := d.data[start] == '-'
 	var n int64
@@ -446,10 +318,10 @@ func (d *decoder) integer(min, max int64) (int64, bool) {
 	}
 	for ; i < end; i++ {
 		digit := int64(d.data[i] - '0')
-		if n > (math.MaxInt64-digit)/10 {
+		if n > (1<<63-1-digit)/10 {
 			d.pos = start
 			d.fail("number_out_of_range", "%s is out of range", d.data[start:end])
-			return 0, false
+			return 0
 		}
 		n = n*10 + digit
 	}
@@ -459,10 +331,10 @@ func (d *decoder) integer(min, max int64) (int64, bool) {
 	if n < min || n > max {
 		d.pos = start
 		d.fail("number_out_of_range", "%d is outside [%d, %d]", n, min, max)
-		return 0, false
+		return 0
 	}
 	d.pos = end
-	return n, true
+	return n
 }
 
 // number scans a JSON number at d.pos and returns where it ends and whether
@@ -518,21 +390,41 @@ func (d *decoder) number() (end int, isInt bool) {
 	return i, isInt
 }
 
-func (d *decoder) stringValue() (string, bool) {
+// str reads a string value and keeps it (in the arena).
+func (d *decoder) str() string {
 	if d.peek() != '"' {
 		d.wrongType("a string")
-		return "", false
+		return ""
 	}
-	b := d.str()
-	if d.err != nil {
-		return "", false
+	b := d.rawStr()
+	if d.err != nil || len(b) == 0 {
+		return ""
 	}
-	return string(b), true
+	if d.arena == nil {
+		d.arena = make([]byte, 0, len(d.data))
+	}
+	start := len(d.arena)
+	d.arena = append(d.arena, b...)
+	return unsafe.String(&d.arena[start], len(b))
 }
 
-// str reads a JSON string at d.pos (which is '"'). The result aliases the
-// input or the decoder's scratch buffer; copy it to keep it.
-func (d *decoder) str() []byte {
+// enumString reads a string value without keeping it.
+func (d *decoder) enumString() ([]byte, bool) {
+	if d.peek() != '"' {
+		d.wrongType("a string")
+		return nil, false
+	}
+	b := d.rawStr()
+	return b, d.err == nil
+}
+
+func (d *decoder) unknownEnum(s []byte, enum string) {
+	d.fail("unknown_enum", "%q is not a value of %s", s, enum)
+}
+
+// rawStr reads a JSON string at d.pos (which is '"'). The result aliases the
+// input or the decoder's scratch buffer, valid until the next read.
+func (d *decoder) rawStr() []byte {
 	d.pos++ // opening quote
 	start := d.pos
 	s := d.data
@@ -566,7 +458,7 @@ func (d *decoder) str() []byte {
 	return nil
 }
 
-// strSlow continues str from the first escape at i, unescaping into scratch.
+// strSlow continues rawStr from the first escape at i, unescaping into scratch.
 func (d *decoder) strSlow(start, i int) []byte {
 	s := d.data
 	out := append(d.scratch[:0], s[start:i]...)
@@ -692,34 +584,45 @@ func (d *decoder) hex4(i int) (rune, bool) {
 
 const wallLayout = "2006-01-02T15:04:05.999999999"
 
-func (d *decoder) timestamp(ts *timestamppb.Timestamp) {
+func (d *decoder) timestamp() *timestamppb.Timestamp {
 	start := d.pos
-	s, ok := d.stringValue()
-	if !ok {
-		return
+	if d.peek() != '"' {
+		d.wrongType("an RFC 3339 time string")
+		return nil
 	}
-	t, err := time.Parse(time.RFC3339Nano, s)
+	s := d.rawStr()
+	if d.err != nil {
+		return nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, string(s))
 	if err != nil {
 		d.pos = start
-		if _, werr := time.Parse(wallLayout, s); werr == nil {
+		if _, werr := time.Parse(wallLayout, string(s)); werr == nil {
 			d.fail("time_without_zone", "time %q has no zone or offset", s)
 		} else {
 			d.fail("invalid_time", "time %q is not RFC 3339", s)
 		}
-		return
+		return nil
 	}
-	ts.Seconds, ts.Nanos = t.Unix(), int32(t.Nanosecond())
+	return &timestamppb.Timestamp{Seconds: t.Unix(), Nanos: int32(t.Nanosecond())}
 }
 
 // skip passes over one JSON value, checking its syntax.
 func (d *decoder) skip() {
 	switch c := d.peek(); {
 	case c == '{':
-		d.object(func([]byte) { d.skip() })
+		d.beginObject()
+		for i := 0; d.nextKey(i); i++ {
+			d.skip()
+		}
 	case c == '[':
-		d.array(func(int) { d.skip() })
+		if d.beginArray() {
+			for i := 0; d.nextElem(i); i++ {
+				d.skip()
+			}
+		}
 	case c == '"':
-		d.str()
+		d.rawStr()
 	case c == 't':
 		if !d.literal("true") {
 			d.fail("syntax_error", "invalid literal")
@@ -737,4 +640,94 @@ func (d *decoder) skip() {
 	default:
 		d.fail("syntax_error", "unexpected %q", c)
 	}
+}
+
+// event decodes the envelope; data may come before type, in which case it
+// is skipped and decoded once the type is known.
+func (d *decoder) event(e *Event) {
+	if !d.beginObject() {
+		return
+	}
+	var seen uint64
+	var sawSpec, sawContentType, sawData bool
+	dataStart := -1
+	for i := 0; d.nextKey(i); i++ {
+		switch string(d.key) {
+		case "specversion":
+			if sawSpec {
+				d.fail("duplicate_key", "member %q appears twice", d.key)
+				return
+			}
+			sawSpec = true
+			d.path.push("specversion")
+			if s := d.str(); d.err == nil && s != specVersion {
+				d.fail("bad_specversion", "specversion %q, want %q", s, specVersion)
+			}
+			d.path.pop()
+		case "datacontenttype":
+			if sawContentType {
+				d.fail("duplicate_key", "member %q appears twice", d.key)
+				return
+			}
+			sawContentType = true
+			d.path.push("datacontenttype")
+			if s := d.str(); d.err == nil && s != jsonContentType {
+				d.fail("bad_datacontenttype", "datacontenttype %q, want %q", s, jsonContentType)
+			}
+			d.path.pop()
+		case "data":
+			if sawData {
+				d.fail("duplicate_key", "member \"data\" appears twice")
+				return
+			}
+			sawData = true
+			if seen&(1<<envelopeTypeBit) == 0 {
+				// The type comes later: skip now, decode once it is known.
+				dataStart = d.pos
+				d.skip()
+			} else {
+				d.eventData(e)
+			}
+		default:
+			if !e.decodeEnvelopeJSON(d, &seen) {
+				d.fail("unknown_field", "unknown attribute %q", d.key)
+				return
+			}
+		}
+		if d.err != nil {
+			return
+		}
+	}
+	if d.err != nil {
+		return
+	}
+	if !sawSpec {
+		d.fail("missing_specversion", "specversion is missing")
+		return
+	}
+	if dataStart >= 0 {
+		end, depth := d.pos, d.depth
+		d.pos = dataStart
+		d.eventData(e)
+		d.pos, d.depth = end, depth
+	}
+}
+
+// envelopeTypeBit is the duplicate-key bit of "type": its position among
+// Event's attributes (the generated decoder numbers them in field order).
+const envelopeTypeBit = 2
+
+func (d *decoder) eventData(e *Event) {
+	d.path.push("data")
+	defer d.path.pop()
+	if e.GetType() == "" {
+		d.fail("missing_type", "data without a type")
+		return
+	}
+	t, ok := reg().byName[e.GetType()]
+	if !ok {
+		d.fail("unknown_type", "unknown event type %q", e.GetType())
+		return
+	}
+	e.decodeDataJSON(d, int32(t.field.Number()))
 }

@@ -1,12 +1,11 @@
 package canonical
 
 import (
-	"fmt"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 
-	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
@@ -15,11 +14,23 @@ import (
 // "application/json" and the payload under "data" with lowerCamelCase names.
 // Zero values are left out; enums are their canonical names ("in_transit");
 // times are RFC 3339 in UTC; decimals stay strings.
+//
+// The per-message code is generated (*_json.pb.go, by
+// internal/jsongen/protoc-gen-dray-json) and calls the runtime below.
 
 const (
 	specVersion     = "1.0"
 	jsonContentType = "application/json"
 )
+
+// EncodeError is an event that has no JSON form (invalid UTF-8 in a string,
+// an enum number the schema does not define).
+type EncodeError struct {
+	Path string
+	Msg  string
+}
+
+func (e *EncodeError) Error() string { return "encode json: " + e.Path + ": " + e.Msg }
 
 // MarshalJSON encodes an event as CloudEvents structured JSON.
 func MarshalJSON(e *Event) ([]byte, error) {
@@ -28,128 +39,90 @@ func MarshalJSON(e *Event) ([]byte, error) {
 
 // AppendJSON appends the CloudEvents structured JSON of e to buf.
 func AppendJSON(buf []byte, e *Event) ([]byte, error) {
-	enc := encoder{buf: buf}
-	enc.event(e)
-	if enc.err != nil {
-		return buf, enc.err
+	enc := jsonEncoder{buf: buf}
+	enc.buf = append(enc.buf, `{"specversion":"1.0"`...)
+	e.appendEnvelopeJSON(&enc)
+	if enc.err == nil {
+		mark := len(enc.buf)
+		enc.buf = append(enc.buf, `,"datacontenttype":"application/json","data":`...)
+		if !e.appendDataJSON(&enc) {
+			enc.buf = enc.buf[:mark]
+		} else if enc.err != nil {
+			enc.in("data")
+		}
 	}
-	return enc.buf, nil
+	if enc.err != nil {
+		return buf, enc.error()
+	}
+	return append(enc.buf, '}'), nil
 }
 
 // MarshalJSON makes *Event a json.Marshaler that writes CloudEvents JSON.
 func (e *Event) MarshalJSON() ([]byte, error) { return MarshalJSON(e) }
 
-type encoder struct {
+// jsonEncoder is the state of one encoding. On an error, the generated code
+// unwinds and each level adds its field name (in/at), so the happy path
+// tracks no path at all.
+type jsonEncoder struct {
 	buf  []byte
-	err  error
-	path pathStack
+	err  *string
+	path []pathElem // innermost first, built while unwinding
 }
 
-func (enc *encoder) fail(format string, args ...any) {
-	if enc.err == nil {
-		enc.err = fmt.Errorf("encode json: %s: %s", enc.path.String(), fmt.Sprintf(format, args...))
+func (e *jsonEncoder) fail(msg string) { e.err = &msg }
+func (e *jsonEncoder) in(field string) { e.path = append(e.path, pathElem{name: field, index: -1}) }
+func (e *jsonEncoder) at(i int)        { e.path = append(e.path, pathElem{index: i}) }
+
+func (e *jsonEncoder) error() error {
+	var ps pathStack
+	for i := len(e.path) - 1; i >= 0; i-- {
+		ps.elems = append(ps.elems, e.path[i])
 	}
+	return &EncodeError{Path: ps.String(), Msg: *e.err}
 }
 
-func (enc *encoder) event(e *Event) {
-	m := e.ProtoReflect()
-	enc.buf = append(enc.buf, `{"specversion":"1.0"`...)
-	for _, f := range reg().eventPlan.fields {
-		if f.fd.ContainingOneof() != nil || !m.Has(f.fd) {
-			continue
-		}
-		enc.buf = append(enc.buf, ',')
-		enc.buf = append(enc.buf, f.key...)
-		enc.path.push(f.name)
-		enc.single(m.Get(f.fd), f)
-		enc.path.pop()
+// key writes a member name (k is the quoted name and colon), after a comma
+// unless it is the object's first member.
+func (e *jsonEncoder) key(first *bool, k string) {
+	if !*first {
+		e.buf = append(e.buf, ',')
 	}
-	if fd := m.WhichOneof(reg().dataOneof); fd != nil {
-		enc.buf = append(enc.buf, `,"datacontenttype":"application/json","data":`...)
-		enc.path.push("data")
-		enc.message(m.Get(fd).Message(), planOf(fd.Message()))
-		enc.path.pop()
-	}
-	enc.buf = append(enc.buf, '}')
+	*first = false
+	e.buf = append(e.buf, k...)
 }
 
-func (enc *encoder) message(m protoreflect.Message, p *msgPlan) {
-	if p.timestamp {
-		enc.timestamp(m.Interface().(*timestamppb.Timestamp))
-		return
+func (e *jsonEncoder) str(s string) bool {
+	if !utf8.ValidString(s) {
+		e.fail("string is not valid UTF-8")
+		return false
 	}
-	enc.buf = append(enc.buf, '{')
-	first := true
-	for _, f := range p.fields {
-		if !m.Has(f.fd) {
-			continue
-		}
-		if !first {
-			enc.buf = append(enc.buf, ',')
-		}
-		first = false
-		enc.buf = append(enc.buf, f.key...)
-		enc.path.push(f.name)
-		if f.list {
-			enc.list(m.Get(f.fd).List(), f)
-		} else {
-			enc.single(m.Get(f.fd), f)
-		}
-		enc.path.pop()
-	}
-	enc.buf = append(enc.buf, '}')
+	e.buf = appendJSONString(e.buf, s)
+	return true
 }
 
-func (enc *encoder) list(l protoreflect.List, f *fieldPlan) {
-	enc.buf = append(enc.buf, '[')
-	for i := 0; i < l.Len(); i++ {
-		if i > 0 {
-			enc.buf = append(enc.buf, ',')
-		}
-		enc.path.index(i)
-		enc.single(l.Get(i), f)
-		enc.path.pop()
+func (e *jsonEncoder) boolean(b bool)   { e.buf = strconv.AppendBool(e.buf, b) }
+func (e *jsonEncoder) integer(n int64) { e.buf = strconv.AppendInt(e.buf, n, 10) }
+
+func (e *jsonEncoder) enum(names []string, n int32) bool {
+	if n < 0 || int(n) >= len(names) || names[n] == "" {
+		e.fail("enum value " + strconv.Itoa(int(n)) + " is not defined")
+		return false
 	}
-	enc.buf = append(enc.buf, ']')
+	e.buf = append(e.buf, '"')
+	e.buf = append(e.buf, names[n]...)
+	e.buf = append(e.buf, '"')
+	return true
 }
 
-func (enc *encoder) single(v protoreflect.Value, f *fieldPlan) {
-	switch f.kind {
-	case protoreflect.StringKind:
-		s := v.String()
-		if !utf8.ValidString(s) {
-			enc.fail("string is not valid UTF-8")
-			return
-		}
-		enc.buf = appendJSONString(enc.buf, s)
-	case protoreflect.MessageKind:
-		enc.message(v.Message(), f.msg)
-	case protoreflect.EnumKind:
-		name, ok := f.enum.names[v.Enum()]
-		if !ok {
-			enc.fail("enum value %d is not defined", v.Enum())
-			return
-		}
-		enc.buf = appendJSONString(enc.buf, name)
-	case protoreflect.BoolKind:
-		enc.buf = strconv.AppendBool(enc.buf, v.Bool())
-	case protoreflect.Int32Kind, protoreflect.Int64Kind, protoreflect.Sint32Kind, protoreflect.Sint64Kind:
-		enc.buf = strconv.AppendInt(enc.buf, v.Int(), 10)
-	case protoreflect.Uint32Kind, protoreflect.Uint64Kind:
-		enc.buf = strconv.AppendUint(enc.buf, v.Uint(), 10)
-	default:
-		enc.fail("unsupported field kind %v", f.kind)
-	}
-}
-
-func (enc *encoder) timestamp(ts *timestamppb.Timestamp) {
+func (e *jsonEncoder) timestamp(ts *timestamppb.Timestamp) bool {
 	if err := ts.CheckValid(); err != nil {
-		enc.fail("%v", err)
-		return
+		e.fail(strings.TrimPrefix(err.Error(), "proto: "))
+		return false
 	}
-	enc.buf = append(enc.buf, '"')
-	enc.buf = ts.AsTime().UTC().AppendFormat(enc.buf, time.RFC3339Nano)
-	enc.buf = append(enc.buf, '"')
+	e.buf = append(e.buf, '"')
+	e.buf = time.Unix(ts.GetSeconds(), int64(ts.GetNanos())).UTC().AppendFormat(e.buf, time.RFC3339Nano)
+	e.buf = append(e.buf, '"')
+	return true
 }
 
 const hexDigits = "0123456789abcdef"

@@ -77,7 +77,7 @@ func TestUnmarshalJSONRefuses(t *testing.T) {
 		name, in, code, path string
 	}{
 		{"empty", ``, "unexpected_eof", ""},
-		{"not an object", `[]`, "syntax_error", ""},
+		{"not an object", `[]`, "wrong_type", ""},
 		{"trailing data", minimal + `{}`, "trailing_data", ""},
 		{"trailing garbage", minimal + ` x`, "trailing_data", ""},
 		{"unknown attribute", data(`"siteid"`, `"site":"X","siteid"`), "unknown_field", ""},
