@@ -23,7 +23,8 @@ type Outcome int
 
 const (
 	// Stored means the batch's new events are durable (fsynced); events below
-	// the high-water mark or whose id was already stored were skipped.
+	// the high-water mark or whose id was already stored were skipped (a
+	// batch may thus be Stored with Result.Stored == 0).
 	Stored Outcome = iota + 1
 	// Duplicate means every event was at or below the high-water mark:
 	// nothing was written, and the batch is to be acknowledged.
@@ -50,4 +51,9 @@ type Result struct {
 	Expected uint64
 	// Reason explains a Rejected outcome.
 	Reason string
+	// Dropped is set when a Stored batch started beyond the next expected
+	// sequence and its header announced the missing sequences as removed by
+	// the agent's drop policy (Header.DroppedThrough): it counts them. The
+	// gap is accepted, logged and counted in Stats.DroppedSeq.
+	Dropped uint64
 }
