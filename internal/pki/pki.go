@@ -21,6 +21,7 @@ import (
 	"math/big"
 	"net"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 
@@ -307,3 +308,62 @@ func ClientTLSConfig(cert tls.Certificate, roots *x509.CertPool, serverName stri
 		MinVersion:   tls.VersionTLS13,
 	}
 }
+
+// LoadClientTLS builds a site's client configuration from PEM files: its
+// certificate and key, and the CA that signed the relay's certificate.
+func LoadClientTLS(certFile, keyFile, caFile, serverName string) (*tls.Config, error) {
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		return nil, fmt.Errorf("load site certificate: %w", err)
+	}
+	roots, err := loadPool(caFile)
+	if err != nil {
+		return nil, err
+	}
+	return ClientTLSConfig(cert, roots, serverName), nil
+}
+
+// LoadServerTLS builds the relay's server configuration from PEM files: its
+// certificate and key, and the CA whose site certificates it accepts.
+func LoadServerTLS(certFile, keyFile, clientCAFile string) (*tls.Config, error) {
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		return nil, fmt.Errorf("load relay certificate: %w", err)
+	}
+	pool, err := loadPool(clientCAFile)
+	if err != nil {
+		return nil, err
+	}
+	return ServerTLSConfig(cert, pool), nil
+}
+
+func loadPool(caFile string) (*x509.CertPool, error) {
+	b, err := os.ReadFile(caFile)
+	if err != nil {
+		return nil, fmt.Errorf("load CA: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(b) {
+		return nil, fmt.Errorf("load CA: no certificate in %s", caFile)
+	}
+	return pool, nil
+}
+
+// WriteFiles writes a certificate (PEM) and its key (PEM, mode 0600).
+func WriteFiles(certFile, keyFile string, cert *x509.Certificate, key crypto.Signer) error {
+	kb, err := KeyPEM(key)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(keyFile, kb, 0o600); err != nil {
+		return fmt.Errorf("write key: %w", err)
+	}
+	if err := os.WriteFile(certFile, CertPEM(cert), 0o644); err != nil { //nolint:gosec // certificates are public
+		return fmt.Errorf("write certificate: %w", err)
+	}
+	return nil
+}
+
+// Signer is a private key that can sign (crypto.Signer), named here so
+// callers holding a tls.Certificate's key can assert it.
+type Signer = crypto.Signer
