@@ -34,6 +34,9 @@ type StreamState struct {
 	// than acknowledged (0 if none); the uplink tells the relay so the gap is
 	// accepted, never silent.
 	DroppedThrough uint64
+	// Bytes approximates the size of the pending events as stored (block
+	// headers included); the uplink may use it to pace a backlog.
+	Bytes int64
 }
 
 // Pending is the number of events not yet acknowledged.
@@ -79,4 +82,6 @@ type Stats struct {
 	Dropped   map[canonical.Lane]uint64
 	Commits   uint64 // committed transactions since open
 	Appended  uint64 // events appended since open
+	Acked     uint64 // events acknowledged since open
+	Reclaims  uint64 // reclaim passes (memtable flush, Flatten, value-log GC) since open
 }
