@@ -59,7 +59,8 @@ func (l *Log) Append(batches []*Incoming) ([]Result, error) {
 		haveHWMs: l.hwm,
 	}
 	defer a.txn.Discard()
-	a.expires = uint64(a.now.Add(l.opts.IDRetention).Unix())
+	// Badger expires keys against the real clock, whatever Options.Now says.
+	a.expires = uint64(time.Now().Add(l.opts.IDRetention).Unix())
 	for i, b := range batches {
 		if err := a.batch(&a.results[i], b); err != nil {
 			return nil, fmt.Errorf("append: %w", err)

@@ -112,7 +112,11 @@ func TestAppend(t *testing.T) {
 				func() *Incoming { in := b("MEM1", "e1", op, 1, 1, "a", "b"); in.Header.Last = 3; return in }(),
 				func() *Incoming { in := b("MEM1", "e1", op, 1, 1, "a"); in.Events[0] = []byte{0xff}; return in }(),
 				func() *Incoming { in := b("MEM1", "", op, 1, 1, "a"); return in }(),
-				func() *Incoming { in := b("MEM1", "e1", op, 1, 1, "a"); in.Header.First, in.Header.Last = 0, 0; return in }(),
+				func() *Incoming {
+					in := b("MEM1", "e1", op, 1, 1, "a")
+					in.Header.First, in.Header.Last = 0, 0
+					return in
+				}(),
 				nil,
 			},
 			[]Result{

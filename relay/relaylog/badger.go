@@ -30,9 +30,11 @@ const (
 	// valueLogFileSize is the unit of disk reclamation: value log GC drops
 	// or rewrites whole files.
 	valueLogFileSize = 64 << 20
-	// Level sizes: few, small L0 tables keep lookups cheap and bring
-	// tombstones of deleted blocks down to their values soon.
-	numLevelZeroTables      = 2
+	// Level sizes: every flushed memtable is compacted into the base level
+	// at once (one L0 table), so tombstones of deleted blocks meet the block
+	// pointers they cover soon and Badger learns which value log bytes are
+	// dead; lookups also check fewer tables.
+	numLevelZeroTables      = 1
 	numLevelZeroTablesStall = 10
 	baseTableSize           = 4 << 20
 	baseLevelSize           = 32 << 20
@@ -49,7 +51,10 @@ const (
 	indexCacheSize = 0
 )
 
-func badgerOptions(dir string, logger *badgerLogger) badger.Options {
+func badgerOptions(dir string, logger *badgerLogger, memTable int64) badger.Options {
+	if memTable == 0 {
+		memTable = memTableSize
+	}
 	return badger.DefaultOptions(dir).
 		WithLogger(logger).
 		WithSyncWrites(true).
@@ -59,7 +64,7 @@ func badgerOptions(dir string, logger *badgerLogger) badger.Options {
 		WithCompression(options.None).
 		WithBlockCacheSize(blockCacheSize).
 		WithIndexCacheSize(indexCacheSize).
-		WithMemTableSize(memTableSize).
+		WithMemTableSize(memTable).
 		WithNumMemtables(numMemtables).
 		WithValueThreshold(valueThreshold).
 		WithValueLogFileSize(valueLogFileSize).

@@ -51,11 +51,13 @@ type Log struct {
 	hwmMu sync.RWMutex
 	hwm   map[streamKey]uint64 // guarded by hwmMu; written only under appendMu too
 
-	lastSeq atomic.Uint64          // last global sequence stored
+	lastSeq atomic.Uint64         // last global sequence stored
 	floor   atomic.Pointer[floor] // what retention has deleted; replaced under retMu
 
 	retMu   sync.Mutex        // serialises retention with cursor changes
 	cursors map[string]uint64 // guarded by retMu
+
+	reclaimMu sync.Mutex // serialises Flatten and value log GC
 
 	notifyMu sync.Mutex
 	notifyCh chan struct{} // guarded by notifyMu: closed at the next durable append
@@ -64,7 +66,7 @@ type Log struct {
 
 	stop    chan struct{} // closed by Close: stops the retention goroutine
 	stopper sync.Once
-	wg   sync.WaitGroup
+	wg      sync.WaitGroup
 }
 
 // floor is the boundary retention has reached: every block below oldest is
@@ -95,7 +97,7 @@ func Open(opts Options) (*Log, error) {
 		stop:     make(chan struct{}),
 	}
 	l.blog = &badgerLogger{log: l.log.With("lib", "badger")}
-	db, err := badger.Open(badgerOptions(opts.Dir, l.blog))
+	db, err := badger.Open(badgerOptions(opts.Dir, l.blog, opts.memTableSize))
 	if err != nil {
 		return nil, fmt.Errorf("open relay log %s: badger: %w", opts.Dir, err)
 	}

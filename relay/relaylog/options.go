@@ -53,6 +53,10 @@ type Options struct {
 
 	// noIDIndex turns the id index off: benchmarks measure its cost.
 	noIDIndex bool
+	// memTableSize overrides the Badger memtable size: tests make Badger
+	// flush and compact after fewer events. Calls must then stay well
+	// below the MaxAppend limits.
+	memTableSize int64
 }
 
 func (o *Options) withDefaults() error {

@@ -14,8 +14,8 @@ const retireChunk = 1000
 // Sweep runs one retention pass now (the background goroutine runs one every
 // Options.RetentionInterval): it deletes, oldest first, the blocks that
 // every consumer has delivered (below the lowest cursor) and that were
-// received more than Retention ago, then reclaims their disk space. It
-// returns the number of events deleted.
+// received more than Retention ago, then reclaims disk space. It returns
+// the number of events deleted.
 //
 // With no consumer registered nothing is deleted: events are kept until a
 // sink registers and delivers them. A relay runs without sinks only while
@@ -39,10 +39,11 @@ func (l *Log) Sweep() (uint64, error) {
 			break
 		}
 	}
-	if total > 0 {
-		if err := l.reclaim(); err != nil {
-			return total, fmt.Errorf("retention: reclaim: %w", err)
-		}
+	// Reclaim on every pass, not only when this one deleted: the space of
+	// blocks deleted earlier becomes reclaimable only once Badger has
+	// flushed and compacted their tombstones.
+	if err := l.reclaim(); err != nil {
+		return total, fmt.Errorf("retention: reclaim: %w", err)
 	}
 	return total, nil
 }
@@ -114,17 +115,41 @@ func (l *Log) retireChunk() (events uint64, more bool, err error) {
 	return events, more, nil
 }
 
+// flattenMaxLSM bounds the LSM that reclaim flattens: Flatten rewrites every
+// level into the last one, which is cheap while the LSM is small (it holds
+// only keys: the id index dominates at ~45 bytes per remembered event) and
+// too much IO to repeat every pass once it is large. Above it, deleted
+// blocks are reclaimed as Badger's own compactions bring their tombstones
+// down to the block pointers.
+const flattenMaxLSM = 256 << 20
+
+// maxGCRounds bounds the value log files one pass rewrites or drops.
+const maxGCRounds = 64
+
 // reclaim gives the space of deleted blocks back to the file system.
-// Deleted blocks leave tombstones in the LSM and dead values in the value
-// log. Flatten compacts the LSM into one level, which drops the tombstones
-// with the pointers they cover and tells the value log which of its bytes
-// are dead; value log GC then drops or rewrites files that are at least
-// half dead, one file per call, until none is left.
+// Deleting a block leaves a tombstone in the LSM and a dead value in the
+// value log. Once a compaction merges the tombstone with the block pointer
+// it covers, Badger records the dead bytes per value log file; value log GC
+// then drops (or rewrites the live rest of) files that are at least half
+// dead, one file per call. Flatten forces that merge for a small LSM; with
+// one L0 table allowed, every memtable flush is merged into the base level
+// at once anyway.
 func (l *Log) reclaim() error {
-	if err := l.db.Flatten(1); err != nil {
-		return fmt.Errorf("flatten: %w", err)
+	l.reclaimMu.Lock()
+	defer l.reclaimMu.Unlock()
+	var lsm int64
+	for _, t := range l.db.Tables() {
+		lsm += int64(t.OnDiskSize)
 	}
-	for !l.stopping() {
+	if lsm <= flattenMaxLSM {
+		if err := l.db.Flatten(1); err != nil {
+			return fmt.Errorf("flatten: %w", err)
+		}
+	}
+	for range maxGCRounds {
+		if l.stopping() {
+			return nil
+		}
 		err := l.db.RunValueLogGC(0.5)
 		if errors.Is(err, badger.ErrNoRewrite) || errors.Is(err, badger.ErrRejected) {
 			return nil
