@@ -154,9 +154,9 @@ var (
 	publishProps = props(packets.PropPayloadFormat, packets.PropMessageExpiry, packets.PropTopicAlias,
 		packets.PropResponseTopic, packets.PropCorrelationData, packets.PropUser,
 		packets.PropSubscriptionIdentifier, packets.PropContentType)
-	subscribeProps    = props(packets.PropSubscriptionIdentifier, packets.PropUser)
-	unsubscribeProps  = props(packets.PropUser)
-	disconnectProps   = props(packets.PropSessionExpiryInterval, packets.PropReasonString, packets.PropUser, packets.PropServerReference)
+	subscribeProps   = props(packets.PropSubscriptionIdentifier, packets.PropUser)
+	unsubscribeProps = props(packets.PropUser)
+	disconnectProps  = props(packets.PropSessionExpiryInterval, packets.PropReasonString, packets.PropUser, packets.PropServerReference)
 )
 
 // properties reads a property block: its length, then properties allowed by

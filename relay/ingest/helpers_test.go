@@ -119,6 +119,7 @@ type testServer struct {
 	log   *relaylog.Log
 	codec *wire.Codec
 	logs  *logSink
+	stop  func() error // cancels Run and waits for it (idempotent)
 }
 
 func openLog(t testing.TB) *relaylog.Log {
@@ -171,15 +172,18 @@ func startServer(t testing.TB, store Store, edit func(*Config)) *testServer {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- srv.Run(ctx) }()
-	t.Cleanup(func() {
+	ts.stop = sync.OnceValue(func() error {
 		cancel()
 		select {
 		case err := <-done:
-			if err != nil {
-				t.Errorf("Run: %v", err)
-			}
+			return err
 		case <-time.After(10 * time.Second):
-			t.Errorf("Run did not return 10s after its context ended")
+			return errors.New("Run did not return 10s after its context ended")
+		}
+	})
+	t.Cleanup(func() {
+		if err := ts.stop(); err != nil {
+			t.Errorf("Run: %v", err)
 		}
 	})
 	return ts
@@ -226,7 +230,11 @@ type batch struct {
 }
 
 func makeBatch(codec *wire.Codec, epoch string, first uint64, events [][]byte) batch {
-	h := wire.Header{Epoch: epoch, Lane: canonical.LaneOperational, Stream: 0, First: first, Last: first + uint64(len(events)) - 1}
+	return makeStreamBatch(codec, epoch, 0, first, events)
+}
+
+func makeStreamBatch(codec *wire.Codec, epoch string, stream uint32, first uint64, events [][]byte) batch {
+	h := wire.Header{Epoch: epoch, Lane: canonical.LaneOperational, Stream: stream, First: first, Last: first + uint64(len(events)) - 1}
 	var body []byte
 	for _, e := range events {
 		body = wire.AppendRecord(body, e)
@@ -405,3 +413,5 @@ type (
 	relaylogIncoming = relaylog.Incoming
 	relaylogResult   = relaylog.Result
 )
+
+type relaylogLog = relaylog.Log
