@@ -8,8 +8,9 @@ import (
 )
 
 // maxDeletesPerTxn bounds the block deletions of one transaction, far under
-// Badger's limit (about 13,000 entries with 8 MiB memtables).
-const maxDeletesPerTxn = 4096
+// Badger's limit (about 13,000 entries with 8 MiB memtables). A variable so
+// tests can make an Ack span several transactions.
+var maxDeletesPerTxn = 4096
 
 // Ack is called by the uplink when the relay acknowledged (PUBACK 0x00,
 // after its fsync) every event of stream id up to and including through.

@@ -18,9 +18,12 @@ const (
 	maxCommitBytes = 4 << 20
 	// groupBytes is the size at which the committer stops adding commits to
 	// a group: about sixteen 256 KiB blocks, one fsync.
-	groupBytes   = 4 << 20
-	maxSourceLen = 1 << 10
-	maxCursorLen = 64 << 10
+	groupBytes = 4 << 20
+	// maxGroupRequests bounds the commits of one group, so that the cursors
+	// of a flood of event-less commits stay far under Badger's entry limit.
+	maxGroupRequests = 1024
+	maxSourceLen     = 1 << 10
+	maxCursorLen     = 64 << 10
 )
 
 // errReadmit sends a commit back to the intake gate: the committer found the
@@ -35,6 +38,9 @@ type commitReq struct {
 	bytes   int        // sum of the event sizes
 	done    chan error // capacity 1; receives the outcome
 }
+
+// size is what the request writes: its events and its cursor.
+func (r *commitReq) size() int { return r.bytes + len(r.cursor) }
 
 func newCommitReq(source string, cursor []byte, entries []Entry) (*commitReq, error) {
 	if source == "" || len(source) > maxSourceLen {
@@ -111,13 +117,13 @@ func (s *Spool) runCommitter() {
 			return
 		case req := <-s.reqs:
 			group = append(group[:0], req)
-			size := req.bytes
+			size := req.size()
 		more:
-			for size < groupBytes {
+			for size < groupBytes && len(group) < maxGroupRequests {
 				select {
 				case r := <-s.reqs:
 					group = append(group, r)
-					size += r.bytes
+					size += r.size()
 				default:
 					break more
 				}
@@ -192,7 +198,7 @@ func (s *Spool) commitChunk(reqs []*commitReq) error {
 		s.mu.Lock()
 		a.st = s.lanes[li].live()
 		a.id, a.first = a.st.id, a.st.next
-		a.rotate = s.linkUp && a.st.pending() > s.opts.RotateAfter
+		a.rotate = s.linkUp && a.st.linkGen < s.linkGen && a.st.pending() > s.opts.RotateAfter
 		s.mu.Unlock()
 		if a.rotate {
 			a.id.Stream++
@@ -269,7 +275,7 @@ func (s *Spool) applyCommit(appends []laneAppend, events uint64, now time.Time) 
 		}
 		st := a.st
 		if a.rotate {
-			st = &stream{id: a.id, head: 1, next: 1, purged: 1}
+			st = &stream{id: a.id, head: 1, next: 1, purged: 1, linkGen: s.linkGen}
 			s.lanes[li].streams = append(s.lanes[li].streams, st)
 			s.log.Info("spool: stream retired; new live stream", "lane", a.id.Lane,
 				"retired", a.st.id.Stream, "backlog", a.st.pending(), "live", a.id.Stream)

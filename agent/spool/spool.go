@@ -48,6 +48,7 @@ type Spool struct {
 	mu             sync.Mutex
 	lanes          [len(lanes)]lane // guarded by mu
 	linkUp         bool             // guarded by mu
+	linkGen        uint64           // link-up periods since Open; guarded by mu
 	usage          usage            // guarded by mu
 	caps           caps             // guarded by mu
 	gate           intake           // guarded by mu
@@ -166,12 +167,18 @@ func (s *Spool) Epoch() string { return s.epoch }
 func (s *Spool) Notify() <-chan struct{} { return s.notify }
 
 // SetLinkUp is called by the uplink when it connects (true) and when it
-// loses the relay (false). While the link is up, a live stream with more
-// than RotateAfter pending events is retired by the next commit of its
-// lane, so live events are not stuck behind the backlog. While it is down,
-// no stream is retired.
+// loses the relay (false). Once the link is up, a live stream with more
+// than RotateAfter pending events (the outage's backlog) is retired by the
+// next commit of its lane and a new live stream starts, so live events are
+// not stuck behind the backlog. While the link is down no stream is
+// retired, and a stream opened during a link-up period is not retired again
+// in the same period: if live traffic outruns a connected link, splitting
+// it further would only multiply streams.
 func (s *Spool) SetLinkUp(up bool) {
 	s.mu.Lock()
+	if up && !s.linkUp {
+		s.linkGen++
+	}
 	s.linkUp = up
 	s.mu.Unlock()
 }

@@ -27,6 +27,9 @@ type stream struct {
 	oldest time.Time
 	// bytes approximates the size of the pending blocks.
 	bytes int64
+	// linkGen is the link-up period the stream was opened in by a rotation
+	// (0 for streams loaded at Open); it may be retired only in a later one.
+	linkGen uint64
 }
 
 func (st *stream) pending() uint64 { return st.next - st.head }
