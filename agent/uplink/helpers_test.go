@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -205,8 +206,14 @@ type eventMaker struct {
 
 func newEventMaker(t testing.TB, prefix string, size int) *eventMaker {
 	t.Helper()
+	return newSiteEventMaker(t, testSite, prefix, size)
+}
+
+// newSiteEventMaker makes events that name site.
+func newSiteEventMaker(t testing.TB, site, prefix string, size int) *eventMaker {
+	t.Helper()
 	zone := time.FixedZone("CDT", -5*3600)
-	origin := canonical.Origin{SiteID: testSite, Source: "urn:dray:" + testSite + ":wms-db", SourceSystem: "wms.db"}
+	origin := canonical.Origin{SiteID: site, Source: "urn:dray:" + site + ":wms-db", SourceSystem: "wms.db"}
 	note := ""
 	if size > 400 {
 		note = strings.Repeat("n", size-400)
@@ -214,7 +221,7 @@ func newEventMaker(t testing.TB, prefix string, size int) *eventMaker {
 	data := &canonical.InventoryMoved{Movement: &canonical.InventoryMovement{
 		SourceKey: "1", MovementType: canonical.MovementType_MOVEMENT_TYPE_PICK,
 		Item:     &canonical.ItemRef{OwnerId: "ACME", Sku: "AF-1001"},
-		From:     &canonical.Location{SiteId: testSite, Code: "A-03-01-A"},
+		From:     &canonical.Location{SiteId: site, Code: "A-03-01-A"},
 		Quantity: canonical.Qty("20", "XCS"), Note: note}}
 	e, err := canonical.NewEvent(origin, canonical.Record{Key: "movement/1", Version: "1"},
 		time.Date(2025, 3, 14, 13, 58, 7, 0, zone), data)
@@ -380,4 +387,81 @@ func blackhole(t testing.TB) string {
 	}()
 	t.Cleanup(func() { _ = pc.Close(); <-done })
 	return pc.LocalAddr().String()
+}
+
+// udpGate forwards UDP datagrams to target while open and drops them while
+// closed: a firewall that can be opened.
+type udpGate struct {
+	t      testing.TB
+	pc     net.PacketConn
+	target *net.UDPAddr
+	open   atomic.Bool
+
+	mu    sync.Mutex
+	peers map[string]*net.UDPConn // guarded by mu: upstream socket per client
+	wg    sync.WaitGroup
+}
+
+func newUDPGate(t testing.TB, target string) *udpGate {
+	t.Helper()
+	addr, err := net.ResolveUDPAddr("udp", target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := &udpGate{t: t, pc: pc, target: addr, peers: make(map[string]*net.UDPConn)}
+	g.wg.Go(g.run)
+	t.Cleanup(func() {
+		_ = pc.Close()
+		g.mu.Lock()
+		for _, c := range g.peers {
+			_ = c.Close()
+		}
+		g.mu.Unlock()
+		g.wg.Wait()
+	})
+	return g
+}
+
+func (g *udpGate) addr() string { return g.pc.LocalAddr().String() }
+
+func (g *udpGate) run() {
+	buf := make([]byte, 65536)
+	for {
+		n, from, err := g.pc.ReadFrom(buf)
+		if err != nil {
+			return
+		}
+		if !g.open.Load() {
+			continue
+		}
+		g.mu.Lock()
+		up := g.peers[from.String()]
+		if up == nil {
+			if up, err = net.DialUDP("udp", nil, g.target); err != nil {
+				g.mu.Unlock()
+				continue
+			}
+			g.peers[from.String()] = up
+			g.wg.Go(func() { g.back(up, from) })
+		}
+		g.mu.Unlock()
+		_, _ = up.Write(buf[:n])
+	}
+}
+
+func (g *udpGate) back(up *net.UDPConn, client net.Addr) {
+	buf := make([]byte, 65536)
+	for {
+		n, err := up.Read(buf)
+		if err != nil {
+			return
+		}
+		if g.open.Load() {
+			_, _ = g.pc.WriteTo(buf[:n], client)
+		}
+	}
 }

@@ -30,6 +30,7 @@ type transport struct {
 	lastQUIC  time.Time // guarded by mu: last QUIC dial (attempt or probe)
 	kind      string    // guarded by mu: transport of conn
 	conn      net.Conn  // guarded by mu: the last connection handed to autopaho
+	moving    bool      // guarded by mu: conn was closed to move to QUIC
 	quicConns []*mqttquic.Conn
 }
 
@@ -79,7 +80,7 @@ func (t *transport) attempt(ctx context.Context, _ autopaho.ClientConfig, _ *url
 			t.log.Warn("relay reached over TLS/TCP: QUIC failed; probing QUIC every "+t.cfg.QUICRetry.String(), "tcp", t.cfg.TCPAddr)
 		}
 		t.onTCP = kind == TransportTCP
-		t.kind, t.conn = kind, c
+		t.kind, t.conn, t.moving = kind, c, false
 		t.mu.Unlock()
 		return c, nil
 	}
@@ -152,10 +153,19 @@ func (t *transport) probe(ctx context.Context) bool {
 func (t *transport) closeConn() {
 	t.mu.Lock()
 	c := t.conn
+	t.moving = c != nil
 	t.mu.Unlock()
 	if c != nil {
 		_ = c.Close()
 	}
+}
+
+// movingToQUIC says whether the connection was closed on purpose by
+// closeConn (and no new one was made since).
+func (t *transport) movingToQUIC() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.moving
 }
 
 // wait waits, up to limit, for the QUIC connections dialled so far to

@@ -115,9 +115,11 @@ func (u *Uplink) Run(ctx context.Context) error {
 		KeepAlive:                     uint16(u.cfg.KeepAlive / time.Second),
 		CleanStartOnInitialConnection: true,
 		ReconnectBackoff:              u.reconnectDelay,
-		ConnectTimeout:                u.cfg.DialTimeout,
-		Queue:                         u.out,
-		AttemptConnection:             u.tr.attempt,
+		// autopaho starts ConnectTimeout before AttemptConnection, which
+		// may dial twice (QUIC, then TCP), each bounded by DialTimeout.
+		ConnectTimeout:    3 * u.cfg.DialTimeout,
+		Queue:             u.out,
+		AttemptConnection: u.tr.attempt,
 		ConnectPacketBuilder: func(cp *paho.Connect, _ *url.URL) (*paho.Connect, error) {
 			cp.CleanStart = true // every session, not just the first: the spool is the store
 			return cp, nil
@@ -135,6 +137,10 @@ func (u *Uplink) Run(ctx context.Context) error {
 			Session:       u.out,
 			PacketTimeout: u.cfg.DialTimeout, // bounds the wait for CONNACK
 			OnClientError: func(err error) {
+				if u.tr.movingToQUIC() {
+					u.log.Info("closed the TLS/TCP session to move to QUIC")
+					return
+				}
 				u.setError(err)
 				u.log.Warn("relay connection lost", "err", err)
 			},
@@ -214,10 +220,13 @@ func (u *Uplink) connectionUp() {
 }
 
 func (u *Uplink) connectionDown() {
+	moving := u.tr.movingToQUIC()
 	u.mu.Lock()
-	if time.Since(u.upAt) < flapWindow {
+	switch {
+	case moving:
+	case time.Since(u.upAt) < flapWindow:
 		u.flaps++
-	} else {
+	default:
 		u.flaps = 0
 	}
 	u.mu.Unlock()

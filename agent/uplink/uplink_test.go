@@ -1,6 +1,10 @@
 package uplink
 
 import (
+	"slices"
+	"strings"
+
+	"github.com/draylink/dray/relay/ingest"
 	"testing"
 	"time"
 
@@ -9,7 +13,7 @@ import (
 
 // deliver checks that n events committed to the spool reach the relay log
 // exactly once, in order, and leave the spool.
-func deliver(t *testing.T, cfg Config, r *relay, n int) {
+func deliver(t *testing.T, cfg Config, r *relay, n int, transport string) {
 	sp := openSpool(t)
 	m := newEventMaker(t, "00000001", 1000)
 	commit(t, sp, m, canonical.LaneOperational, 0, n/2, 100)
@@ -21,13 +25,172 @@ func deliver(t *testing.T, cfg Config, r *relay, n int) {
 	// it another (the spool opens a live stream when a backlog exists).
 	checkOnce(t, got, idRange(m, 0, n/2), idRange(m, n/2, n))
 	st := u.Status()
-	if !st.Connected || st.EventsAcked != uint64(n) {
-		t.Fatalf("status %+v; want connected with %d events acked", st, n)
+	if !st.Connected || st.Transport != transport || st.EventsAcked != uint64(n) {
+		t.Fatalf("status %+v; want connected over %s with %d events acked", st, transport, n)
 	}
 }
 
 func TestIntegrationDeliverQUIC(t *testing.T) {
 	skipShort(t)
 	r := startRelay(t, nil)
-	deliver(t, Config{QUICAddr: r.quic, TCPAddr: r.tcp}, r, 3000)
+	deliver(t, Config{QUICAddr: r.quic, TCPAddr: r.tcp}, r, 3000, TransportQUIC)
+}
+
+func TestIntegrationDeliverTCP(t *testing.T) {
+	skipShort(t)
+	r := startRelay(t, nil)
+	deliver(t, Config{TCPAddr: r.tcp}, r, 3000, TransportTCP)
+}
+
+// With UDP dropped, the uplink falls back to TLS/TCP within a bounded time
+// and delivers everything.
+func TestIntegrationUDPBlocked(t *testing.T) {
+	skipShort(t)
+	r := startRelay(t, nil)
+	start := time.Now()
+	deliver(t, Config{QUICAddr: blackhole(t), TCPAddr: r.tcp, DialTimeout: time.Second}, r, 1000, TransportTCP)
+	if d := time.Since(start); d > 15*time.Second {
+		t.Fatalf("delivery over the TCP fallback took %v", d)
+	}
+}
+
+// With nothing listening on the QUIC port, the same.
+func TestIntegrationQUICPortClosed(t *testing.T) {
+	skipShort(t)
+	r := startRelay(t, nil)
+	deliver(t, Config{QUICAddr: "127.0.0.1:9", TCPAddr: r.tcp, DialTimeout: time.Second}, r, 1000, TransportTCP)
+}
+
+// On the TCP fallback the uplink probes QUIC and moves back when UDP
+// passes again; nothing is lost or duplicated across the move.
+func TestIntegrationBackToQUIC(t *testing.T) {
+	skipShort(t)
+	r := startRelay(t, nil)
+	gate := newUDPGate(t, r.quic)
+	sp := openSpool(t)
+	m := newEventMaker(t, "00000002", 500)
+	u := runUplink(t, Config{QUICAddr: gate.addr(), TCPAddr: r.tcp, DialTimeout: time.Second, QUICRetry: time.Second}, sp)
+	waitFor(t, 15*time.Second, "a TCP session", func() bool { return u.Status().Transport == TransportTCP })
+	commit(t, sp, m, canonical.LaneOperational, 0, 500, 10)
+	waitFor(t, 15*time.Second, "the spool to drain", func() bool { return pending(sp) == 0 })
+
+	gate.open.Store(true)
+	done := make(chan struct{})
+	go func() { // keep events flowing during the move
+		defer close(done)
+		commit(t, sp, m, canonical.LaneOperational, 500, 1500, 5)
+	}()
+	waitFor(t, 20*time.Second, "a QUIC session", func() bool { return u.Status().Transport == TransportQUIC })
+	<-done
+	waitFor(t, 15*time.Second, "the spool to drain", func() bool { return pending(sp) == 0 })
+	checkOnce(t, r.ids(t), idRange(m, 0, 1500))
+}
+
+// A relay restart in the middle of a stream: after the reconnect the
+// uplink re-sends from the spool and the relay log has every event once.
+func TestIntegrationRelayRestart(t *testing.T) {
+	skipShort(t)
+	r := startRelay(t, nil)
+	sp := openSpool(t)
+	m := newEventMaker(t, "00000003", 1000)
+	u := runUplink(t, Config{QUICAddr: r.quic, TCPAddr: r.tcp, BackoffMin: 100 * time.Millisecond, BackoffMax: time.Second}, sp)
+	const n = 20000
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		commit(t, sp, m, canonical.LaneOperational, 0, n, 50)
+	}()
+	waitFor(t, 30*time.Second, "the relay to store some events", func() bool { return r.log.LastSeq() > 2000 })
+	r.restart()
+	<-done
+	waitFor(t, 60*time.Second, "the spool to drain", func() bool { return pending(sp) == 0 })
+	checkOnce(t, r.ids(t), idRange(m, 0, n))
+	if st := u.Status(); st.Connects < 2 {
+		t.Fatalf("%d connects; the restart was not seen", st.Connects)
+	}
+}
+
+// A relay with a low rate limit refuses batches with 0x97: the uplink backs
+// off and re-sends, and everything arrives once, in order.
+func TestIntegrationRateLimited(t *testing.T) {
+	skipShort(t)
+	r := startRelay(t, func(c *ingest.Config) { c.RatePerSite, c.RateBurst = 4000, 500 })
+	sp := openSpool(t)
+	m := newEventMaker(t, "00000004", 300)
+	const n = 8000
+	commit(t, sp, m, canonical.LaneOperational, 0, n/2, 200)
+	u := runUplink(t, Config{QUICAddr: r.quic, BackoffMin: 50 * time.Millisecond, BackoffMax: 500 * time.Millisecond}, sp)
+	commit(t, sp, m, canonical.LaneOperational, n/2, n, 20)
+	waitFor(t, 60*time.Second, "the spool to drain", func() bool { return pending(sp) == 0 })
+	checkOnce(t, r.ids(t), idRange(m, 0, n/2), idRange(m, n/2, n))
+	if st := u.Status(); st.BatchesRefused == 0 {
+		t.Fatal("no batch was refused: the rate limit was not exercised")
+	}
+}
+
+// A batch the relay will never take (an event naming another site: 0x87)
+// is re-sent with backoff, never skipped: the events after it wait.
+func TestIntegrationRefusedNeverSkipped(t *testing.T) {
+	skipShort(t)
+	r := startRelay(t, nil)
+	sp := openSpool(t)
+	good := newEventMaker(t, "00000005", 300)
+	foreign := newSiteEventMaker(t, "DAL2", "00000006", 300)
+	u := runUplink(t, Config{QUICAddr: r.quic, BackoffMin: 20 * time.Millisecond, BackoffMax: 100 * time.Millisecond}, sp)
+	commit(t, sp, good, canonical.LaneOperational, 0, 10, 10)
+	waitFor(t, 15*time.Second, "the spool to drain", func() bool { return pending(sp) == 0 })
+	commit(t, sp, foreign, canonical.LaneOperational, 0, 1, 1)
+	commit(t, sp, good, canonical.LaneOperational, 10, 20, 10)
+	waitFor(t, 15*time.Second, "repeated refusals", func() bool { return u.Status().BatchesRefused >= 3 })
+	checkOnce(t, r.ids(t), idRange(good, 0, 10))
+	if p := pending(sp); p != 11 {
+		t.Fatalf("%d events pending; want the refused one and the 10 after it", p)
+	}
+	if st := u.Status(); !strings.Contains(st.LastError, "0x87") {
+		t.Fatalf("last error %q does not name the reason code", st.LastError)
+	}
+}
+
+// A backlog and a live stream: everything arrives once, in order per
+// stream, and live events do not wait for the backlog to drain.
+func TestIntegrationLiveOvertakesBacklog(t *testing.T) {
+	skipShort(t)
+	r := startRelay(t, nil)
+	sp := openSpool(t)
+	backlog := newEventMaker(t, "00000007", 1000)
+	live := newEventMaker(t, "00000008", 1000)
+	const nb, nl = 40000, 100
+	commit(t, sp, backlog, canonical.LaneOperational, 0, nb, 1000)
+	u := runUplink(t, Config{QUICAddr: r.quic}, sp)
+	// Live events committed once the link is up go to a new live stream
+	// (before, they would join the backlog's stream, behind it).
+	waitFor(t, 10*time.Second, "a session", func() bool { return u.Status().Connected })
+	for i := range nl {
+		commit(t, sp, live, canonical.LaneOperational, i, i+1, 1)
+		time.Sleep(2 * time.Millisecond)
+	}
+	waitFor(t, 60*time.Second, "the spool to drain", func() bool { return pending(sp) == 0 })
+	got := r.ids(t)
+	checkOnce(t, got, idRange(backlog, 0, nb), idRange(live, 0, nl))
+	lastBacklog := slices.Index(got, backlog.id(nb-1))
+	firstLive := slices.Index(got, live.id(0))
+	t.Logf("first live event at relay log position %d; last backlog event at %d", firstLive, lastBacklog)
+	if firstLive > lastBacklog {
+		t.Fatalf("the first live event was stored after the whole backlog (%d > %d)", firstLive, lastBacklog)
+	}
+}
+
+// With an idle link a lone event leaves at once: no linger.
+func TestIntegrationLoneEvent(t *testing.T) {
+	skipShort(t)
+	r := startRelay(t, nil)
+	sp := openSpool(t)
+	m := newEventMaker(t, "00000009", 500)
+	u := runUplink(t, Config{QUICAddr: r.quic}, sp)
+	waitFor(t, 10*time.Second, "a session", func() bool { return u.Status().Connected })
+	time.Sleep(100 * time.Millisecond)
+	start := time.Now()
+	commit(t, sp, m, canonical.LaneOperational, 0, 1, 1)
+	waitFor(t, 5*time.Second, "the lone event at the relay", func() bool { return r.log.LastSeq() == 1 })
+	t.Logf("lone event stored %v after its commit returned", time.Since(start))
 }
