@@ -78,7 +78,7 @@ var errBlock = errors.New("malformed block")
 // the events part, to be walked with nextBlockEvent.
 func decodeBlock(b []byte) (h blockHeader, events []byte, err error) {
 	if len(b) < 1+8+4 {
-		return h, nil, fmt.Errorf("%w: %w: %d bytes", ErrCorrupt, errBlock, len(b))
+		return h, nil, fmt.Errorf("%w: %w: %d bytes (value missing or cut)", ErrCorrupt, errBlock, len(b))
 	}
 	body, sum := b[:len(b)-4], binary.BigEndian.Uint32(b[len(b)-4:])
 	if crc32.Checksum(body, castagnoli) != sum {

@@ -97,6 +97,9 @@ func Open(opts Options) (*Log, error) {
 		stop:     make(chan struct{}),
 	}
 	l.blog = &badgerLogger{log: l.log.With("lib", "badger")}
+	if err := checkBadgerLogs(opts.Dir); err != nil {
+		return nil, fmt.Errorf("open relay log %s: %w", opts.Dir, err)
+	}
 	db, err := badger.Open(badgerOptions(opts.Dir, l.blog, opts.memTableSize))
 	if err != nil {
 		return nil, fmt.Errorf("open relay log %s: badger: %w", opts.Dir, err)
@@ -198,28 +201,48 @@ func checkEmpty(txn *badger.Txn) error {
 	return nil
 }
 
-// lastBlock reads the last block key and checks that block.
+// verifyTailBytes is how much of the newest blocks Open reads back: at least
+// the newest value log file, which is the one Badger replays (and
+// truncates at a torn write) at open. Badger answers a read of a value it
+// no longer has with an empty value and a log line, not an error; the
+// blocks' own checksums turn that into ErrCorrupt here rather than at the
+// first Read.
+const verifyTailBytes = valueLogFileSize + MaxAppendBytes
+
+// lastBlock returns the last block key and its event count, after checking
+// the newest blocks (their checksums, and that their sequences are
+// contiguous).
 func lastBlock(txn *badger.Txn) (last uint64, count int, found bool, err error) {
 	// Blocks are deleted from the front only, so the end has no tombstones.
 	it := txn.NewIterator(badger.IteratorOptions{Reverse: true, Prefix: []byte{prefixBlock}})
 	defer it.Close()
-	it.Seek(blockKey(math.MaxUint64))
-	if !it.Valid() {
-		return 0, 0, false, nil
+	var checked int64
+	var nextFirst uint64 // first sequence of the block after the current one
+	for it.Seek(blockKey(math.MaxUint64)); it.Valid() && checked < verifyTailBytes; it.Next() {
+		item := it.Item()
+		key, err := parseBlockKey(item.Key())
+		if err != nil {
+			return 0, 0, false, err
+		}
+		var n int
+		err = item.Value(func(v []byte) error {
+			h, _, err := decodeBlock(v)
+			n = h.count
+			checked += int64(len(v))
+			return err
+		})
+		if err != nil {
+			return 0, 0, false, fmt.Errorf("block %d: %w", key, err)
+		}
+		if found && key+1 != nextFirst {
+			return 0, 0, false, fmt.Errorf("%w: block %d is followed by a block starting at %d", ErrCorrupt, key, nextFirst)
+		}
+		if !found {
+			last, count, found = key, n, true
+		}
+		nextFirst = key - uint64(n) + 1
 	}
-	item := it.Item()
-	if last, err = parseBlockKey(item.Key()); err != nil {
-		return 0, 0, false, err
-	}
-	err = item.Value(func(v []byte) error {
-		h, _, err := decodeBlock(v)
-		count = h.count
-		return err
-	})
-	if err != nil {
-		return 0, 0, false, fmt.Errorf("last block %d: %w", last, err)
-	}
-	return last, count, true, nil
+	return last, count, found, nil
 }
 
 func lastTimeKey(txn *badger.Txn) (indexTime int64, last uint64, found bool, err error) {
