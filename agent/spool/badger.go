@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/dgraph-io/badger/v4"
@@ -86,4 +88,31 @@ func (badgerLogger) Debugf(string, ...any) {}
 
 func trimLine(format string, args []any) string {
 	return strings.TrimRight(fmt.Sprintf(format, args...), "\n")
+}
+
+// removeEmptyLogs deletes empty memtable (.mem) and value-log (.vlog)
+// files before Badger opens the directory. Badger creates such a file, then
+// sizes it; a crash in between leaves a zero-length file that Badger then
+// refuses to open ("Create a new file"), so the spool would stay down after
+// a kill -9. An empty file holds no data.
+func removeEmptyLogs(dir string, log *slog.Logger) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		name := e.Name()
+		if !strings.HasSuffix(name, ".mem") && !strings.HasSuffix(name, ".vlog") {
+			continue
+		}
+		fi, err := e.Info()
+		if err != nil || fi.Size() != 0 {
+			continue
+		}
+		if err := os.Remove(filepath.Join(dir, name)); err != nil {
+			return err
+		}
+		log.Warn("spool: removed an empty Badger log file left by a crash", "file", name)
+	}
+	return nil
 }

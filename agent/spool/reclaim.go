@@ -73,7 +73,11 @@ func (s *Spool) reclaim() {
 	}
 	files := 0
 	for ; files < maxGCFiles && !s.closingNow(); files++ {
-		err := s.db.RunValueLogGC(ratio)
+		// Writes are held off for each GC call: Badger's GC reads the
+		// memtable's max version without the lock its writer takes (a data
+		// race in Badger v4.9.6 that -race reports).
+		var err error
+		s.holdWrites(func() { err = s.db.RunValueLogGC(ratio) })
 		if err == nil {
 			continue
 		}
@@ -90,15 +94,24 @@ func (s *Spool) reclaim() {
 
 // flushMemtable writes the memtable to a level-0 table. Badger rejects
 // writes while it runs, so the committer and Ack are held off.
-func (s *Spool) flushMemtable() error {
+func (s *Spool) flushMemtable() (err error) {
+	s.holdWrites(func() {
+		if err = s.db.Update(func(txn *badger.Txn) error { return txn.Set(flushKey, nil) }); err != nil {
+			return
+		}
+		err = s.db.DropPrefix(flushKey)
+	})
+	return err
+}
+
+// holdWrites runs fn while neither the committer nor Ack (nor drops) can
+// write.
+func (s *Spool) holdWrites(fn func()) {
 	s.commitMu.Lock()
 	defer s.commitMu.Unlock()
 	s.ackMu.Lock()
 	defer s.ackMu.Unlock()
-	if err := s.db.Update(func(txn *badger.Txn) error { return txn.Set(flushKey, nil) }); err != nil {
-		return err
-	}
-	return s.db.DropPrefix(flushKey)
+	fn()
 }
 
 // closingNow reports whether Close has begun.

@@ -87,6 +87,9 @@ func Open(opts Options) (*Spool, error) {
 			return nil, fmt.Errorf("open spool %s: write marker: %w", opts.Dir, err)
 		}
 	}
+	if err := removeEmptyLogs(opts.Dir, opts.Logger); err != nil {
+		return nil, fmt.Errorf("open spool %s: %w", opts.Dir, err)
+	}
 	db, err := badger.Open(badgerOptions(opts.Dir, opts.Logger))
 	if err != nil {
 		return nil, fmt.Errorf("open spool %s: badger: %w", opts.Dir, err)
