@@ -34,20 +34,23 @@ func newPipeConn(state tls.ConnectionState) (srv *pipeConn, clientIn, clientOut 
 	return &pipeConn{in: inServer, out: outServer, state: state}, inClient, outClient
 }
 
-func (p *pipeConn) Read(b []byte) (int, error)         { return p.in.Read(b) }
-func (p *pipeConn) Write(b []byte) (int, error)        { return p.out.Write(b) }
-func (p *pipeConn) Close() error                       { _ = p.in.Close(); return p.out.Close() }
-func (p *pipeConn) LocalAddr() net.Addr                { return p.in.LocalAddr() }
-func (p *pipeConn) RemoteAddr() net.Addr               { return p.in.RemoteAddr() }
-func (p *pipeConn) SetDeadline(t time.Time) error      { _ = p.in.SetDeadline(t); return p.out.SetDeadline(t) }
+func (p *pipeConn) Read(b []byte) (int, error)  { return p.in.Read(b) }
+func (p *pipeConn) Write(b []byte) (int, error) { return p.out.Write(b) }
+func (p *pipeConn) Close() error                { _ = p.in.Close(); return p.out.Close() }
+func (p *pipeConn) LocalAddr() net.Addr         { return p.in.LocalAddr() }
+func (p *pipeConn) RemoteAddr() net.Addr        { return p.in.RemoteAddr() }
+func (p *pipeConn) SetDeadline(t time.Time) error {
+	_ = p.in.SetDeadline(t)
+	return p.out.SetDeadline(t)
+}
 func (p *pipeConn) SetReadDeadline(t time.Time) error  { return p.in.SetReadDeadline(t) }
 func (p *pipeConn) SetWriteDeadline(t time.Time) error { return p.out.SetWriteDeadline(t) }
 
 func (p *pipeConn) handshake(context.Context) (tls.ConnectionState, error) { return p.state, nil }
-func (p *pipeConn) closeWrite()                                           { _ = p.out.Close() }
-func (p *pipeConn) abort()                                                { _ = p.Close() }
-func (p *pipeConn) drainOnClose() bool                                    { return false }
-func (p *pipeConn) closed() <-chan struct{}                               { return nil }
+func (p *pipeConn) closeWrite()                                            { _ = p.out.Close() }
+func (p *pipeConn) abort()                                                 { _ = p.Close() }
+func (p *pipeConn) drainOnClose() bool                                     { return false }
+func (p *pipeConn) closed() <-chan struct{}                                { return nil }
 
 // recordingStore records what reaches the relay log.
 type recordingStore struct {
