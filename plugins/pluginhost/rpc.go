@@ -1,0 +1,298 @@
+package pluginhost
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/draylink/dray/canonical"
+	"github.com/draylink/dray/plugins/sdk"
+	"github.com/draylink/dray/plugins/sdk/pluginpb"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// RejectUndecodable is the code of the reject pluginhost makes of an event
+// that is not a decodable canonical event with an id (a plugin not built on
+// the SDK may send one).
+const RejectUndecodable = "event_undecodable"
+
+// HostBatch is one batch from the plugin, to be committed by the caller
+// together with its cursor.
+type HostBatch struct {
+	// Seq numbers the batches of one Read: 1, 2, 3 …
+	Seq uint64
+	// Events are canonical events in the binary codec, validated by the SDK
+	// and checked here to decode far enough to have an id.
+	Events [][]byte
+	// Rejects are records (or events) to quarantine.
+	Rejects []sdk.Reject
+	// Cursor is the source position after this batch; never empty.
+	Cursor []byte
+}
+
+// Info asks the connector to describe itself.
+func (p *Plugin) Info(ctx context.Context) (sdk.Info, error) {
+	var resp *pluginpb.InfoResponse
+	err := p.call(ctx, "info", func(ctx context.Context) (err error) {
+		resp, err = p.rpc.Info(ctx, &pluginpb.InfoRequest{})
+		return err
+	})
+	if err != nil {
+		return sdk.Info{}, err
+	}
+	info := sdk.Info{
+		Name:       resp.GetName(),
+		Version:    resp.GetVersion(),
+		EventTypes: resp.GetEventTypes(),
+		Commands:   resp.GetCommands(),
+	}
+	for _, v := range resp.GetApiVersions() {
+		info.APIVersions = append(info.APIVersions, int(v))
+	}
+	return info, nil
+}
+
+// Configure passes the connector its configuration (JSON). Field problems
+// come back as *sdk.ConfigError.
+func (p *Plugin) Configure(ctx context.Context, config []byte) error {
+	var resp *pluginpb.ConfigureResponse
+	err := p.call(ctx, "configure", func(ctx context.Context) (err error) {
+		resp, err = p.rpc.Configure(ctx, &pluginpb.ConfigureRequest{Config: config})
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if fe := resp.GetFieldErrors(); len(fe) > 0 {
+		ce := &sdk.ConfigError{}
+		for _, f := range fe {
+			ce.Fields = append(ce.Fields, sdk.FieldError{Path: f.GetPath(), Msg: f.GetMsg()})
+		}
+		return ce
+	}
+	return nil
+}
+
+// Apply executes one downlink command. A connector that does not accept the
+// command's type gives an error wrapping sdk.ErrUnsupported.
+func (p *Plugin) Apply(ctx context.Context, cmd sdk.Command) error {
+	return p.call(ctx, "apply "+cmd.ID, func(ctx context.Context) error {
+		_, err := p.rpc.Apply(ctx, &pluginpb.ApplyRequest{Id: cmd.ID, Type: cmd.Type, Payload: cmd.Payload})
+		return err
+	})
+}
+
+// Ping checks the plugin answers.
+func (p *Plugin) Ping(ctx context.Context) error {
+	return p.call(ctx, "ping", func(ctx context.Context) error {
+		_, err := p.rpc.Ping(ctx, &pluginpb.PingRequest{})
+		return err
+	})
+}
+
+// call runs one unary RPC under CallTimeout and classifies its error.
+func (p *Plugin) call(ctx context.Context, op string, f func(context.Context) error) error {
+	ctx, cancel := context.WithTimeout(ctx, p.cfg.CallTimeout)
+	defer cancel()
+	if err := f(ctx); err != nil {
+		return p.rpcError(ctx, op, err)
+	}
+	return nil
+}
+
+// rpcError explains a failed call: the process died (crash or kill), the
+// caller's context ended, the connector failed, or the transport did.
+func (p *Plugin) rpcError(ctx context.Context, op string, err error) error {
+	st, _ := status.FromError(err)
+	switch st.Code() {
+	case codes.Unavailable, codes.Canceled, codes.Internal, codes.DeadlineExceeded:
+		// A dead process shows as a broken transport a little before
+		// go-plugin has reaped it.
+		select {
+		case <-p.exited:
+		case <-time.After(time.Second):
+		}
+	}
+	if p.Exited() {
+		return p.exitError(op)
+	}
+	if ctx.Err() != nil {
+		return fmt.Errorf("%s: %w", op, ctx.Err())
+	}
+	switch st.Code() {
+	case codes.Unimplemented:
+		return fmt.Errorf("%s: %w: %s", op, sdk.ErrUnsupported, st.Message())
+	case codes.InvalidArgument:
+		if strings.HasPrefix(op, "apply") {
+			return fmt.Errorf("%s: %w: %s", op, sdk.ErrUnsupported, st.Message())
+		}
+	case codes.Unknown, codes.Aborted, codes.FailedPrecondition:
+		return fmt.Errorf("%s: %w: %s", op, ErrConnector, st.Message())
+	}
+	return fmt.Errorf("%s: %w", op, err)
+}
+
+// exitError reports an exited process: killed on purpose, or crashed (with
+// its exit status).
+func (p *Plugin) exitError(op string) error {
+	p.mu.Lock()
+	killed := p.killed
+	p.mu.Unlock()
+	if killed {
+		return fmt.Errorf("%s: %w", op, ErrKilled)
+	}
+	state := "unknown status"
+	if ps := p.cmd.ProcessState; ps != nil {
+		state = ps.String()
+	}
+	return fmt.Errorf("%s: %w (%s)", op, ErrCrashed, state)
+}
+
+// Read streams batches from the connector, starting after cursor (nil: from
+// the beginning). For each batch it calls handle, which commits the batch's
+// events, rejects and cursor together; when handle returns nil the batch is
+// acknowledged and the plugin's Emit returns. An error from handle ends the
+// read (unacknowledged) and is returned.
+//
+// Read returns nil when the connector's Read returned nil; otherwise an error
+// wrapping ErrCrashed (the process died), ErrHung (no heartbeat for
+// HeartbeatTimeout: the plugin has been killed), ErrKilled, ErrConnector (the
+// connector's Read failed), ErrProtocol, or ctx's error. One Read at a time.
+func (p *Plugin) Read(ctx context.Context, cursor []byte, handle func(ctx context.Context, b HostBatch) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stream, err := p.rpc.Read(ctx)
+	if err != nil {
+		return p.rpcError(ctx, "read", err)
+	}
+	interval := p.cfg.HeartbeatTimeout / 4
+	start := &pluginpb.ReadRequest{Msg: &pluginpb.ReadRequest_Start{Start: &pluginpb.Start{
+		Cursor:              cursor,
+		HeartbeatIntervalMs: uint32(max(interval.Milliseconds(), 1)),
+	}}}
+	if err := stream.Send(start); err != nil {
+		return p.streamError(ctx, stream, err)
+	}
+
+	// The receiver reads everything the plugin sends: heartbeats only
+	// refresh lastSeen; batches are handed over one at a time. While a batch
+	// waits for the loop below (delivering), the plugin is not expected to be
+	// heard from.
+	var (
+		lastSeen   atomic.Int64 // unix nanoseconds
+		delivering atomic.Bool
+		batches    = make(chan *pluginpb.Batch)
+		recvErr    = make(chan error, 1)
+		wg         sync.WaitGroup
+	)
+	lastSeen.Store(time.Now().UnixNano())
+	wg.Go(func() {
+		for {
+			m, err := stream.Recv()
+			if err != nil {
+				recvErr <- err
+				return
+			}
+			lastSeen.Store(time.Now().UnixNano())
+			b := m.GetBatch()
+			if b == nil {
+				continue // heartbeat
+			}
+			delivering.Store(true)
+			select {
+			case batches <- b:
+			case <-ctx.Done():
+				return
+			}
+			delivering.Store(false)
+			lastSeen.Store(time.Now().UnixNano())
+		}
+	})
+	defer wg.Wait()
+	defer cancel()
+
+	check := time.NewTicker(max(interval, time.Millisecond))
+	defer check.Stop()
+	next := uint64(1)
+	for {
+		select {
+		case b := <-batches:
+			hb, err := p.hostBatch(b, next)
+			if err != nil {
+				p.log.Error("killing plugin: protocol error", "error", err)
+				p.Kill()
+				return fmt.Errorf("read: %w", err)
+			}
+			if err := handle(ctx, hb); err != nil {
+				return fmt.Errorf("read: handle batch %d: %w", hb.Seq, err)
+			}
+			ack := &pluginpb.ReadRequest{Msg: &pluginpb.ReadRequest_Ack{Ack: &pluginpb.Ack{Seq: hb.Seq}}}
+			if err := stream.Send(ack); err != nil {
+				return p.streamError(ctx, stream, err)
+			}
+			next++
+		case err := <-recvErr:
+			if errors.Is(err, io.EOF) {
+				return nil // the connector's Read returned nil
+			}
+			return p.streamError(ctx, stream, err)
+		case <-check.C:
+			silent := time.Since(time.Unix(0, lastSeen.Load()))
+			if !delivering.Load() && silent > p.cfg.HeartbeatTimeout {
+				p.log.Error("plugin stopped heartbeating; killing it", "silent", silent.Round(time.Millisecond))
+				p.killHung()
+				return fmt.Errorf("read: %w (silent for %s)", ErrHung, silent.Round(time.Millisecond))
+			}
+		case <-p.exited:
+			return p.exitError("read")
+		case <-ctx.Done():
+			return fmt.Errorf("read: %w", ctx.Err())
+		}
+	}
+}
+
+// streamError classifies the end of a Read stream. A Send failure hides the
+// real status, which RecvMsg returns.
+func (p *Plugin) streamError(ctx context.Context, stream pluginpb.ConnectorService_ReadClient, err error) error {
+	if errors.Is(err, io.EOF) {
+		var m pluginpb.ReadResponse
+		if rerr := stream.RecvMsg(&m); rerr != nil && !errors.Is(rerr, io.EOF) {
+			err = rerr
+		}
+	}
+	return p.rpcError(ctx, "read", err)
+}
+
+// hostBatch checks a batch and converts it. Events that do not decode far
+// enough to show an id become rejects: nothing is dropped.
+func (p *Plugin) hostBatch(b *pluginpb.Batch, want uint64) (HostBatch, error) {
+	if b.GetSeq() != want {
+		return HostBatch{}, fmt.Errorf("%w: batch sequence %d, want %d", ErrProtocol, b.GetSeq(), want)
+	}
+	if len(b.GetCursor()) == 0 {
+		return HostBatch{}, fmt.Errorf("%w: batch %d has no cursor", ErrProtocol, want)
+	}
+	hb := HostBatch{Seq: want, Cursor: b.GetCursor(), Events: make([][]byte, 0, len(b.GetEvents()))}
+	for i, ev := range b.GetEvents() {
+		if _, err := canonical.PeekIdentity(ev); err != nil {
+			hb.Rejects = append(hb.Rejects, sdk.Reject{
+				Code:    RejectUndecodable,
+				Reason:  fmt.Sprintf("event %d of batch %d: %v", i, want, err),
+				Ref:     fmt.Sprintf("batch/%d/event/%d", want, i),
+				Payload: ev,
+			})
+			continue
+		}
+		hb.Events = append(hb.Events, ev)
+	}
+	for _, r := range b.GetRejects() {
+		hb.Rejects = append(hb.Rejects, sdk.Reject{Code: r.GetCode(), Reason: r.GetReason(), Ref: r.GetRef(), Payload: r.GetPayload()})
+	}
+	return hb, nil
+}

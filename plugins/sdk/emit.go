@@ -1,0 +1,209 @@
+package sdk
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/draylink/dray/canonical"
+	"github.com/draylink/dray/plugins/sdk/pluginpb"
+)
+
+// RejectInvalidEvent is the code of the Reject the SDK makes of an event that
+// fails canonical.Validate; RejectUnencodable of one it cannot encode.
+const (
+	RejectInvalidEvent = "invalid_event"
+	RejectUnencodable  = "event_unencodable"
+)
+
+// emitter is the Emitter of one Read stream.
+type emitter struct {
+	ctx    context.Context // the read's context
+	stream pluginpb.ConnectorService_ReadServer
+
+	emitMu sync.Mutex // serialises Emit
+	seq    uint64     // guarded by emitMu
+
+	sendMu sync.Mutex // serialises stream.Send (Emit and heartbeats)
+	closed bool       // guarded by sendMu
+
+	acked atomic.Uint64 // highest sequence the agent committed
+	ackCh chan struct{} // signalled after each ack
+}
+
+var _ Emitter = (*emitter)(nil)
+
+func newEmitter(ctx context.Context, stream pluginpb.ConnectorService_ReadServer) *emitter {
+	return &emitter{ctx: ctx, stream: stream, ackCh: make(chan struct{}, 1)}
+}
+
+func (e *emitter) Emit(ctx context.Context, b Batch) error {
+	msg, err := encodeBatch(b)
+	if err != nil {
+		return err
+	}
+	e.emitMu.Lock()
+	defer e.emitMu.Unlock()
+	e.seq++
+	seq := e.seq
+	msg.Seq = seq
+	if err := e.send(&pluginpb.ReadResponse{Msg: &pluginpb.ReadResponse_Batch{Batch: msg}}); err != nil {
+		return fmt.Errorf("emit: %w", err)
+	}
+	for e.acked.Load() < seq {
+		select {
+		case <-e.ackCh:
+		case <-ctx.Done():
+			return fmt.Errorf("emit: waiting for the agent's commit: %w", ctx.Err())
+		case <-e.ctx.Done():
+			return fmt.Errorf("emit: waiting for the agent's commit: %w (%v)", e.ctx.Err(), context.Cause(e.ctx))
+		}
+	}
+	return nil
+}
+
+func (e *emitter) send(m *pluginpb.ReadResponse) error {
+	e.sendMu.Lock()
+	defer e.sendMu.Unlock()
+	if e.closed {
+		return errors.New("the read has ended")
+	}
+	return e.stream.Send(m)
+}
+
+// close makes later sends fail: a connector goroutine that outlives Read must
+// not touch a finished stream.
+func (e *emitter) close() {
+	e.sendMu.Lock()
+	e.closed = true
+	e.sendMu.Unlock()
+}
+
+func (e *emitter) ack(seq uint64) {
+	for {
+		cur := e.acked.Load()
+		if seq <= cur || e.acked.CompareAndSwap(cur, seq) {
+			break
+		}
+	}
+	select {
+	case e.ackCh <- struct{}{}:
+	default:
+	}
+}
+
+// parallelValidateMin is the batch size from which events are validated and
+// encoded on several cores.
+const parallelValidateMin = 64
+
+// encodeBatch validates and encodes a batch. Invalid events become rejects.
+func encodeBatch(b Batch) (*pluginpb.Batch, error) {
+	if len(b.Cursor) == 0 {
+		return nil, errors.New("emit: the batch has no cursor (every batch carries the cursor after it)")
+	}
+	for i, ev := range b.Events {
+		if ev == nil {
+			return nil, fmt.Errorf("emit: event %d is nil", i)
+		}
+	}
+	for i, r := range b.Rejects {
+		if r.Code == "" {
+			return nil, fmt.Errorf("emit: reject %d (ref %q) has no code", i, r.Ref)
+		}
+	}
+
+	encoded := make([][]byte, len(b.Events))
+	rejected := make([]*pluginpb.Reject, len(b.Events))
+	encodeRange := func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			encoded[i], rejected[i] = encodeEvent(b.Events[i])
+		}
+	}
+	workers := min(runtime.GOMAXPROCS(0), len(b.Events)/(parallelValidateMin/2))
+	if workers <= 1 || len(b.Events) < parallelValidateMin {
+		encodeRange(0, len(b.Events))
+	} else {
+		var wg sync.WaitGroup
+		chunk := (len(b.Events) + workers - 1) / workers
+		for lo := 0; lo < len(b.Events); lo += chunk {
+			hi := min(lo+chunk, len(b.Events))
+			wg.Go(func() { encodeRange(lo, hi) })
+		}
+		wg.Wait()
+	}
+
+	msg := &pluginpb.Batch{Cursor: b.Cursor, Events: make([][]byte, 0, len(encoded))}
+	size := len(b.Cursor)
+	for i, buf := range encoded {
+		if rejected[i] != nil {
+			msg.Rejects = append(msg.Rejects, rejected[i])
+			size += len(rejected[i].Payload) + len(rejected[i].Reason)
+			continue
+		}
+		msg.Events = append(msg.Events, buf)
+		size += len(buf)
+	}
+	for _, r := range b.Rejects {
+		msg.Rejects = append(msg.Rejects, &pluginpb.Reject{Code: r.Code, Reason: r.Reason, Ref: r.Ref, Payload: r.Payload})
+		size += len(r.Payload) + len(r.Reason) + len(r.Ref)
+	}
+	if size > MaxBatchBytes {
+		return nil, fmt.Errorf("emit: the batch encodes to about %d bytes, over the %d-byte limit: emit smaller batches", size, MaxBatchBytes)
+	}
+	return msg, nil
+}
+
+// encodeEvent returns the binary form of a valid event, or a reject.
+func encodeEvent(ev *canonical.Event) ([]byte, *pluginpb.Reject) {
+	if err := canonical.Validate(ev); err != nil {
+		return nil, invalidEventReject(ev, err)
+	}
+	buf, err := canonical.MarshalBinary(ev)
+	if err != nil {
+		return nil, &pluginpb.Reject{Code: RejectUnencodable, Reason: err.Error(), Ref: eventRef(ev)}
+	}
+	return buf, nil
+}
+
+// invalidEventReject quarantines an invalid event with every problem (path,
+// message and code) and the event itself as JSON, so an operator can see,
+// fix and retry it.
+func invalidEventReject(ev *canonical.Event, err error) *pluginpb.Reject {
+	var b strings.Builder
+	fmt.Fprintf(&b, "invalid %s event", ev.GetType())
+	var ve *canonical.ValidationError
+	if errors.As(err, &ve) {
+		fmt.Fprintf(&b, ": %d problem(s): ", len(ve.Problems))
+		for i, p := range ve.Problems {
+			if i > 0 {
+				b.WriteString("; ")
+			}
+			b.WriteString(p.String())
+		}
+	} else {
+		b.WriteString(": " + err.Error())
+	}
+	payload, jerr := canonical.MarshalJSON(ev)
+	if jerr != nil {
+		// The JSON encoder refuses some broken values; keep the event in
+		// the binary codec then, so nothing is lost.
+		payload, _ = canonical.MarshalBinary(ev)
+		fmt.Fprintf(&b, " (payload in the binary codec: %v)", jerr)
+	}
+	return &pluginpb.Reject{Code: RejectInvalidEvent, Reason: b.String(), Ref: eventRef(ev), Payload: payload}
+}
+
+func eventRef(ev *canonical.Event) string {
+	switch {
+	case ev.GetSourceRef() != "":
+		return ev.GetSourceRef()
+	case ev.GetId() != "":
+		return "event/" + ev.GetId()
+	default:
+		return ""
+	}
+}

@@ -1,0 +1,150 @@
+package sdk
+
+import (
+	"context"
+	"errors"
+	"strings"
+
+	"github.com/draylink/dray/canonical"
+)
+
+// APIVersion is the version of the connector protocol this SDK speaks. It is
+// negotiated in the go-plugin handshake; a connector lists the versions it
+// supports in Info.APIVersions.
+const APIVersion = 1
+
+// Info describes a connector.
+type Info struct {
+	// Name identifies the connector, e.g. "example-counts". Required.
+	Name string
+	// Version is the connector's own version, e.g. "1.4.2". Required.
+	Version string
+	// APIVersions lists the SDK API versions the connector supports; it must
+	// contain APIVersion.
+	APIVersions []int
+	// EventTypes lists the canonical event types the connector emits, e.g.
+	// "logistics.inventory.counted" (see canonical.TypeNames).
+	EventTypes []string
+	// Commands lists the command types Apply accepts; empty unless the
+	// connector implements Applier.
+	Commands []string
+}
+
+// Connector is what a plugin implements. The SDK calls Info at any time,
+// Configure once per process start, then Read; Read may be called again after
+// it returned (the agent resumes from its last committed cursor), but never
+// twice at once. Apply (see Applier) may run concurrently with Read.
+type Connector interface {
+	// Info describes the connector. It must be cheap and must not fail.
+	Info() Info
+
+	// Configure is called once per start, before Read, with the connector's
+	// configuration (the YAML block from the agent config, as JSON). Strict:
+	// unknown keys are errors; return *ConfigError listing every field
+	// problem. ctx carries the agent's deadline.
+	Configure(ctx context.Context, config []byte) error
+
+	// Read produces from the source, starting after cursor (nil: from the
+	// beginning or the connector's configured start), until ctx ends. It
+	// calls out.Emit for each batch. ctx is cancelled when the agent stops
+	// the plugin or the read; Read should then return promptly (within a
+	// second or two). Returning nil means the source is exhausted; an error
+	// is reported to the agent, which restarts the connector with backoff.
+	// If Emit returns an error, Read must return: the batch may or may not
+	// have been committed, and the agent restarts from the cursor it did
+	// commit.
+	Read(ctx context.Context, cursor []byte, out Emitter) error
+}
+
+// Emitter hands batches to the agent.
+type Emitter interface {
+	// Emit returns once the agent has durably committed the batch's events,
+	// rejects and cursor together (so a connector may then archive a file);
+	// it blocks while the agent applies backpressure. Calls are serialised:
+	// concurrent calls wait their turn. b.Cursor must not be empty. Invalid
+	// events become Rejects (code "invalid_event"); an error means the batch
+	// was not acknowledged and Read must return.
+	Emit(ctx context.Context, b Batch) error
+}
+
+// Batch is one unit of progress: events, rejects and the source cursor after
+// them, committed by the agent in one transaction.
+type Batch struct {
+	Events  []*canonical.Event
+	Rejects []Reject
+	// Cursor is the position after the last record this batch covers.
+	Cursor []byte
+}
+
+// Reject is a source record that could not become a valid event. The agent
+// quarantines it with its reason; the line goes on.
+type Reject struct {
+	// Code is stable and machine-readable, e.g. "csv_field_count". Required.
+	Code string
+	// Reason explains the problem to a human.
+	Reason string
+	// Ref locates the record: "file:line:col", "table/pk", …
+	Ref string
+	// Payload is the offending record, when there is one.
+	Payload []byte
+}
+
+// Applier is an optional ability: a connector that accepts downlink commands
+// (an order release to insert into the WMS, a file to write) implements it
+// and lists the command types in Info.Commands.
+type Applier interface {
+	// Apply executes one command. It may run concurrently with Read. The
+	// agent applies each command id once, but a crash between Apply and the
+	// agent's record of it repeats the call: make Apply idempotent by
+	// cmd.ID (e.g. a unique key on the command id in the target table).
+	Apply(ctx context.Context, cmd Command) error
+}
+
+// Command is one downlink command.
+type Command struct {
+	// ID is unique per command.
+	ID string
+	// Type is one of Info.Commands.
+	Type string
+	// Payload is the command in canonical JSON.
+	Payload []byte
+}
+
+// ErrUnsupported is returned by the agent side when a connector does not
+// accept a command type (or no commands at all).
+var ErrUnsupported = errors.New("command not supported by the connector")
+
+// ConfigError lists every problem found in a configuration.
+type ConfigError struct {
+	Fields []FieldError
+}
+
+// FieldError is one problem with one configuration field.
+type FieldError struct {
+	// Path locates the field, e.g. "dir" or "columns[2].name"; empty for the
+	// configuration as a whole.
+	Path string
+	Msg  string
+}
+
+func (e *ConfigError) Error() string {
+	var b strings.Builder
+	b.WriteString("invalid configuration: ")
+	for i, f := range e.Fields {
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		b.WriteString(f.String())
+	}
+	if len(e.Fields) == 0 {
+		b.WriteString("(no details)")
+	}
+	return b.String()
+}
+
+func (f FieldError) String() string {
+	if f.Path == "" {
+		return f.Msg
+	}
+	return f.Path + ": " + f.Msg
+}
