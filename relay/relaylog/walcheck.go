@@ -65,7 +65,7 @@ func fileID(path string) int64 {
 }
 
 const (
-	logFileHeader  = 20      // Badger's vlogHeaderSize
+	logFileHeader  = 20 // Badger's vlogHeaderSize
 	maxEntryHeader = 2 + 3*binary.MaxVarintLen64
 	maxKeyLen      = 1 << 16 // Badger refuses longer keys
 	metaBits       = 0xCF    // delete, value pointer, discard, merge, txn, fin-txn
@@ -106,7 +106,7 @@ func checkLogFile(path string) error {
 				// Skip zero runs quickly (sparse, preallocated files). An
 				// entry starts with at most two zero bytes (meta, user
 				// meta), so resume two bytes before the run ends.
-				j := bytes.IndexFunc(w[i:min(n, scanWindow)], func(r rune) bool { return r != 0 })
+				j := nonZero(w[i:min(n, scanWindow)])
 				if j < 0 {
 					break
 				}
@@ -122,6 +122,24 @@ func checkLogFile(path string) error {
 		}
 	}
 	return nil
+}
+
+var zeroPage [4096]byte
+
+// nonZero returns the index of the first non-zero byte of b, or -1.
+func nonZero(b []byte) int {
+	i := 0
+	for ; i+len(zeroPage) <= len(b); i += len(zeroPage) {
+		if !bytes.Equal(b[i:i+len(zeroPage)], zeroPage[:]) {
+			break
+		}
+	}
+	for ; i < len(b); i++ {
+		if b[i] != 0 {
+			return i
+		}
+	}
+	return -1
 }
 
 // plausibleEntry filters candidates cheaply before a checksum.
