@@ -32,7 +32,7 @@ func reasonCode(c byte) string { return fmt.Sprintf("0x%02X", c) }
 //     from this batch. A batch is never dropped, never skipped.
 func (u *Uplink) outcome(ev *linkEvent, now time.Time) {
 	b := ev.b
-	if ev.gen != u.gen || !u.connected {
+	if ev.gen != u.gen || b.gen != u.gen || !u.connected {
 		return // the connection ended: the window was reset with it
 	}
 	u.inFlight--

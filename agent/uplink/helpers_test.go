@@ -256,6 +256,13 @@ func (m *eventMaker) event(i int) []byte {
 // per events.
 func commit(t testing.TB, sp *spool.Spool, m *eventMaker, lane canonical.Lane, from, to, per int) {
 	t.Helper()
+	if err := commitEvents(sp, m, lane, from, to, per); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// commitEvents is commit for goroutines other than the test's.
+func commitEvents(sp *spool.Spool, m *eventMaker, lane canonical.Lane, from, to, per int) error {
 	for i := from; i < to; {
 		n := min(per, to-i)
 		entries := make([]spool.Entry, n)
@@ -263,10 +270,42 @@ func commit(t testing.TB, sp *spool.Spool, m *eventMaker, lane canonical.Lane, f
 			entries[j] = spool.Entry{Lane: lane, Event: m.event(i + j)}
 		}
 		if err := sp.Commit(context.Background(), "test", nil, entries); err != nil {
-			t.Fatal(err)
+			return err
 		}
 		i += n
 	}
+	return nil
+}
+
+// streams maps the events of a test to the spool streams they went to.
+type streams map[uint32][]string
+
+func (s streams) groups() [][]string {
+	var out [][]string
+	for _, ids := range s {
+		out = append(out, ids)
+	}
+	return out
+}
+
+// commitByStream is commitEvents that notes the stream of every event: the
+// live stream of the lane after each Commit (only commits rotate streams,
+// and the caller is the only committer).
+func commitByStream(sp *spool.Spool, m *eventMaker, lane canonical.Lane, from, to, per int, into streams) error {
+	for i := from; i < to; i += per {
+		n := min(per, to-i)
+		if err := commitEvents(sp, m, lane, i, i+n, n); err != nil {
+			return err
+		}
+		for _, st := range sp.Streams() {
+			if st.Lane == lane && st.Live {
+				for j := i; j < i+n; j++ {
+					into[st.Stream] = append(into[st.Stream], m.id(j))
+				}
+			}
+		}
+	}
+	return nil
 }
 
 // runUplink runs an uplink until the test ends and checks that Run returns.
@@ -462,6 +501,78 @@ func (g *udpGate) back(up *net.UDPConn, client net.Addr) {
 		}
 		if g.open.Load() {
 			_, _ = g.pc.WriteTo(buf[:n], client)
+		}
+	}
+}
+
+// tcpStall forwards TCP connections to target; while stalled it stops
+// passing what the server sends (PUBACKs), as a relay that hangs would.
+type tcpStall struct {
+	ln     net.Listener
+	target string
+	stall  atomic.Bool
+	wg     sync.WaitGroup
+
+	mu    sync.Mutex
+	conns []net.Conn // guarded by mu
+}
+
+func newTCPStall(t testing.TB, target string) *tcpStall {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &tcpStall{ln: ln, target: target}
+	p.wg.Go(p.accept)
+	t.Cleanup(func() {
+		_ = ln.Close()
+		p.mu.Lock()
+		for _, c := range p.conns {
+			_ = c.Close()
+		}
+		p.mu.Unlock()
+		p.wg.Wait()
+	})
+	return p
+}
+
+func (p *tcpStall) addr() string { return p.ln.Addr().String() }
+
+func (p *tcpStall) accept() {
+	for {
+		c, err := p.ln.Accept()
+		if err != nil {
+			return
+		}
+		s, err := net.Dial("tcp", p.target)
+		if err != nil {
+			_ = c.Close()
+			continue
+		}
+		p.mu.Lock()
+		p.conns = append(p.conns, c, s)
+		p.mu.Unlock()
+		p.wg.Go(func() { p.pipe(s, c, false) })
+		p.wg.Go(func() { p.pipe(c, s, true) })
+	}
+}
+
+func (p *tcpStall) pipe(dst, src net.Conn, fromServer bool) {
+	defer func() { _ = dst.Close(); _ = src.Close() }()
+	buf := make([]byte, 32<<10)
+	for {
+		for fromServer && p.stall.Load() {
+			time.Sleep(5 * time.Millisecond)
+		}
+		n, err := src.Read(buf)
+		if n > 0 {
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
 		}
 	}
 }

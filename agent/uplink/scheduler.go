@@ -26,7 +26,7 @@ const (
 	// streams. A live batch thus finds a slot at once and waits behind at
 	// most that much backlog at the relay.
 	backlogSlotsDiv = 4
-	backlogBytesDiv = 2
+	backlogBytesDiv = 4
 	// switchDrain bounds how long a move back to QUIC waits for the batches
 	// in flight on TCP before it closes the connection anyway.
 	switchDrain = 2 * time.Second
@@ -172,24 +172,15 @@ func (u *Uplink) refresh() error {
 	return nil
 }
 
-// ackSpool deletes from the spool what the relay acknowledged.
+// ackSpool hands what the relay acknowledged to the acker.
 func (u *Uplink) ackSpool() error {
+	if err := u.ack.failed(); err != nil {
+		return err
+	}
 	for _, s := range u.order {
-		if s.acked <= s.spoolAcked {
-			continue
-		}
-		err := u.sp.Ack(s.id, s.acked)
-		switch {
-		case err == nil, errors.Is(err, spool.ErrUnknownStream):
+		if s.acked > s.spoolAcked {
+			u.ack.post(s.id, s.acked)
 			s.spoolAcked = s.acked
-		case errors.Is(err, spool.ErrClosed):
-			return err
-		default:
-			// Not deleted yet: the next round tries again. The events are
-			// acknowledged by the relay either way; a re-send would be a
-			// duplicate it discards.
-			u.log.Error("spool ack failed", "stream", s.id, "through", s.acked, "err", err)
-			return nil
 		}
 	}
 	return nil
@@ -211,7 +202,12 @@ func (u *Uplink) fill(now time.Time) error {
 		}
 		room := u.cfg.MaxInFlightBytes - u.inFlightBytes
 		if !s.live {
-			room = min(room, u.cfg.MaxInFlightBytes/backlogBytesDiv-u.backlogBytes)
+			room = min(room, u.backlogByteCap()-u.backlogBytes)
+			if room < maxBytes {
+				// A backlog waits for room for a whole batch rather than
+				// send a fragment; it has plenty to send.
+				return nil
+			}
 		}
 		maxBytes = max(1, min(maxBytes, room))
 		b, err := u.build(s, maxEvents, maxBytes)
@@ -251,7 +247,7 @@ func (u *Uplink) fill(now time.Time) error {
 // within their share of the window.
 func (u *Uplink) pick(now time.Time) *stream {
 	backlogFull := u.backlogBatches >= u.recvMax-max(1, u.recvMax/backlogSlotsDiv) ||
-		u.backlogBytes >= u.cfg.MaxInFlightBytes/backlogBytesDiv
+		u.backlogBytes >= u.backlogByteCap()
 	for _, s := range u.order {
 		if !s.pending() || now.Before(s.retryAt) || (!s.live && backlogFull) {
 			continue
@@ -259,6 +255,11 @@ func (u *Uplink) pick(now time.Time) *stream {
 		return s
 	}
 	return nil
+}
+
+// backlogByteCap is the share of MaxInFlightBytes backlog streams may use.
+func (u *Uplink) backlogByteCap() int {
+	return u.cfg.MaxInFlightBytes - u.cfg.MaxInFlightBytes/backlogBytesDiv
 }
 
 // nextWake is when a backoff ends or a switch must stop waiting.

@@ -30,6 +30,7 @@ type Uplink struct {
 
 	out *outbox
 	tr  *transport
+	ack *acker
 
 	// Scheduler state: owned by the goroutine running Run's loop.
 	gen            uint64 // the connection batches are built for (0: down)
@@ -86,6 +87,7 @@ func New(cfg Config, sp *spool.Spool, codec *wire.Codec) (*Uplink, error) {
 	}
 	u.out = newOutbox(log)
 	u.tr = newTransport(&u.cfg, log)
+	u.ack = newAcker(sp, log)
 	return u, nil
 }
 
@@ -161,12 +163,13 @@ func (u *Uplink) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	probed := make(chan struct{}, 1)
 	wg.Go(func() { u.probeLoop(ctx, probed) })
+	wg.Go(func() { u.ack.run(ctx, u.out.wake) })
 
 	err = u.loop(ctx, probed)
 
 	cancel()
 	<-cm.Done() // autopaho's goroutines, and the paho client's, have ended
-	wg.Wait()
+	wg.Wait()   // the prober, and the acker after its last acks
 	u.tr.wait(2 * time.Second)
 	u.sp.SetLinkUp(false)
 	u.mu.Lock()

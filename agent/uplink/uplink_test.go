@@ -1,6 +1,13 @@
 package uplink
 
 import (
+	"context"
+	"runtime"
+
+	"github.com/draylink/dray/internal/wire"
+	"sync"
+
+	"github.com/draylink/dray/agent/spool"
 	"slices"
 	"strings"
 
@@ -78,7 +85,9 @@ func TestIntegrationBackToQUIC(t *testing.T) {
 	done := make(chan struct{})
 	go func() { // keep events flowing during the move
 		defer close(done)
-		commit(t, sp, m, canonical.LaneOperational, 500, 1500, 5)
+		if err := commitEvents(sp, m, canonical.LaneOperational, 500, 1500, 5); err != nil {
+			t.Error(err)
+		}
 	}()
 	waitFor(t, 20*time.Second, "a QUIC session", func() bool { return u.Status().Transport == TransportQUIC })
 	<-done
@@ -96,15 +105,19 @@ func TestIntegrationRelayRestart(t *testing.T) {
 	u := runUplink(t, Config{QUICAddr: r.quic, TCPAddr: r.tcp, BackoffMin: 100 * time.Millisecond, BackoffMax: time.Second}, sp)
 	const n = 20000
 	done := make(chan struct{})
+	byStream := streams{}
 	go func() {
 		defer close(done)
-		commit(t, sp, m, canonical.LaneOperational, 0, n, 50)
+		if err := commitByStream(sp, m, canonical.LaneOperational, 0, n, 50, byStream); err != nil {
+			t.Error(err)
+		}
 	}()
 	waitFor(t, 30*time.Second, "the relay to store some events", func() bool { return r.log.LastSeq() > 2000 })
 	r.restart()
 	<-done
 	waitFor(t, 60*time.Second, "the spool to drain", func() bool { return pending(sp) == 0 })
-	checkOnce(t, r.ids(t), idRange(m, 0, n))
+	checkOnce(t, r.ids(t), byStream.groups()...)
+	t.Logf("%d streams", len(byStream))
 	if st := u.Status(); st.Connects < 2 {
 		t.Fatalf("%d connects; the restart was not seen", st.Connects)
 	}
@@ -193,4 +206,126 @@ func TestIntegrationLoneEvent(t *testing.T) {
 	commit(t, sp, m, canonical.LaneOperational, 0, 1, 1)
 	waitFor(t, 5*time.Second, "the lone event at the relay", func() bool { return r.log.LastSeq() == 1 })
 	t.Logf("lone event stored %v after its commit returned", time.Since(start))
+}
+
+// fakeClock is a clock tests move by hand.
+type fakeClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}
+
+// Events removed by a drop policy before they were sent: the first batch
+// after the gap announces it (DroppedThrough) and the relay accepts it.
+func TestIntegrationDroppedThrough(t *testing.T) {
+	skipShort(t)
+	r := startRelay(t, nil)
+	clock := &fakeClock{now: time.Now()}
+	sp, err := spool.Open(spool.Options{Dir: t.TempDir(), Logger: quiet(), MaxAge: time.Hour,
+		Policies: map[canonical.Lane]spool.Policy{canonical.LaneBulk: spool.DropOldest},
+		Now:      clock.Now, RefreshInterval: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sp.Close() })
+	m := newEventMaker(t, "0000000d", 300)
+	commit(t, sp, m, canonical.LaneBulk, 0, 30, 10)
+	clock.Advance(30 * time.Minute)
+	commit(t, sp, m, canonical.LaneBulk, 30, 40, 10)
+	clock.Advance(45 * time.Minute) // events 0..29 are 75 minutes old: dropped
+	waitFor(t, 10*time.Second, "the drop", func() bool { return sp.Stats().Dropped[canonical.LaneBulk] == 30 })
+
+	runUplink(t, Config{QUICAddr: r.quic}, sp)
+	waitFor(t, 15*time.Second, "the spool to drain", func() bool { return pending(sp) == 0 })
+	checkOnce(t, r.ids(t), idRange(m, 30, 40))
+}
+
+// A relay that stops acknowledging: the window (Receive Maximum, byte cap)
+// and the outbox queue bound what the uplink holds; when acks resume
+// everything arrives once.
+func TestIntegrationStalledRelay(t *testing.T) {
+	skipShort(t)
+	r := startRelay(t, func(c *ingest.Config) { c.ReceiveMaximum = 64 })
+	proxy := newTCPStall(t, r.tcp)
+	sp := openSpool(t)
+	m := newEventMaker(t, "0000000e", 1000)
+	cfg := Config{TCPAddr: proxy.addr(), MaxInFlightBytes: 2 << 20, MaxBatchBytes: 256 << 10}
+	u := runUplink(t, cfg, sp)
+	waitFor(t, 10*time.Second, "a session", func() bool { return u.Status().Connected })
+	proxy.stall.Store(true)
+	// Fewer than the spool's RotateAfter: one stream, so one order.
+	const n = 8000
+	commit(t, sp, m, canonical.LaneOperational, 0, n, 200)
+	for range 20 {
+		st := u.Status()
+		if st.InFlightBatches > 64 || st.InFlightBytes > cfg.MaxInFlightBytes+cfg.MaxBatchBytes {
+			t.Fatalf("in flight %d batches, %d bytes; want at most 64 and about %d", st.InFlightBatches, st.InFlightBytes, cfg.MaxInFlightBytes)
+		}
+		if q := u.out.queued(); q > maxQueued {
+			t.Fatalf("%d batches queued; want at most %d", q, maxQueued)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if st := u.Status(); st.InFlightBytes == 0 {
+		t.Fatal("nothing in flight: the stall was not exercised")
+	}
+	proxy.stall.Store(false)
+	waitFor(t, 60*time.Second, "the spool to drain", func() bool { return pending(sp) == 0 })
+	checkOnce(t, r.ids(t), idRange(m, 0, n))
+}
+
+// Run returns only after every goroutine it started has stopped.
+func TestIntegrationRunStopsEverything(t *testing.T) {
+	skipShort(t)
+	for _, transport := range []string{TransportQUIC, TransportTCP} {
+		t.Run(transport, func(t *testing.T) {
+			r := startRelay(t, nil)
+			sp := openSpool(t)
+			m := newEventMaker(t, "0000000f", 500)
+			codec, err := wire.NewCodec(0, 1<<20)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer codec.Close()
+			time.Sleep(100 * time.Millisecond)
+			before := runtime.NumGoroutine()
+			cfg := Config{Site: testSite, TLS: clientTLS(t), Logger: testLogger(t)}
+			if transport == TransportQUIC {
+				cfg.QUICAddr = r.quic
+			} else {
+				cfg.TCPAddr = r.tcp
+			}
+			u, err := New(cfg, sp, codec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			go func() { done <- u.Run(ctx) }()
+			commit(t, sp, m, canonical.LaneOperational, 0, 100, 10)
+			waitFor(t, 10*time.Second, "the spool to drain", func() bool { return pending(sp) == 0 })
+			cancel()
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+			// The relay notices the session's end in its own time; the
+			// uplink's goroutines are gone when Run returns.
+			var after int
+			waitFor(t, 5*time.Second, "the goroutines to end", func() bool {
+				after = runtime.NumGoroutine()
+				return after <= before
+			})
+		})
+	}
 }
