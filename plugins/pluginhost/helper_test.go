@@ -80,4 +80,3 @@ func waitGone(t *testing.T, pid int, within time.Duration) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
-

@@ -165,9 +165,13 @@ func (p *Plugin) exitError(op string) error {
 // HeartbeatTimeout: the plugin has been killed), ErrKilled, ErrConnector (the
 // connector's Read failed), ErrProtocol, or ctx's error. One Read at a time.
 func (p *Plugin) Read(ctx context.Context, cursor []byte, handle func(ctx context.Context, b HostBatch) error) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	stream, err := p.rpc.Read(ctx)
+	// The stream outlives ctx a little: when ctx ends, Read half-closes the
+	// stream so the connector's Read sees its context cancelled and returns,
+	// and the plugin is ready for the next Read; only after stopGrace is the
+	// stream cut.
+	streamCtx, cut := context.WithCancel(context.WithoutCancel(ctx))
+	defer cut()
+	stream, err := p.rpc.Read(streamCtx)
 	if err != nil {
 		return p.rpcError(ctx, "read", err)
 	}
@@ -180,10 +184,12 @@ func (p *Plugin) Read(ctx context.Context, cursor []byte, handle func(ctx contex
 		return p.streamError(ctx, stream, err)
 	}
 
-	// The receiver reads everything the plugin sends: heartbeats only
-	// refresh lastSeen; batches are handed over one at a time. While a batch
-	// waits for the loop below (delivering), the plugin is not expected to be
-	// heard from.
+	// The receiver reads everything the plugin sends until the stream ends:
+	// heartbeats only refresh lastSeen; batches are handed over one at a
+	// time. While a batch waits for the loop below (delivering), the plugin
+	// is not expected to be heard from. Once ctx has ended, batches are
+	// dropped unacknowledged (the plugin's Emit fails; nothing is lost, the
+	// next Read starts from the last committed cursor).
 	var (
 		lastSeen   atomic.Int64 // unix nanoseconds
 		delivering atomic.Bool
@@ -208,14 +214,24 @@ func (p *Plugin) Read(ctx context.Context, cursor []byte, handle func(ctx contex
 			select {
 			case batches <- b:
 			case <-ctx.Done():
-				return
 			}
 			delivering.Store(false)
 			lastSeen.Store(time.Now().UnixNano())
 		}
 	})
 	defer wg.Wait()
-	defer cancel()
+	defer cut()
+
+	// stop ends the stream gracefully, waiting up to stopGrace.
+	stop := func() {
+		_ = stream.CloseSend()
+		select {
+		case <-recvErr:
+		case <-p.exited:
+		case <-time.After(stopGrace):
+			p.log.Warn("connector did not end its read in time after being stopped", "grace", stopGrace)
+		}
+	}
 
 	check := time.NewTicker(max(interval, time.Millisecond))
 	defer check.Stop()
@@ -230,11 +246,23 @@ func (p *Plugin) Read(ctx context.Context, cursor []byte, handle func(ctx contex
 				return fmt.Errorf("read: %w", err)
 			}
 			if err := handle(ctx, hb); err != nil {
+				stop()
 				return fmt.Errorf("read: handle batch %d: %w", hb.Seq, err)
 			}
 			ack := &pluginpb.ReadRequest{Msg: &pluginpb.ReadRequest_Ack{Ack: &pluginpb.Ack{Seq: hb.Seq}}}
 			if err := stream.Send(ack); err != nil {
-				return p.streamError(ctx, stream, err)
+				// A failed Send hides the stream's status; the receiver
+				// gets it.
+				if errors.Is(err, io.EOF) {
+					select {
+					case rerr := <-recvErr:
+						if !errors.Is(rerr, io.EOF) {
+							err = rerr
+						}
+					case <-time.After(time.Second):
+					}
+				}
+				return p.rpcError(ctx, "read", err)
 			}
 			next++
 		case err := <-recvErr:
@@ -252,13 +280,17 @@ func (p *Plugin) Read(ctx context.Context, cursor []byte, handle func(ctx contex
 		case <-p.exited:
 			return p.exitError("read")
 		case <-ctx.Done():
+			stop()
 			return fmt.Errorf("read: %w", ctx.Err())
 		}
 	}
 }
 
+// stopGrace is how long a stopped Read waits for the connector to end it.
+const stopGrace = 5 * time.Second
+
 // streamError classifies the end of a Read stream. A Send failure hides the
-// real status, which RecvMsg returns.
+// real status, which RecvMsg returns (only while no receiver runs).
 func (p *Plugin) streamError(ctx context.Context, stream pluginpb.ConnectorService_ReadClient, err error) error {
 	if errors.Is(err, io.EOF) {
 		var m pluginpb.ReadResponse

@@ -185,9 +185,19 @@ func (s *server) Read(stream pluginpb.ConnectorService_ReadServer) error {
 	return nil
 }
 
+// readOverlap is how long a new Read waits for the previous one to finish
+// returning (the agent stops a read and may start the next at once).
+const readOverlap = 5 * time.Second
+
 func (s *server) beginRead() error {
+	deadline := time.Now().Add(readOverlap)
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	for s.reading && time.Now().Before(deadline) {
+		s.mu.Unlock()
+		time.Sleep(10 * time.Millisecond)
+		s.mu.Lock()
+	}
 	switch {
 	case !s.configured:
 		return status.Error(codes.FailedPrecondition, "read: not configured")
