@@ -415,3 +415,5 @@ type (
 )
 
 type relaylogLog = relaylog.Log
+
+func userProp(p wire.Property) packets.User { return packets.User{Key: p.Key, Value: p.Value} }

@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"net"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -230,4 +231,23 @@ func TestIntegrationDisconnectAndShutdown(t *testing.T) {
 	if d := time.Since(start); d > 3*time.Second {
 		t.Fatalf("shutdown took %v", d)
 	}
+	// Every goroutine of the endpoint has ended.
+	if leaked := ingestGoroutines(); len(leaked) > 0 {
+		t.Fatalf("goroutines left after Run returned:\n%s", strings.Join(leaked, "\n\n"))
+	}
+}
+
+// ingestGoroutines returns the stacks of goroutines running the endpoint's
+// code (the test's own are excluded).
+func ingestGoroutines() []string {
+	buf := make([]byte, 1<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	var out []string
+	for _, g := range strings.Split(string(buf), "\n\n") {
+		if strings.Contains(g, "dray/relay/ingest.(*") && !strings.Contains(g, "dray/relay/ingest.Test") &&
+			!strings.Contains(g, "_test.go") {
+			out = append(out, g)
+		}
+	}
+	return out
 }
