@@ -64,6 +64,10 @@ type Error struct {
 // Code returns the stable machine code, e.g. "x12_se_count".
 func (e *Error) Code() string { return e.code }
 
+// AK5 returns the 997 AK5 syntax error code (element 718) a set error
+// rejects its set with, e.g. "4" for a wrong SE01; "" for envelope errors.
+func (e *Error) AK5() string { return e.ak5 }
+
 // Envelope reports whether the error rejects the whole interchange rather
 // than one set.
 func (e *Error) Envelope() bool { return e.ak5 == "" }
