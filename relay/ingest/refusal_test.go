@@ -2,12 +2,14 @@ package ingest
 
 import (
 	"bytes"
+	"crypto/tls"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/draylink/dray/internal/pki"
 	"github.com/draylink/dray/internal/wire"
 	"github.com/eclipse/paho.golang/packets"
-	"golang.org/x/time/rate"
 )
 
 // The tests in this file drive the endpoint with a raw client over real
@@ -274,4 +276,59 @@ func enc(p packets.Packet) []byte {
 	return b.Bytes()
 }
 
-var _ = rate.Inf
+// A client without a certificate, or with one from another CA, never
+// reaches MQTT; the refusal is audited.
+func TestIntegrationTLSRefusals(t *testing.T) {
+	skipShort(t)
+	ts := startServer(t, nil, nil)
+	other, err := pki.NewTestSetup()
+	if err != nil {
+		t.Fatal(err)
+	}
+	foreign, err := other.ClientTLS("MEM1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	foreign.RootCAs = testPKI().CA.Pool() // trusts the relay, presents another CA's certificate
+	noCert := clientTLS(t, "MEM1")
+	noCert.Certificates = nil
+	for i, tc := range []struct {
+		name string
+		conf *tls.Config
+	}{{"no certificate", noCert}, {"another CA", foreign}} {
+		conf := tc.conf
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := tls.Dial("tcp", ts.TCPAddr().String(), conf)
+			if err == nil {
+				// TLS 1.3: the client learns of the refusal on its first read.
+				_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+				_, _ = c.Write(enc(connectPacket("MEM1")))
+				_, err = c.Read(make([]byte, 1))
+				_ = c.Close()
+			}
+			if err == nil {
+				t.Fatal("the connection was accepted")
+			}
+			deadline := time.Now().Add(5 * time.Second)
+			for countAudits(ts.logs, 0, "tls handshake failed") != i+1 {
+				if time.Now().After(deadline) {
+					t.Fatalf("want %d audit lines for failed handshakes; log:\n%s", i+1, ts.logs)
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+		})
+	}
+	if s := ts.Sessions(); len(s) != 0 {
+		t.Fatalf("Sessions() = %+v", s)
+	}
+}
+
+func countAudits(l *logSink, code byte, substr string) int {
+	n := 0
+	for _, r := range l.audits(code) {
+		if why, _ := r["why"].(string); strings.Contains(why, substr) {
+			n++
+		}
+	}
+	return n
+}

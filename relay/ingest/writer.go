@@ -100,6 +100,10 @@ func (s *session) writeLoop() {
 	var ctrl []packets.Packet
 	var acks []ackSlot
 	var scratch bytes.Buffer
+	// This goroutine is the connection's only writer; it still takes the
+	// conn's write lock where it has one (mqttquic.Conn), as that
+	// adapter's contract asks of every writer.
+	locker, _ := s.conn.(sync.Locker)
 	for {
 		select {
 		case <-s.out.kick:
@@ -115,12 +119,18 @@ func (s *session) writeLoop() {
 			timeout = closeTimeout
 		}
 		_ = s.conn.SetWriteDeadline(time.Now().Add(timeout))
+		if locker != nil {
+			locker.Lock()
+		}
 		err := s.writeAll(bw, &scratch, ctrl, acks)
 		if err == nil && closing && final != nil {
 			err = s.encode(bw, &scratch, final)
 		}
 		if err == nil {
 			err = bw.Flush()
+		}
+		if locker != nil {
+			locker.Unlock()
 		}
 		clear(ctrl)
 		if err != nil {
