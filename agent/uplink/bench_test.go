@@ -2,6 +2,7 @@ package uplink
 
 import (
 	"context"
+	"github.com/draylink/dray/internal/wire"
 	"os"
 	"slices"
 	"strconv"
@@ -62,6 +63,7 @@ func BenchmarkThroughput(b *testing.B) {
 			b.SetBytes(benchEventSize)
 			b.ResetTimer()
 			start := time.Now()
+			busy0 := s.r.store.busyTime()
 			go func() {
 				if err := commitEvents(s.sp, m, canonical.LaneOperational, 0, n, 500); err != nil {
 					b.Error(err)
@@ -75,6 +77,7 @@ func BenchmarkThroughput(b *testing.B) {
 			st := s.u.Status()
 			b.ReportMetric(float64(n)/elapsed.Seconds(), "events/s")
 			b.ReportMetric(float64(n)/float64(max(1, st.BatchesSent)), "events/batch")
+			b.ReportMetric(100*(s.r.store.busyTime()-busy0).Seconds()/elapsed.Seconds(), "relay-log-busy-%")
 			b.ReportMetric(0, "ns/op")
 		})
 	}
@@ -261,6 +264,7 @@ func backlogDrain(b *testing.B, transport string, n int) {
 
 	b.StartTimer()
 	start := time.Now()
+	busy0 := r.store.busyTime()
 	cfg := Config{Logger: quiet()}
 	if transport == TransportQUIC {
 		cfg.QUICAddr = r.quic
@@ -277,6 +281,7 @@ func backlogDrain(b *testing.B, transport string, n int) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	drain := time.Since(start)
+	busy := r.store.busyTime() - busy0
 	b.StopTimer()
 	close(stop)
 	sent := <-live
@@ -290,6 +295,7 @@ func backlogDrain(b *testing.B, transport string, n int) {
 	b.ReportMetric(ms(quantile(lat, 0.99)), "live-p99-ms")
 	b.ReportMetric(float64(n+sent)/float64(max(1, st.BatchesSent)), "events/batch")
 	b.ReportMetric(float64(rss.peak())/(1<<20), "peak-RSS-MiB")
+	b.ReportMetric(100*busy.Seconds()/drain.Seconds(), "relay-log-busy-%")
 	b.ReportMetric(0, "ns/op")
 }
 
@@ -335,4 +341,40 @@ func currentRSS() int64 {
 		}
 	}
 	return 0
+}
+
+// The agent's cost of one batch, without the network: read 1,024 events
+// from the spool, frame, compress and encode the PUBLISH. Per event.
+func BenchmarkBuildBatch(b *testing.B) {
+	sp := openSpool(b)
+	m := newEventMaker(b, "0000000c", benchEventSize)
+	const n = 50 * 1024
+	commit(b, sp, m, canonical.LaneOperational, 0, n, 1024)
+	codec, err := wire.NewCodec(0, 64<<20)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer codec.Close()
+	u, err := New(Config{Site: testSite, QUICAddr: "127.0.0.1:1", TLS: clientTLS(b), Logger: quiet()}, sp, codec)
+	if err != nil {
+		b.Fatal(err)
+	}
+	st := sp.Streams()[0]
+	s := newStream(st)
+	wireBytes := 0
+	b.SetBytes(1024 * benchEventSize)
+	b.ResetTimer()
+	for b.Loop() {
+		if s.next >= st.Next {
+			s.next = st.Head
+		}
+		bt, err := u.build(s, 1024, 1<<20)
+		if err != nil || bt == nil {
+			b.Fatal(err)
+		}
+		s.next = bt.last + 1
+		wireBytes += len(bt.packet)
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*1024), "ns/event")
+	b.ReportMetric(float64(b.N*1024*benchEventSize)/float64(wireBytes), "compression")
 }
