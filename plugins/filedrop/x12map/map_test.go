@@ -8,6 +8,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -42,7 +43,7 @@ func testConfig() Config {
 // outcome is what one input file gives: the parse error, or the mapping
 // result and the 997 bytes.
 type outcome struct {
-	ParseError *parseError      `json:"parseError,omitempty"`
+	ParseError *parseError       `json:"parseError,omitempty"`
 	Events     []json.RawMessage `json:"events,omitempty"`
 	Rejects    []rejectJSON      `json:"rejects,omitempty"`
 	Warnings   []rejectJSON      `json:"warnings,omitempty"`
@@ -172,15 +173,11 @@ func diff(want, got string) string {
 			b = g[i]
 		}
 		if a != b {
-			return "line " + itoa(i+1) + ":\nwant: " + a + "\ngot:  " + b
+			return "line " + strconv.Itoa(i+1) + ":\nwant: " + a + "\ngot:  " + b
 		}
 	}
 	return "(no difference)"
 }
-
-func itoa(i int) string { return strings.TrimSpace(strings.Repeat(" ", 0) + fmtInt(i)) }
-
-func fmtInt(i int) string { b, _ := json.Marshal(i); return string(b) }
 
 var chicago = func() *time.Location {
 	loc, err := time.LoadLocation("America/Chicago")

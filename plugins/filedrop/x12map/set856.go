@@ -25,9 +25,20 @@ func map856(c *setCtx) {
 	type node struct {
 		level  string
 		parent *node
-		hu     *canonical.HandlingUnit
+		hu     *canonical.HandlingUnit // this level's MAN GM
+		above  *canonical.HandlingUnit // the nearest handling unit above, when the HL began
 		order  *canonical.OrderRef
 		item   *canonical.ItemRef
+	}
+	// within is the handling unit a node is in: its own, else the nearest above.
+	within := func(n *node) *canonical.HandlingUnit {
+		if n == nil {
+			return nil
+		}
+		if n.hu != nil {
+			return n.hu
+		}
+		return n.above
 	}
 	var (
 		bsn, dtm, td1, td3, td5 x12.Segment
@@ -54,6 +65,7 @@ func map856(c *setCtx) {
 					c.fail(CodeBadHierarchy, seg, 2, "HL %s names parent %s, which does not precede it", id, parent)
 				}
 				n.parent = p
+				n.above = within(p)
 			}
 			if _, dup := nodes[id]; dup {
 				c.fail(CodeBadHierarchy, seg, 1, "HL id %s appears twice", id)
@@ -104,11 +116,8 @@ func map856(c *setCtx) {
 				continue
 			}
 			cur.hu = &canonical.HandlingUnit{Sscc: s}
-			for p := cur.parent; p != nil; p = p.parent {
-				if p.hu != nil {
-					cur.hu.ParentSscc = p.hu.Sscc
-					break
-				}
+			if cur.above != nil {
+				cur.hu.ParentSscc = cur.above.Sscc
 			}
 			hus = append(hus, cur.hu)
 		case "LIN":
@@ -131,11 +140,8 @@ func map856(c *setCtx) {
 			if !ok || !uok || !q.IsPositive() {
 				continue
 			}
-			for p := cur.parent; p != nil; p = p.parent {
-				if p.hu != nil {
-					p.hu.Contents = append(p.hu.Contents, &canonical.HandlingUnitContent{Item: cur.item, Quantity: qty(q, u)})
-					break
-				}
+			if hu := within(cur.parent); hu != nil {
+				hu.Contents = append(hu.Contents, &canonical.HandlingUnitContent{Item: cur.item, Quantity: qty(q, u)})
 			}
 		}
 	}

@@ -39,6 +39,7 @@ func map945(c *setCtx) {
 		ssccs   []string
 		parts   int // W12s merged into the line
 		diff    *decimal.Decimal
+		onHU    map[string]bool // ssccs, as a set
 	}
 	var (
 		w06, w27, w03, g62 x12.Segment
@@ -91,7 +92,12 @@ func map945(c *setCtx) {
 						c.fail(CodeQuantityMismatch, merge.w12, 0, "line %s appears on several W12s that disagree on item, unit, ordered quantity or status", cur.no)
 					}
 					prev.shipped = prev.shipped.Add(merge.shipped)
-					prev.ssccs = appendNew(prev.ssccs, merge.ssccs...)
+					for _, x := range merge.ssccs {
+						if !prev.onHU[x] {
+							prev.onHU[x] = true
+							prev.ssccs = append(prev.ssccs, x)
+						}
+					}
 					prev.parts++
 					prev.diff = nil // per-pallet differences do not describe the line
 				} else {
@@ -138,8 +144,9 @@ func map945(c *setCtx) {
 				ids.lot = seg.Elem(9)
 			}
 			l.item = c.itemRef(owner, ids, seg)
+			l.onHU = map[string]bool{}
 			if hu != nil {
-				l.ssccs = []string{hu.Sscc}
+				l.ssccs, l.onHU[hu.Sscc] = []string{hu.Sscc}, true
 				if l.shipped.IsPositive() && l.item != nil {
 					hu.Contents = append(hu.Contents, &canonical.HandlingUnitContent{Item: l.item, Quantity: qty(l.shipped, l.uom)})
 				}
@@ -279,13 +286,4 @@ func (c *setCtx) stops(parties []party, pickup, delivery string) []*canonical.St
 	add(pickup, canonical.StopKind_STOP_KIND_PICKUP)
 	add(delivery, canonical.StopKind_STOP_KIND_DELIVERY)
 	return out
-}
-
-func appendNew(list []string, vs ...string) []string {
-	for _, v := range vs {
-		if !contains(list, v) {
-			list = append(list, v)
-		}
-	}
-	return list
 }
