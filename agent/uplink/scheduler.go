@@ -192,24 +192,10 @@ func (u *Uplink) fill(now time.Time) error {
 		return nil
 	}
 	for u.inFlight < u.recvMax && u.inFlightBytes < u.cfg.MaxInFlightBytes && u.out.queued() < maxQueued {
-		s := u.pick(now)
+		s, maxEvents, maxBytes := u.pick(now)
 		if s == nil {
 			return nil
 		}
-		maxEvents, maxBytes := s.limits(u.cfg.MaxBatchEvents, u.cfg.MaxBatchBytes)
-		if u.maxBody > 0 {
-			maxBytes = min(maxBytes, u.maxBody)
-		}
-		room := u.cfg.MaxInFlightBytes - u.inFlightBytes
-		if !s.live {
-			room = min(room, u.backlogByteCap()-u.backlogBytes)
-			if room < maxBytes {
-				// A backlog waits for room for a whole batch rather than
-				// send a fragment; it has plenty to send.
-				return nil
-			}
-		}
-		maxBytes = max(1, min(maxBytes, room))
 		b, err := u.build(s, maxEvents, maxBytes)
 		switch {
 		case errors.Is(err, spool.ErrClosed):
@@ -242,24 +228,38 @@ func (u *Uplink) fill(now time.Time) error {
 	return nil
 }
 
-// pick returns the stream that gets the next slot: the first in priority
-// order with events to send that is not backing off; backlog streams only
-// within their share of the window.
-func (u *Uplink) pick(now time.Time) *stream {
-	backlogFull := u.backlogBatches >= u.recvMax-max(1, u.recvMax/backlogSlotsDiv) ||
-		u.backlogBytes >= u.backlogByteCap()
+// pick returns the stream that gets the next slot, and the limits of its
+// batch: the first stream in priority order with events to send that is
+// not backing off. Backlog streams stay within their share of the window
+// and wait for room for a whole batch rather than send fragments.
+func (u *Uplink) pick(now time.Time) (s *stream, maxEvents, maxBytes int) {
+	backlogSlots := u.recvMax - max(1, u.recvMax/backlogSlotsDiv)
 	for _, s := range u.order {
-		if !s.pending() || now.Before(s.retryAt) || (!s.live && backlogFull) {
+		if !s.pending() || now.Before(s.retryAt) {
 			continue
 		}
-		return s
+		maxEvents, maxBytes := s.limits(u.cfg.MaxBatchEvents, u.cfg.MaxBatchBytes)
+		if u.maxBody > 0 {
+			maxBytes = min(maxBytes, u.maxBody)
+		}
+		room := u.cfg.MaxInFlightBytes - u.inFlightBytes
+		if !s.live {
+			if u.backlogBatches >= max(1, backlogSlots) {
+				continue
+			}
+			maxBytes = min(maxBytes, u.backlogByteCap())
+			if room = min(room, u.backlogByteCap()-u.backlogBytes); room < maxBytes {
+				continue
+			}
+		}
+		return s, maxEvents, max(1, min(maxBytes, room))
 	}
-	return nil
+	return nil, 0, 0
 }
 
 // backlogByteCap is the share of MaxInFlightBytes backlog streams may use.
 func (u *Uplink) backlogByteCap() int {
-	return u.cfg.MaxInFlightBytes - u.cfg.MaxInFlightBytes/backlogBytesDiv
+	return max(1, u.cfg.MaxInFlightBytes-u.cfg.MaxInFlightBytes/backlogBytesDiv)
 }
 
 // nextWake is when a backoff ends or a switch must stop waiting.
