@@ -215,7 +215,7 @@ func TestRejects(t *testing.T) {
 		{"unknown_charge", CodeUnknownCode, "0001", "L1", 13, 8, 0, 0},
 		{"dst_gap", "time_nonexistent", "0002", "AT7", 10, 6, 5, 0},
 		{"quantity_mismatch", CodeQuantityMismatch, "0001", "W12", 19, 4, 0, 0},
-		{"zone_unknown", CodeZoneUnknown, "0003", "MS1", 11, 1, 5, 0},
+		{"zone_unknown", CodeZoneUnknown, "0003", "MS1", 11, 0, 5, 0},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

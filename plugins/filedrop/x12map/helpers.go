@@ -173,6 +173,8 @@ var partyRoles = map[string][]canonical.PartyRole{
 	"BT": {canonical.PartyRole_PARTY_ROLE_BILL_TO},
 	"DE": {canonical.PartyRole_PARTY_ROLE_OWNER},
 	"BY": {canonical.PartyRole_PARTY_ROLE_CUSTOMER},
+	"SO": {canonical.PartyRole_PARTY_ROLE_CUSTOMER}, // sold to
+	"OB": {canonical.PartyRole_PARTY_ROLE_CUSTOMER}, // ordered by
 	"SU": {canonical.PartyRole_PARTY_ROLE_SUPPLIER},
 	"VN": {canonical.PartyRole_PARTY_ROLE_SUPPLIER},
 	"CA": {canonical.PartyRole_PARTY_ROLE_CARRIER},

@@ -163,15 +163,18 @@ func (c *setCtx) status214(at7 x12.Segment, l *loop214, b10, bolSeg x12.Segment,
 	tc := at7.Elem(7)
 	if tc == "" || tc == "LT" {
 		var err error
+		var place x12.Segment // where the place was named, for the reject
 		switch {
 		case where != nil:
+			place = l.ms1
 			loc, err = c.m.zoneFor(where.City, where.Region, where.Country)
 		case stop != nil && stop.p.GetAddress() != nil:
+			place = stop.n1
 			a := stop.p.GetAddress()
 			loc, err = c.m.zoneFor(a.GetCity(), a.GetRegion(), a.GetCountry())
 		}
 		if err != nil {
-			c.failErr(err, l.ms1, 1, "AT7 local time")
+			c.failErr(err, place, 0, "AT7 local time")
 			return
 		}
 	}
