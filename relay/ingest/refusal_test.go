@@ -116,6 +116,16 @@ func TestIntegrationConnectRefusals(t *testing.T) {
 			}
 		})
 	}
+	t.Run("no CONNECT in time", func(t *testing.T) {
+		ts := startServer(t, nil, func(c *Config) { c.ConnectTimeout = 300 * time.Millisecond })
+		c := dialTCP(t, ts, "MEM1")
+		start := time.Now()
+		c.expectClosed()
+		if d := time.Since(start); d > 2*time.Second {
+			t.Fatalf("closed after %v; want about 300ms", d)
+		}
+		ts.logs.waitAudit(t, 0, "no CONNECT within")
+	})
 	t.Run("first packet not CONNECT", func(t *testing.T) {
 		c := dialTCP(t, ts, "MEM1")
 		c.write([]byte{0xC0, 0x00})
@@ -220,6 +230,14 @@ func TestIntegrationPublishRefusals(t *testing.T) {
 			t.Fatalf("second batch: PUBACK 0x%02X; want 0x97", pa.ReasonCode)
 		}
 		ts.logs.waitAudit(t, codeQuotaExceeded, "rate limit")
+		// The bucket is the site's, not the connection's: reconnecting
+		// does not refill it.
+		c2 := connected(t, ts, "RATE1")
+		c.expectDisconnect(codeSessionTakenOver)
+		c2.send(publishPacket(1, wire.EventsTopic("RATE1"), makeBatch(ts.codec, "e", 11, more)))
+		if pa := c2.puback(); pa.ReasonCode != codeQuotaExceeded {
+			t.Fatalf("after reconnecting: PUBACK 0x%02X; want 0x97", pa.ReasonCode)
+		}
 		if n := ts.log.LastSeq(); n != 10 {
 			t.Fatalf("%d events stored; want the first batch's 10", n)
 		}
