@@ -92,10 +92,10 @@ func Acknowledge(ic *Interchange, supported func(setID string) bool) *Ack {
 			}
 			ga.Sets = append(ga.Sets, sa)
 		}
-		switch {
-		case ga.Accepted == ga.Received:
+		switch ga.Accepted {
+		case ga.Received:
 			ga.Code = AckAccepted
-		case ga.Accepted == 0:
+		case 0:
 			ga.Code = AckRejected
 		default:
 			ga.Code = AckPartial

@@ -1,6 +1,7 @@
 package x12
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -40,7 +41,7 @@ func FuzzParse(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		ics, err := ParseAll(data)
 		if err != nil {
-			if _, ok := err.(*Error); !ok {
+			if e := (*Error)(nil); !errors.As(err, &e) {
 				t.Fatalf("error %T is not *Error: %v", err, err)
 			}
 		}

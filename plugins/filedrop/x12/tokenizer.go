@@ -155,7 +155,7 @@ func validID(id string) bool {
 		return false
 	}
 	for i := 1; i < len(id); i++ {
-		if c := id[i]; !(c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
+		if c := id[i]; (c < 'A' || c > 'Z') && (c < '0' || c > '9') {
 			return false
 		}
 	}
