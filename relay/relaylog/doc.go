@@ -74,11 +74,12 @@
 // reports a value log sync failure only in its log, so the logger bridge
 // watches for it and the Log refuses further appends until reopened
 // (ErrFailed). A store that is not a relay log, a newer format, a corrupt
-// table or manifest, a newest block that fails its checksum, or a Badger
-// write-ahead file where readable entries follow an unreadable one (which
-// Badger would truncate silently, acknowledged events with it: walcheck.go)
-// refuses to open with an error. An older block that fails its checksum
-// fails the Read that reaches it with ErrCorrupt.
+// table or manifest, a Badger write-ahead file in which acknowledged
+// commits follow an unreadable entry (Badger would truncate there, silently
+// dropping them: walcheck.go), or a newest block that is missing or fails
+// its checksum (Badger answers a lost value with an empty one) refuses to
+// open with an error. An older block that fails its checksum fails the
+// Read that reaches it with ErrCorrupt.
 //
 // # Memory
 //

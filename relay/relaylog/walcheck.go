@@ -8,23 +8,31 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"slices"
-	"strconv"
-	"strings"
 )
 
 // checkBadgerLogs guards against one silent-loss path of Badger's recovery.
 //
-// At open, Badger replays each memtable write-ahead file (*.mem) and the
-// newest value log file up to the first entry it cannot read, and truncates
-// the file there: that is right for a torn write at the tail after a crash,
-// but a single flipped byte in the middle looks the same, and everything
-// after it — acknowledged events — disappears without an error (measured:
-// one byte flipped in a .mem file of 2000 acknowledged events opened as an
-// empty log). A torn tail is an incomplete entry followed by zeros (the
-// files are created zero-filled and written in order); corruption is an
-// unreadable entry followed by readable ones. This check, run before
-// badger.Open, refuses the second.
+// At open, Badger replays each memtable write-ahead file (*.mem) up to the
+// first entry it cannot read and truncates the file there: right for a
+// write torn by a crash, but a single flipped byte in the middle looks the
+// same to it, and every later commit — acknowledged events — disappears
+// without an error (measured: one byte flipped in the .mem file of 2000
+// acknowledged events opened as an empty log). This check, run before
+// badger.Open, tells the two apart and refuses corruption:
+//
+//   - After a kill -9 the page cache holds a prefix of the last write: an
+//     incomplete entry, then zeros (files are created zero-filled). Nothing
+//     readable follows.
+//   - After a power loss, pages of the last, unsynced (so unacknowledged)
+//     commit may have reached the disk out of order: a page of zeros, then
+//     readable entries of that same commit — at most one commit, so at most
+//     one end-of-transaction marker.
+//   - Anything else — readable entries after an unreadable one with no
+//     zero page between them, or more than one commit after it — is
+//     corruption of acknowledged data.
+//
+// The newest value log file, which Badger also truncates at open, is
+// covered by reading the newest blocks back after open (log.go).
 //
 // It reads Badger v4's log file format (value.go, structs.go): a 20-byte
 // file header, then entries of
@@ -32,24 +40,15 @@ import (
 //	meta (1) | user meta (1) | uvarint key length | uvarint value length |
 //	uvarint expiresAt | key (with 8-byte version) | value | CRC-32C (4, big-endian)
 //
-// where the checksum covers everything before it. TestWALCheckMatchesBadger
-// pins that format to the Badger version in go.mod.
+// where the checksum covers everything before it and a commit ends with an
+// entry whose meta has bitFinTxn. TestWALCheckMatchesBadger pins that
+// format to the Badger version in go.mod.
 func checkBadgerLogs(dir string) error {
 	mems, err := filepath.Glob(filepath.Join(dir, "*.mem"))
 	if err != nil {
 		return err
 	}
-	files := mems
-	vlogs, err := filepath.Glob(filepath.Join(dir, "*.vlog"))
-	if err != nil {
-		return err
-	}
-	if len(vlogs) > 0 {
-		// Only the newest value log file is replayed (and truncated) at open.
-		slices.SortFunc(vlogs, func(a, b string) int { return int(fileID(a) - fileID(b)) })
-		files = append(files, vlogs[len(vlogs)-1])
-	}
-	for _, f := range files {
+	for _, f := range mems {
 		if err := checkLogFile(f); err != nil {
 			return fmt.Errorf("%w: %s: %w; Badger would drop everything after it, acknowledged events included: "+
 				"refusing to open (restore the store, or move the file aside knowingly)", ErrCorrupt, filepath.Base(f), err)
@@ -58,18 +57,14 @@ func checkBadgerLogs(dir string) error {
 	return nil
 }
 
-func fileID(path string) int64 {
-	base := filepath.Base(path)
-	id, _ := strconv.ParseInt(strings.TrimSuffix(base, filepath.Ext(base)), 10, 64)
-	return id
-}
-
 const (
 	logFileHeader  = 20 // Badger's vlogHeaderSize
 	maxEntryHeader = 2 + 3*binary.MaxVarintLen64
 	maxKeyLen      = 1 << 16 // Badger refuses longer keys
 	metaBits       = 0xCF    // delete, value pointer, discard, merge, txn, fin-txn
+	metaFinTxn     = 0x80    // Badger's bitFinTxn: the entry that ends a commit
 	scanWindow     = 1 << 20
+	pageSize       = 4096
 )
 
 func checkLogFile(path string) error {
@@ -93,12 +88,41 @@ func checkLogFile(path string) error {
 		off += n
 	}
 	bad := off
-	// Look for a readable entry after the first unreadable one.
+	next, found, err := nextReadable(f, bad, size, &buf)
+	if err != nil || !found {
+		return err
+	}
+	// Count the commits that end after the unreadable part.
+	commits := 0
+	for off := next; off < size; {
+		n, ok := entryAt(f, off, size, &buf)
+		if !ok {
+			break
+		}
+		if buf[0]&metaFinTxn != 0 {
+			commits++
+		}
+		off += n
+	}
+	if commits <= 1 {
+		hole := make([]byte, next-bad)
+		if _, err := f.ReadAt(hole, bad); err != nil {
+			return err
+		}
+		if hasZeroPage(hole, bad) {
+			return nil // the last commit, torn by a power loss: never acknowledged
+		}
+	}
+	return fmt.Errorf("readable entry at offset %d (%d commits from there) follows an unreadable one at offset %d", next, commits, bad)
+}
+
+// nextReadable returns the offset of the first readable entry after bad.
+func nextReadable(f *os.File, bad, size int64, buf *[]byte) (int64, bool, error) {
 	window := make([]byte, scanWindow+maxEntryHeader)
 	for start := bad + 1; start < size; start += scanWindow {
 		n, err := f.ReadAt(window, start)
 		if err != nil && err != io.EOF {
-			return err
+			return 0, false, err
 		}
 		w := window[:n]
 		for i := 0; i < min(n, scanWindow); i++ {
@@ -116,15 +140,27 @@ func checkLogFile(path string) error {
 			if !plausibleEntry(w[i:]) {
 				continue
 			}
-			if _, ok := entryAt(f, start+int64(i), size, &buf); ok {
-				return fmt.Errorf("readable entry at offset %d follows an unreadable one at offset %d", start+int64(i), bad)
+			if _, ok := entryAt(f, start+int64(i), size, buf); ok {
+				return start + int64(i), true, nil
 			}
 		}
 	}
-	return nil
+	return 0, false, nil
 }
 
-var zeroPage [4096]byte
+// hasZeroPage reports whether b, read from file offset off, contains a
+// whole page-aligned page of zeros.
+func hasZeroPage(b []byte, off int64) bool {
+	first := (pageSize - off%pageSize) % pageSize
+	for p := first; p+pageSize <= int64(len(b)); p += pageSize {
+		if bytes.Equal(b[p:p+pageSize], zeroPage[:]) {
+			return true
+		}
+	}
+	return false
+}
+
+var zeroPage [pageSize]byte
 
 // nonZero returns the index of the first non-zero byte of b, or -1.
 func nonZero(b []byte) int {
