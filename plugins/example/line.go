@@ -95,14 +95,22 @@ func decodeLine(line []byte) (countLine, error) {
 		return cl, &lineError{RejectJSONSyntax, 1, "a line must be one JSON object"}
 	}
 	seen := map[string]bool{}
+	// at returns the column of the next token: past blanks and a comma.
+	at := func() int {
+		i := int(dec.InputOffset())
+		for i < len(line) && strings.IndexByte(" \t,:", line[i]) >= 0 {
+			i++
+		}
+		return i + 1
+	}
 	for dec.More() {
-		col := int(dec.InputOffset()) + 1
+		col := at()
 		tok, err := dec.Token()
 		if err != nil {
 			return cl, syntax(err)
 		}
 		key, _ := tok.(string)
-		vcol := int(dec.InputOffset()) + 2 // past the colon
+		vcol := at()
 		val, err := dec.Token()
 		if err != nil {
 			return cl, syntax(err)

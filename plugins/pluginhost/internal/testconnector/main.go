@@ -1,3 +1,5 @@
+//go:build unix
+
 // Command testconnector is a connector built on the SDK whose behaviour the
 // configuration chooses, for pluginhost's tests and benchmark: it emits
 // numbered test events, and can also crash, hang, write to stdout, emit
