@@ -195,6 +195,7 @@ func reportRates(b *testing.B, start time.Duration, disk int64) {
 	st := procStatus()
 	b.ReportMetric(st["VmRSS"], "rss-MB")
 	b.ReportMetric(st["RssAnon"], "anon-MB")
+	b.ReportMetric(st["RssFile"], "file-MB")
 	b.ReportMetric(st["VmHWM"], "peak-rss-MB")
 	b.ReportMetric(float64(disk)/(1<<20), "disk-MB")
 }
