@@ -1,9 +1,6 @@
 package spool
 
-import (
-	"slices"
-	"time"
-)
+import "time"
 
 // runMaintenance is the spool's background goroutine: every RefreshInterval,
 // or when kicked by a commit or an ack, it measures the disk, enforces the
@@ -58,7 +55,7 @@ func (s *Spool) tidy() {
 			}
 		}
 		s.mu.Unlock()
-		for _, st := range slices.Clip(empty) {
+		for _, st := range empty {
 			if err := s.advanceHead(st, st.head, false); err != nil {
 				s.log.Error("spool: cannot remove empty stream", "stream", st.id, "err", err)
 			}

@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"maps"
 	"os"
-	"slices"
 	"sync"
 
 	"github.com/dgraph-io/badger/v4"
@@ -291,9 +290,4 @@ func signal(ch chan struct{}) {
 	case ch <- struct{}{}:
 	default:
 	}
-}
-
-// streamsOf returns a copy of the stream list of a lane. Callers hold mu.
-func (s *Spool) streamsOfLocked(l canonical.Lane) []*stream {
-	return slices.Clone(s.lanes[laneIndex(l)].streams)
 }

@@ -76,7 +76,7 @@ const (
 type Stats struct {
 	Epoch     string
 	DiskBytes int64 // real size of the files in the spool directory
-	FreeBytes int64 // free space on the spool's file system
+	FreeBytes int64 // free space on the spool's file system (-1 if unknown)
 	Streams   []StreamState
 	Paused    Paused
 	Dropped   map[canonical.Lane]uint64
