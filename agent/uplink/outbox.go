@@ -32,9 +32,10 @@ import (
 // no expiry), the spool is. When the connection is lost every batch queued
 // or in flight is forgotten and the scheduler re-sends from the spool.
 type outbox struct {
-	log *slog.Logger
+	log  *slog.Logger
+	wake chan struct{} // capacity 1: wakes the scheduler after an event or a send
 
-	mu       sync.Mutex
+	mu       sync.Mutex       // guards the fields below
 	gen      uint64           // current connection, incremented by ConAckReceived
 	up       bool             // between ConAckReceived and ConnectionLost
 	conn     io.Writer        // the connection (for PUBACKs of inbound publishes)
@@ -45,7 +46,6 @@ type outbox struct {
 	order    []*sent          // PUBLISHes awaiting a PUBACK, in the order sent
 	lastID   uint16
 	events   []linkEvent // for the scheduler, in order
-	wake     chan struct{}
 }
 
 // sent is a packet awaiting its response.
@@ -81,7 +81,7 @@ type linkEvent struct {
 	// evUp: the relay's limits from CONNACK.
 	recvMax, maxPacket int
 
-	// evOutcome (b) and evDown (the DISCONNECT's code and reason, if any).
+	// evOutcome: the batch and the PUBACK's reason code and string.
 	b      *batch
 	code   byte
 	reason string

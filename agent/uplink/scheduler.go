@@ -38,9 +38,7 @@ func (u *Uplink) loop(ctx context.Context, probed <-chan struct{}) error {
 	for {
 		now := time.Now()
 		u.handleEvents(now)
-		if err := u.refresh(); err != nil {
-			return err
-		}
+		u.refresh()
 		if err := u.ackSpool(); err != nil {
 			return err
 		}
@@ -121,9 +119,6 @@ func (u *Uplink) linkDown(ev *linkEvent) {
 	for _, s := range u.streams {
 		s.reset()
 	}
-	if ev.code >= 0x80 {
-		u.log.Warn("relay ended the session", "reason_code", reasonCode(ev.code), "reason", ev.reason)
-	}
 }
 
 func (u *Uplink) resetWindow() {
@@ -133,7 +128,7 @@ func (u *Uplink) resetWindow() {
 }
 
 // refresh takes the spool's streams: new events, new streams, streams gone.
-func (u *Uplink) refresh() error {
+func (u *Uplink) refresh() {
 	u.refreshes++
 	resort := false
 	for _, st := range u.sp.Streams() {
@@ -169,7 +164,6 @@ func (u *Uplink) refresh() error {
 			return 0
 		})
 	}
-	return nil
 }
 
 // ackSpool hands what the relay acknowledged to the acker.

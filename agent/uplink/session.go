@@ -44,8 +44,9 @@ func (o *outbox) ConAckReceived(conn io.Writer, _ *packets.Connect, ca *packets.
 
 // ConnectionLost ends the connection: every queued or unanswered batch is
 // forgotten (the scheduler re-sends from the spool). It may be called more
-// than once per connection.
-func (o *outbox) ConnectionLost(dp *packets.Disconnect) error {
+// than once per connection. The relay's DISCONNECT, if any, is logged by
+// the uplink's OnServerDisconnect.
+func (o *outbox) ConnectionLost(*packets.Disconnect) error {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if !o.up {
@@ -64,14 +65,7 @@ func (o *outbox) ConnectionLost(dp *packets.Disconnect) error {
 	o.ids = nil
 	o.order = nil
 	o.dropQueueLocked()
-	ev := linkEvent{kind: evDown, gen: o.gen}
-	if dp != nil {
-		ev.code = dp.ReasonCode
-		if dp.Properties != nil {
-			ev.reason = dp.Properties.ReasonString
-		}
-	}
-	o.postLocked(ev)
+	o.postLocked(linkEvent{kind: evDown, gen: o.gen})
 	return nil
 }
 
@@ -203,12 +197,13 @@ func (o *outbox) PacketReceived(cp *packets.ControlPacket, pubs chan<- *packets.
 // Ack acknowledges an inbound QoS 1 PUBLISH once paho's handlers ran.
 func (o *outbox) Ack(pb *packets.Publish) error {
 	o.mu.Lock()
-	defer o.mu.Unlock()
-	if pb.QoS != 1 || o.conn == nil {
+	conn := o.conn
+	o.mu.Unlock()
+	if pb.QoS != 1 || conn == nil {
 		return nil
 	}
 	pa := packets.Puback{PacketID: pb.PacketID, Properties: &packets.Properties{}}
-	_, err := pa.WriteTo(o.conn)
+	_, err := pa.WriteTo(conn) // the conn is a sync.Locker: paho's writers wait
 	return err
 }
 
