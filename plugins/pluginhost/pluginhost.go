@@ -109,6 +109,9 @@ type Plugin struct {
 	killed   bool // guarded by mu: Kill was called
 }
 
+// windowSize is the HTTP/2 stream window the host offers the plugin.
+const windowSize = 4 << 20
+
 // killGrace is how long Kill lets go-plugin's graceful shutdown run before
 // it SIGKILLs the process itself (go-plugin's own shutdown call has no
 // deadline, so a stopped process would hold it forever).
@@ -180,6 +183,10 @@ func Start(ctx context.Context, cfg Config) (*Plugin, error) {
 		SkipHostEnv:      true,
 		GRPCDialOptions: []grpc.DialOption{
 			grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(sdk.MaxBatchBytes + 1<<20)),
+			// Batches are up to MaxBatchBytes: start with windows that let
+			// one through without waiting for window updates.
+			grpc.WithInitialWindowSize(windowSize),
+			grpc.WithInitialConnWindowSize(2 * windowSize),
 		},
 	})
 
