@@ -56,7 +56,11 @@ func build(t testing.TB, pkg string) string {
 	r := v.(*buildResult)
 	r.once.Do(func() {
 		r.path = filepath.Join(binDir, filepath.Base(pkg))
-		cmd := exec.Command("go", "build", "-o", r.path, pkg)
+		args := []string{"build", "-o", r.path}
+		if raceEnabled {
+			args = append(args, "-race")
+		}
+		cmd := exec.Command("go", append(args, pkg)...)
 		var out bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &out, &out
 		if err := cmd.Run(); err != nil {
@@ -110,6 +114,7 @@ func startTestConnector(t *testing.T, cfg pluginhost.Config, config string) (*pl
 	logs := &logBuffer{}
 	cfg.Path = bin
 	cfg.SHA256 = hashOf(t, bin)
+	cfg.Env = append(cfg.Env, "GORACE=halt_on_error=1")
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}

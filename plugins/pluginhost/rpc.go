@@ -109,6 +109,9 @@ func (p *Plugin) call(ctx context.Context, op string, f func(context.Context) er
 // rpcError explains a failed call: the process died (crash or kill), the
 // caller's context ended, the connector failed, or the transport did.
 func (p *Plugin) rpcError(ctx context.Context, op string, err error) error {
+	if p.isKilled() {
+		return fmt.Errorf("%s: %w", op, ErrKilled)
+	}
 	st, _ := status.FromError(err)
 	switch st.Code() {
 	case codes.Unavailable, codes.Canceled, codes.Internal, codes.DeadlineExceeded:
@@ -116,7 +119,7 @@ func (p *Plugin) rpcError(ctx context.Context, op string, err error) error {
 		// go-plugin has reaped it.
 		select {
 		case <-p.exited:
-		case <-time.After(time.Second):
+		case <-time.After(exitWait):
 		}
 	}
 	if p.Exited() {
@@ -138,13 +141,20 @@ func (p *Plugin) rpcError(ctx context.Context, op string, err error) error {
 	return fmt.Errorf("%s: %w", op, err)
 }
 
+// exitWait is how long a broken transport waits for the process's exit to
+// be noticed before it is reported as a transport error.
+const exitWait = 3 * time.Second
+
+func (p *Plugin) isKilled() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.killed
+}
+
 // exitError reports an exited process: killed on purpose, or crashed (with
 // its exit status).
 func (p *Plugin) exitError(op string) error {
-	p.mu.Lock()
-	killed := p.killed
-	p.mu.Unlock()
-	if killed {
+	if p.isKilled() {
 		return fmt.Errorf("%s: %w", op, ErrKilled)
 	}
 	state := "unknown status"
