@@ -6,9 +6,13 @@ import (
 	"log/slog"
 	"maps"
 	"sync"
+	"time"
 
 	"github.com/draylink/dray/agent/spool"
 )
+
+// ackInterval is the least time between two rounds of spool acks.
+const ackInterval = 50 * time.Millisecond
 
 // acker deletes what the relay acknowledged from the spool, off the
 // scheduler goroutine: each Spool.Ack is an fsynced Badger transaction, and
@@ -57,6 +61,10 @@ func (a *acker) run(ctx context.Context, wake chan<- struct{}) {
 			a.apply()
 			return
 		case <-a.kick:
+		}
+		select { // let acks accumulate: each round is an fsync
+		case <-ctx.Done():
+		case <-time.After(ackInterval):
 		}
 		if err := a.apply(); err != nil {
 			a.mu.Lock()

@@ -160,11 +160,11 @@ func (m *meteredStore) Append(batches []*relaylog.Incoming) ([]relaylog.Result, 
 	return res, err
 }
 
-// busyTime returns the time spent in Append so far.
-func (m *meteredStore) busyTime() time.Duration {
+// busyTime returns the time spent in Append so far, and the calls.
+func (m *meteredStore) busyTime() (time.Duration, int) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return m.busy
+	return m.busy, m.appends
 }
 
 // stop stops the endpoint and closes the log.
