@@ -41,6 +41,7 @@ func newTransport(cfg *Config, log *slog.Logger) *transport {
 // attempt is autopaho's AttemptConnection.
 func (t *transport) attempt(ctx context.Context, _ autopaho.ClientConfig, _ *url.URL) (net.Conn, error) {
 	t.mu.Lock()
+	t.kind, t.conn = "", nil
 	preferTCP := t.cfg.QUICAddr == "" ||
 		(t.onTCP && t.cfg.TCPAddr != "" && time.Since(t.lastQUIC) < t.cfg.QUICRetry)
 	t.mu.Unlock()
@@ -117,6 +118,18 @@ func (t *transport) dialTCP(ctx context.Context) (net.Conn, error) {
 	// paho writes a packet in several calls and locks a sync.Locker conn
 	// around them.
 	return packets.NewThreadSafeConn(c), nil
+}
+
+// connectFailed is told that the MQTT handshake failed on the connection
+// attempt returned. A QUIC connection that dials but cannot carry a
+// session (a middlebox that passes the handshake only) sends the next
+// attempts to TCP, until a probe says otherwise.
+func (t *transport) connectFailed() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.kind == TransportQUIC && t.cfg.TCPAddr != "" {
+		t.onTCP = true
+	}
 }
 
 // current returns the transport of the last connection.

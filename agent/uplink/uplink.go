@@ -129,6 +129,7 @@ func (u *Uplink) Run(ctx context.Context) error {
 		OnConnectionUp:   func(*autopaho.ConnectionManager, *paho.Connack) { u.connectionUp() },
 		OnConnectionDown: func() bool { u.connectionDown(); return true },
 		OnConnectError: func(err error) {
+			u.tr.connectFailed()
 			u.setError(err)
 			u.log.Warn("relay connection attempt failed", "err", err)
 		},

@@ -118,8 +118,8 @@ func TestIntegrationRelayRestart(t *testing.T) {
 	waitFor(t, 60*time.Second, "the spool to drain", func() bool { return pending(sp) == 0 })
 	checkOnce(t, r.ids(t), byStream.groups()...)
 	t.Logf("%d streams", len(byStream))
-	if st := u.Status(); st.Connects < 2 {
-		t.Fatalf("%d connects; the restart was not seen", st.Connects)
+	if st := u.Status(); st.Connects < 2 || st.Transport != TransportQUIC {
+		t.Fatalf("%d connects, now over %q; want a reconnect, over QUIC again", st.Connects, st.Transport)
 	}
 }
 
