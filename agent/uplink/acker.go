@@ -16,8 +16,9 @@ const ackInterval = 50 * time.Millisecond
 
 // acker deletes what the relay acknowledged from the spool, off the
 // scheduler goroutine: each Spool.Ack is an fsynced Badger transaction, and
-// the scheduler must keep building batches meanwhile. Acks posted while one
-// runs coalesce (one Ack per stream, through the highest sequence).
+// the scheduler must keep building batches meanwhile. Acks posted while a
+// round runs or waits (ackInterval) coalesce: one Ack per stream, through
+// the highest sequence. The wait costs nothing but a little spool space.
 type acker struct {
 	sp  *spool.Spool
 	log *slog.Logger

@@ -7,10 +7,11 @@
 //
 // autopaho keeps one session up. transport.attempt dials for it: MQTT over
 // QUIC (ALPN "mqtt", internal/mqttquic) first, MQTT over TLS/TCP when QUIC
-// fails; every dial is bounded by Config.DialTimeout, because autopaho
-// hands AttemptConnection its outer context and ConnectTimeout does not
-// bound the dial. Once on TCP the uplink stays there (a QUIC dial through a
-// firewall that drops UDP costs a whole DialTimeout) and probes QUIC every
+// fails (or, three times in a row, dials but carries no session); every
+// dial is bounded by Config.DialTimeout, because autopaho hands
+// AttemptConnection its outer context and ConnectTimeout does not bound the
+// dial. Once on TCP the uplink stays there (a QUIC dial through a firewall
+// that drops UDP costs a whole DialTimeout) and probes QUIC every
 // QUICRetry; when a probe succeeds it lets the batches in flight drain
 // (bounded), closes the TCP session and reconnects over QUIC. Reconnects
 // back off with jitter, exponentially (backoff.go, the package's one retry
@@ -56,7 +57,8 @@
 // Each stream acknowledges the spool contiguously: through the highest
 // sequence whose every earlier batch got PUBACK 0x00 (stream.ackedBatch),
 // from a separate goroutine, since each Spool.Ack is an fsynced
-// transaction (acker.go). On a refusal (acks.go):
+// transaction (acker.go; rounds at most every 50 ms). On a refusal
+// (acks.go):
 //
 //   - 0x83 with dray-expected: resend the stream from max(expected, first
 //     unacknowledged); the outcomes of its batches in flight from there

@@ -31,6 +31,7 @@ type transport struct {
 	kind      string    // guarded by mu: transport of conn
 	conn      net.Conn  // guarded by mu: the last connection handed to autopaho
 	moving    bool      // guarded by mu: conn was closed to move to QUIC
+	quicFails int       // guarded by mu: QUIC dials in a row that got no session
 	quicConns []*mqttquic.Conn
 }
 
@@ -120,15 +121,33 @@ func (t *transport) dialTCP(ctx context.Context) (net.Conn, error) {
 	return packets.NewThreadSafeConn(c), nil
 }
 
-// connectFailed is told that the MQTT handshake failed on the connection
-// attempt returned. A QUIC connection that dials but cannot carry a
-// session (a middlebox that passes the handshake only) sends the next
-// attempts to TCP, until a probe says otherwise.
+// quicFailLimit is how many QUIC connections in a row may dial and then
+// fail to carry a session before the uplink falls back to TCP. One such
+// failure is normal (a relay shutting down accepts the handshake); several
+// mean something between passes the QUIC handshake only.
+const quicFailLimit = 3
+
+// connectFailed is told that no session came up on the connection attempt
+// returned.
 func (t *transport) connectFailed() {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.kind == TransportQUIC && t.cfg.TCPAddr != "" {
+	if t.kind != TransportQUIC || t.cfg.TCPAddr == "" {
+		return
+	}
+	if t.quicFails++; t.quicFails >= quicFailLimit {
+		t.log.Warn("QUIC connects but carries no session; falling back to TLS/TCP", "failures", t.quicFails)
 		t.onTCP = true
+		t.quicFails = 0
+	}
+}
+
+// connected is told that a session came up.
+func (t *transport) connected() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.kind == TransportQUIC {
+		t.quicFails = 0
 	}
 }
 

@@ -216,6 +216,7 @@ func (u *Uplink) reconnectDelay(attempt int) time.Duration {
 }
 
 func (u *Uplink) connectionUp() {
+	u.tr.connected()
 	kind := u.tr.current()
 	u.mu.Lock()
 	u.upAt = time.Now()

@@ -2,6 +2,7 @@ package uplink
 
 import (
 	"context"
+	"github.com/draylink/dray/internal/mqttquic"
 	"runtime"
 
 	"github.com/draylink/dray/internal/wire"
@@ -328,4 +329,30 @@ func TestIntegrationRunStopsEverything(t *testing.T) {
 			})
 		})
 	}
+}
+
+// A QUIC endpoint that completes the handshake but never carries a session
+// (something in between passes the QUIC handshake only): after a few tries
+// the uplink falls back to TCP and delivers.
+func TestIntegrationQUICWithoutSession(t *testing.T) {
+	skipShort(t)
+	r := startRelay(t, nil)
+	ln, err := mqttquic.Listen("127.0.0.1:0", testPKI().ServerTLS(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for {
+			c, err := ln.Accept(ctx)
+			if err != nil {
+				return
+			}
+			_ = c.Abort(0, "no")
+		}
+	})
+	t.Cleanup(func() { cancel(); _ = ln.Close(); wg.Wait() })
+	deliver(t, Config{QUICAddr: ln.Addr().String(), TCPAddr: r.tcp, DialTimeout: time.Second,
+		BackoffMin: 20 * time.Millisecond, BackoffMax: 100 * time.Millisecond}, r, 500, TransportTCP)
 }
