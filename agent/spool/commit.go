@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -118,6 +119,9 @@ func (s *Spool) runCommitter() {
 		case req := <-s.reqs:
 			group = append(group[:0], req)
 			size := req.size()
+			// Let the callers woken by the previous group reach their send:
+			// on a small machine they are runnable but not yet running.
+			runtime.Gosched()
 		more:
 			for size < groupBytes && len(group) < maxGroupRequests {
 				select {

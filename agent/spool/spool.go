@@ -119,6 +119,9 @@ func Open(opts Options) (*Spool, error) {
 	}
 	s.measure()
 	s.mu.Lock()
+	// Start on the paused side of each hysteresis: a spool reopened just
+	// above a mark it had hit stays paused until the resume level.
+	s.caps = caps{diskLow: true, overBytes: true}
 	s.evaluateLocked()
 	s.mu.Unlock()
 
