@@ -225,7 +225,7 @@ func pubackFor(r relaylog.Result) (code byte, why string, expected uint64) {
 		return codeImplementationSpecific, fmt.Sprintf("sequence gap: the relay expects sequence %d next (%s)", r.Expected, wire.PropExpected), r.Expected
 	case relaylog.Rejected:
 		// relaylog words a foreign event as "... names site %q, batch comes
-		// from %q"; TestRejectedForeignEvent pins the mapping.
+		// from %q"; TestIntegrationRejectedForeignEvent pins the mapping.
 		if strings.Contains(r.Reason, "names site") {
 			return codeNotAuthorized, "batch refused: " + r.Reason, 0
 		}

@@ -72,7 +72,7 @@ func (c quicConn) handshake(context.Context) (tls.ConnectionState, error) {
 
 // closeWrite uses mqttquic's graceful Close: stream FIN, reads cancelled,
 // connection closed after mqttquic.CloseGrace so the last packets arrive.
-func (c quicConn) closeWrite()             { _ = c.Conn.Close() }
+func (c quicConn) closeWrite()             { _ = c.Close() }
 func (c quicConn) abort()                  { _ = c.Abort(0, "") }
 func (c quicConn) drainOnClose() bool      { return false }
 func (c quicConn) closed() <-chan struct{} { return c.Done() }

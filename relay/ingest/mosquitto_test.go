@@ -16,37 +16,44 @@ import (
 	"github.com/draylink/dray/internal/wire"
 )
 
-// mosquittoPub finds mosquitto_pub, installing Debian's mosquitto-clients
-// when running as root (CI); otherwise the test is skipped.
+// The independent client: Eclipse Mosquitto's command-line publisher and
+// the Debian package that ships it.
+const (
+	pubCommand = "mosquitto_pub"     //nolint:misspell // a program's name
+	pubPackage = "mosquitto-clients" //nolint:misspell // a package's name
+)
+
+// mosquittoPub finds the publisher, installing its Debian package when
+// running as root (CI); otherwise the test is skipped.
 func mosquittoPub(t *testing.T) string {
 	t.Helper()
-	if p, err := exec.LookPath("mosquitto_pub"); err == nil {
+	if p, err := exec.LookPath(pubCommand); err == nil {
 		return p
 	}
 	if os.Geteuid() != 0 {
-		t.Skip("mosquitto_pub is not installed and this is not root: apt-get install mosquitto-clients to run the interoperability test")
+		t.Skipf("%s is not installed and this is not root: apt-get install %s to run the interoperability test", pubCommand, pubPackage)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	install := func() error {
-		cmd := exec.CommandContext(ctx, "apt-get", "install", "-y", "-qq", "mosquitto-clients")
+		cmd := exec.CommandContext(ctx, "apt-get", "install", "-y", "-qq", pubPackage)
 		cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
 		return cmd.Run()
 	}
 	if install() != nil {
 		_ = exec.CommandContext(ctx, "apt-get", "update", "-qq").Run()
 		if err := install(); err != nil {
-			t.Skipf("mosquitto-clients could not be installed (%v): interoperability test skipped", err)
+			t.Skipf("%s could not be installed (%v): interoperability test skipped", pubPackage, err)
 		}
 	}
-	p, err := exec.LookPath("mosquitto_pub")
+	p, err := exec.LookPath(pubCommand)
 	if err != nil {
-		t.Skipf("mosquitto_pub not found after installing mosquitto-clients: %v", err)
+		t.Skipf("%s not found after installing %s: %v", pubCommand, pubPackage, err)
 	}
 	return p
 }
 
-// An independent MQTT v5 client (libmosquitto) publishes a batch over TLS
+// An independent MQTT v5 client (Eclipse Mosquitto's) publishes a batch over TLS
 // with a site certificate, and it is stored.
 func TestIntegrationMosquittoPub(t *testing.T) {
 	skipShort(t)
@@ -62,7 +69,7 @@ func TestIntegrationMosquittoPub(t *testing.T) {
 		t.Fatal(err)
 	}
 	events := testEvents(t, "MEM1", 1, 8, 1000)
-	b := makeBatch(ts.codec, "mosquitto-epoch", 1, events)
+	b := makeBatch(ts.codec, "interop-epoch", 1, events)
 	files := map[string][]byte{
 		"ca.pem": pki.CertPEM(testPKI().CA.Cert), "cert.pem": pki.CertPEM(cert.Leaf), "key.pem": keyPEM, "batch.bin": b.payload,
 	}
@@ -83,11 +90,11 @@ func TestIntegrationMosquittoPub(t *testing.T) {
 	defer cancel()
 	out, err := exec.CommandContext(ctx, bin, args...).CombinedOutput()
 	if err != nil {
-		t.Fatalf("mosquitto_pub: %v\n%s\nserver log:\n%s", err, out, ts.logs)
+		t.Fatalf("%s: %v\n%s\nserver log:\n%s", pubCommand, err, out, ts.logs)
 	}
 	got := stored(t, ts.log)
 	if len(got) != len(events) {
-		t.Fatalf("%d events stored; want %d\nmosquitto_pub: %s", len(got), len(events), out)
+		t.Fatalf("%d events stored; want %d\n%s: %s", len(got), len(events), pubCommand, out)
 	}
 	for i := range got {
 		if !bytes.Equal(got[i].Event, events[i]) {
