@@ -32,8 +32,12 @@ build: ## Build every binary into bin/.
 	if [ -n "$$mains" ]; then $(GO) build -o bin/ $$mains; fi
 	@ls bin
 
+.PHONY: deps
+deps: ## Install (idempotently) the Debian packages the tests use for real.
+	@testenv/deps.sh
+
 .PHONY: test
-test: ## Run every test (integration included) and a short fuzz run of every fuzz target.
+test: deps ## Run every test (integration included) and a short fuzz run of every fuzz target.
 	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) $(TESTFLAGS) ./...
 	@$(MAKE) --no-print-directory fuzz-short
 

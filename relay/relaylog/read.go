@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
+	"github.com/draylink/dray/canonical"
 )
 
 // Entry is one event read from the log.
@@ -15,6 +16,11 @@ type Entry struct {
 	Site string
 	// Received is when the relay read its batch.
 	Received time.Time
+	// Epoch, Lane and Stream name the spool stream the event came from;
+	// within one stream, global order is the spool's order.
+	Epoch  string
+	Lane   canonical.Lane
+	Stream uint32
 	// Event is the canonical binary event. It is the caller's; entries of
 	// one block share a backing array.
 	Event []byte
@@ -94,6 +100,7 @@ func (l *Log) Read(from uint64, maxEvents int, dst []Entry) ([]Entry, error) {
 				start := len(arena)
 				arena = append(arena, ev...)
 				dst = append(dst, Entry{Seq: first + uint64(i), Site: h.stream.site, Received: h.received,
+					Epoch: h.stream.epoch, Lane: h.stream.lane, Stream: h.stream.stream,
 					Event: arena[start:len(arena):len(arena)]})
 			}
 			got += take

@@ -1,0 +1,71 @@
+package relay
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+
+	"github.com/draylink/dray/internal/pki"
+	"github.com/draylink/dray/internal/wire"
+	"github.com/draylink/dray/relay/ingest"
+	"github.com/draylink/dray/relay/relaylog"
+	"golang.org/x/time/rate"
+)
+
+// LogDir is where the relay log lives inside the data directory.
+func LogDir(dataDir string) string { return filepath.Join(dataDir, "log") }
+
+// LogOptions turns the configuration into relay log options.
+func LogOptions(cfg *Config, log *slog.Logger) relaylog.Options {
+	return relaylog.Options{
+		Dir:         LogDir(cfg.DataDir),
+		Retention:   cfg.Store.Retention.D(),
+		IDRetention: cfg.Store.IDRetention.D(),
+		Logger:      log.With("component", "relaylog"),
+	}
+}
+
+// Run runs the relay until ctx ends.
+func Run(ctx context.Context, cfg *Config, log *slog.Logger) error {
+	tlsConf, err := pki.LoadServerTLS(cfg.TLS.CertFile, cfg.TLS.KeyFile, cfg.TLS.ClientCAFile)
+	if err != nil {
+		return err
+	}
+	store, err := relaylog.Open(LogOptions(cfg, log))
+	if err != nil {
+		return fmt.Errorf("open relay log: %w", err)
+	}
+	defer func() {
+		if err := store.Close(); err != nil {
+			log.Error("close relay log", "err", err)
+		}
+	}()
+	codec, err := wire.NewCodec(0, int(cfg.Limits.MaxPacketSize)*8)
+	if err != nil {
+		return err
+	}
+	defer codec.Close()
+	limit := rate.Inf
+	if cfg.Limits.RatePerSite > 0 {
+		limit = rate.Limit(cfg.Limits.RatePerSite)
+	}
+	srv, err := ingest.New(ingest.Config{
+		QUICAddr:       cfg.Listen.QUIC,
+		TCPAddr:        cfg.Listen.TCP,
+		TLS:            tlsConf,
+		ReceiveMaximum: uint16(cfg.Limits.ReceiveMaximum),
+		MaxPacketSize:  uint32(cfg.Limits.MaxPacketSize),
+		RatePerSite:    limit,
+		RateBurst:      cfg.Limits.RateBurst,
+		KeepAlive:      cfg.Limits.KeepAlive.D(),
+		Logger:         log.With("component", "ingest"),
+	}, store, codec)
+	if err != nil {
+		return err
+	}
+	log.Info("relay running", "quic", cfg.Listen.QUIC, "tcp", cfg.Listen.TCP, "data", cfg.DataDir)
+	err = srv.Run(ctx)
+	log.Info("relay stopped")
+	return err
+}

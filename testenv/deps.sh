@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs, idempotently, the Debian packages dray's tests and benchmarks
+# run against for real (never mocks): an independent MQTT v5 client for the
+# relay's interoperability test. Called by `make test`; a no-op when
+# everything is present. Without root or apt it says what is missing and
+# carries on (the tests that need a package skip with that reason).
+set -euo pipefail
+
+need=()
+command -v mosquitto_pub >/dev/null 2>&1 || need+=(mosquitto-clients)
+
+if [ ${#need[@]} -eq 0 ]; then
+	exit 0
+fi
+if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+	echo "deps: missing ${need[*]} (run as root on Debian to install them); dependent tests will skip" >&2
+	exit 0
+fi
+echo "deps: installing ${need[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+if ! apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null 2>&1; then
+	apt-get update -qq >/dev/null
+	apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
