@@ -12,8 +12,8 @@ import (
 
 	"github.com/draylink/dray/canonical"
 	"github.com/draylink/dray/internal/configfile"
-	"github.com/draylink/dray/internal/wire"
 	"github.com/draylink/dray/internal/logsetup"
+	"github.com/draylink/dray/internal/wire"
 	"github.com/draylink/dray/relay"
 	"github.com/draylink/dray/relay/relaylog"
 	"github.com/spf13/cobra"
