@@ -8,9 +8,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"os/exec"
 	"strconv"
+	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/draylink/dray/canonical"
 	"github.com/draylink/dray/plugins/pluginhost"
@@ -32,6 +36,8 @@ import (
 //     up front, with no validation and no acks — the transport alone.
 //
 // Both run in the same process, so their ratio holds on a noisy machine.
+// Where /proc exists, the CPU time of the plugin and of the host per event is
+// reported too: on a loaded machine it is steadier than wall time.
 // docs/PERFORMANCE.md ("plugin stream") has figures.
 func BenchmarkPluginStream(b *testing.B) {
 	size := func() int {
@@ -63,6 +69,7 @@ func benchSDK(b *testing.B, batch int) {
 		b.Fatal(err)
 	}
 	n := 0
+	cpu := startCPU(p.Pid())
 	b.ResetTimer()
 	err = p.Read(ctx, nil, func(_ context.Context, hb pluginhost.HostBatch) error {
 		n += len(hb.Events)
@@ -73,6 +80,51 @@ func benchSDK(b *testing.B, batch int) {
 		b.Fatalf("read %d events (%v); want %d", n, err, b.N)
 	}
 	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "events/s")
+	cpu.report(b, n)
+}
+
+// cpuMeter measures the CPU time a plugin process and this process spend.
+type cpuMeter struct {
+	pid           int
+	plugin0, host time.Duration
+	ok            bool
+}
+
+func startCPU(pid int) cpuMeter {
+	p, ok := procCPU(pid)
+	return cpuMeter{pid: pid, plugin0: p, host: selfCPU(), ok: ok}
+}
+
+func (m cpuMeter) report(b *testing.B, events int) {
+	p, ok := procCPU(m.pid)
+	if !m.ok || !ok || events == 0 {
+		return
+	}
+	b.ReportMetric(float64((p-m.plugin0).Microseconds())/float64(events), "plugin-cpu-µs/event")
+	b.ReportMetric(float64((selfCPU()-m.host).Microseconds())/float64(events), "host-cpu-µs/event")
+}
+
+// procCPU is the user+system CPU time of pid, from /proc (clock ticks of
+// 10 ms, the usual USER_HZ).
+func procCPU(pid int) (time.Duration, bool) {
+	raw, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, false
+	}
+	s := string(raw)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	if len(f) < 13 {
+		return 0, false
+	}
+	utime, _ := strconv.ParseInt(f[11], 10, 64)
+	stime, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(utime+stime) * 10 * time.Millisecond, true
+}
+
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // bareHost is the host half of the bare plugin: it hands over the conn.
@@ -107,6 +159,7 @@ func benchBare(b *testing.B, batch int) {
 	}
 	conn := raw.(*grpc.ClientConn)
 	ctx := context.Background()
+	cpu := startCPU(client.ReattachConfig().Pid)
 	b.ResetTimer()
 	stream, err := conn.NewStream(ctx, &grpc.StreamDesc{ServerStreams: true}, "/dray.bench.v1.Bare/Stream")
 	if err != nil {
@@ -135,4 +188,5 @@ func benchBare(b *testing.B, batch int) {
 		b.Fatalf("received %d events; want %d", n, b.N)
 	}
 	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "events/s")
+	cpu.report(b, n)
 }

@@ -194,105 +194,111 @@ func (p *Plugin) Read(ctx context.Context, cursor []byte, handle func(ctx contex
 		return p.streamError(ctx, stream, err)
 	}
 
-	// The receiver reads everything the plugin sends until the stream ends:
-	// heartbeats only refresh lastSeen; batches are handed over one at a
-	// time. While a batch waits for the loop below (delivering), the plugin
-	// is not expected to be heard from. Once ctx has ended, batches are
-	// dropped unacknowledged (the plugin's Emit fails; nothing is lost, the
-	// next Read starts from the last committed cursor).
 	var (
-		lastSeen   atomic.Int64 // unix nanoseconds
-		delivering atomic.Bool
-		batches    = make(chan *pluginpb.Batch)
-		recvErr    = make(chan error, 1)
-		wg         sync.WaitGroup
+		sendMu   sync.Mutex   // acks (this goroutine) and the half-close (stopRead)
+		lastSeen atomic.Int64 // unix nanoseconds of the last message
+		busy     atomic.Bool  // a batch is being handled: the plugin waits for us
+		hung     atomic.Bool  // the watchdog killed the plugin
+		wg       sync.WaitGroup
 	)
+	// stopRead half-closes the stream and cuts it after stopGrace, unless
+	// it has ended by then. Its timer goroutine ends at the latest when Read
+	// returns (the deferred cut).
+	stopRead := func() {
+		sendMu.Lock()
+		_ = stream.CloseSend()
+		sendMu.Unlock()
+		go func() {
+			select {
+			case <-streamCtx.Done():
+			case <-time.After(stopGrace):
+				p.log.Warn("connector did not end its read in time after being stopped", "grace", stopGrace)
+				cut()
+			}
+		}()
+	}
+	stopOnCancel := context.AfterFunc(ctx, stopRead)
+	defer stopOnCancel()
+
+	// The watchdog: silence beyond HeartbeatTimeout, while the plugin is not
+	// waiting for us, means it hangs.
 	lastSeen.Store(time.Now().UnixNano())
 	wg.Go(func() {
+		t := time.NewTicker(max(interval, time.Millisecond))
+		defer t.Stop()
 		for {
-			m, err := stream.Recv()
-			if err != nil {
-				recvErr <- err
+			select {
+			case <-streamCtx.Done():
+				return
+			case <-t.C:
+			}
+			silent := time.Since(time.Unix(0, lastSeen.Load()))
+			if !busy.Load() && silent > p.cfg.HeartbeatTimeout {
+				hung.Store(true)
+				p.log.Error("plugin stopped heartbeating; killing it", "silent", silent.Round(time.Millisecond))
+				p.killHung()
+				cut()
 				return
 			}
-			lastSeen.Store(time.Now().UnixNano())
-			b := m.GetBatch()
-			if b == nil {
-				continue // heartbeat
-			}
-			delivering.Store(true)
-			select {
-			case batches <- b:
-			case <-ctx.Done():
-			}
-			delivering.Store(false)
-			lastSeen.Store(time.Now().UnixNano())
 		}
 	})
 	defer wg.Wait()
-	defer cut()
+	defer cut() // runs before wg.Wait
 
-	// stop ends the stream gracefully, waiting up to stopGrace.
-	stop := func() {
-		_ = stream.CloseSend()
-		select {
-		case <-recvErr:
-		case <-p.exited:
-		case <-time.After(stopGrace):
-			p.log.Warn("connector did not end its read in time after being stopped", "grace", stopGrace)
-		}
-	}
-
-	check := time.NewTicker(max(interval, time.Millisecond))
-	defer check.Stop()
+	// The loop receives on this goroutine: no hand-over per batch.
 	next := uint64(1)
 	for {
-		select {
-		case b := <-batches:
-			hb, err := p.hostBatch(b, next)
-			if err != nil {
-				p.log.Error("killing plugin: protocol error", "error", err)
-				p.Kill()
-				return fmt.Errorf("read: %w", err)
-			}
-			if err := handle(ctx, hb); err != nil {
-				stop()
-				return fmt.Errorf("read: handle batch %d: %w", hb.Seq, err)
-			}
-			ack := &pluginpb.ReadRequest{Msg: &pluginpb.ReadRequest_Ack{Ack: &pluginpb.Ack{Seq: hb.Seq}}}
-			if err := stream.Send(ack); err != nil {
-				// A failed Send hides the stream's status; the receiver
-				// gets it.
-				if errors.Is(err, io.EOF) {
-					select {
-					case rerr := <-recvErr:
-						if !errors.Is(rerr, io.EOF) {
-							err = rerr
-						}
-					case <-time.After(time.Second):
-					}
-				}
-				return p.rpcError(ctx, "read", err)
-			}
-			next++
-		case err := <-recvErr:
-			if errors.Is(err, io.EOF) {
+		m, err := stream.Recv()
+		if err != nil {
+			switch {
+			case hung.Load():
+				silent := time.Since(time.Unix(0, lastSeen.Load())).Round(time.Millisecond)
+				return fmt.Errorf("read: %w (silent for %s)", ErrHung, silent)
+			case ctx.Err() != nil:
+				return fmt.Errorf("read: %w", ctx.Err())
+			case errors.Is(err, io.EOF):
 				return nil // the connector's Read returned nil
 			}
-			return p.streamError(ctx, stream, err)
-		case <-check.C:
-			silent := time.Since(time.Unix(0, lastSeen.Load()))
-			if !delivering.Load() && silent > p.cfg.HeartbeatTimeout {
-				p.log.Error("plugin stopped heartbeating; killing it", "silent", silent.Round(time.Millisecond))
-				p.killHung()
-				return fmt.Errorf("read: %w (silent for %s)", ErrHung, silent.Round(time.Millisecond))
-			}
-		case <-p.exited:
-			return p.exitError("read")
-		case <-ctx.Done():
-			stop()
-			return fmt.Errorf("read: %w", ctx.Err())
+			return p.rpcError(ctx, "read", err)
 		}
+		lastSeen.Store(time.Now().UnixNano())
+		b := m.GetBatch()
+		if b == nil || ctx.Err() != nil {
+			// A heartbeat; or the read is stopping, and later batches are
+			// dropped unacknowledged (the plugin's Emit fails; nothing is
+			// lost: the next Read starts from the last committed cursor).
+			continue
+		}
+		busy.Store(true)
+		hb, err := p.hostBatch(b, next)
+		if err != nil {
+			p.log.Error("killing plugin: protocol error", "error", err)
+			p.Kill()
+			return fmt.Errorf("read: %w", err)
+		}
+		if err := handle(ctx, hb); err != nil {
+			busy.Store(false)
+			stopRead()
+			for {
+				if _, rerr := stream.Recv(); rerr != nil {
+					break
+				}
+			}
+			return fmt.Errorf("read: handle batch %d: %w", hb.Seq, err)
+		}
+		ack := &pluginpb.ReadRequest{Msg: &pluginpb.ReadRequest_Ack{Ack: &pluginpb.Ack{Seq: hb.Seq}}}
+		sendMu.Lock()
+		err = stream.Send(ack)
+		sendMu.Unlock()
+		lastSeen.Store(time.Now().UnixNano())
+		busy.Store(false)
+		if err != nil {
+			if ctx.Err() != nil {
+				continue // half-closed by stopRead; the stream's end follows
+			}
+			return p.streamError(ctx, stream, err)
+		}
+		next++
 	}
 }
 
@@ -300,7 +306,7 @@ func (p *Plugin) Read(ctx context.Context, cursor []byte, handle func(ctx contex
 const stopGrace = 5 * time.Second
 
 // streamError classifies the end of a Read stream. A Send failure hides the
-// real status, which RecvMsg returns (only while no receiver runs).
+// real status, which RecvMsg returns.
 func (p *Plugin) streamError(ctx context.Context, stream pluginpb.ConnectorService_ReadClient, err error) error {
 	if errors.Is(err, io.EOF) {
 		var m pluginpb.ReadResponse
