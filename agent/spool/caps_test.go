@@ -17,7 +17,7 @@ func commitWithin(s *Spool, d time.Duration, source string, cursor uint64, es []
 
 func TestIntegrationMaxBytesBackpressure(t *testing.T) {
 	skipShort(t)
-	const maxBytes = 48 << 20
+	const maxBytes = 64 << 20
 	s := openSpool(t, Options{MaxBytes: maxBytes, RefreshInterval: 20 * time.Millisecond, ReclaimAfter: 1 << 20})
 
 	// Fill until Commit blocks.
@@ -139,7 +139,7 @@ func TestDropOldestAge(t *testing.T) {
 
 func TestIntegrationDropOldestBytes(t *testing.T) {
 	skipShort(t)
-	const maxBytes = 40 << 20
+	const maxBytes = 64 << 20
 	o := Options{
 		MaxBytes:        maxBytes,
 		Policies:        map[canonical.Lane]Policy{bulkLane: DropOldest},
@@ -147,7 +147,7 @@ func TestIntegrationDropOldestBytes(t *testing.T) {
 		ReclaimAfter:    1 << 20,
 	}
 	s := openSpool(t, o)
-	const total = 100_000 // ~100 MiB of bulk events: more than twice the cap
+	const total = 150_000 // ~150 MiB of bulk events: more than twice the cap
 	for next := uint64(1); next <= total; next += 256 {
 		// Never blocks for long: the lane makes room by dropping.
 		if err := commitWithin(s, 10*time.Second, "snap", next+255, entries(bulkLane, "snap", next, 256, 1024)); err != nil {

@@ -57,7 +57,7 @@ func badgerFile(name string) bool {
 // readMarker inspects dir and returns its marker, or markerNone for a
 // directory holding no spool at all.
 func readMarker(dir string) (marker, error) {
-	b, err := os.ReadFile(filepath.Join(dir, markerName))
+	b, err := os.ReadFile(filepath.Join(dir, markerName)) //nolint:gosec // the spool directory is configuration
 	if errors.Is(err, fs.ErrNotExist) {
 		entries, err := os.ReadDir(dir)
 		if err != nil {
@@ -75,11 +75,11 @@ func readMarker(dir string) (marker, error) {
 	}
 	m, err := parseMarker(b)
 	if err != nil {
-		return marker{}, fmt.Errorf("%w: %s: %v", ErrCorrupt, markerName, err)
+		return marker{}, fmt.Errorf("%w: %s: %w", ErrCorrupt, markerName, err)
 	}
 	if m.state == markerReady {
 		if _, err := os.Stat(filepath.Join(dir, "MANIFEST")); err != nil {
-			return marker{}, fmt.Errorf("%w: %s is missing its MANIFEST (the marker says the spool holds data): %v", ErrCorrupt, dir, err)
+			return marker{}, fmt.Errorf("%w: %s is missing its MANIFEST (the marker says the spool holds data): %w", ErrCorrupt, dir, err)
 		}
 	}
 	return m, nil
@@ -118,7 +118,7 @@ func parseMarker(b []byte) (marker, error) {
 func writeMarker(dir string, m marker) error {
 	content := fmt.Sprintf("dray-spool 1\nepoch %s\nstate %s\n", m.epoch, m.state)
 	tmp := filepath.Join(dir, markerName+".tmp")
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600) //nolint:gosec // the spool directory is configuration
 	if err != nil {
 		return err
 	}

@@ -22,6 +22,16 @@ const (
 // NoMaxAge disables the age cap (Options.MaxAge).
 const NoMaxAge time.Duration = -1
 
+// Lower bounds. A drained spool still holds up to ~28 MiB (the value-log
+// file being written, the memtable log, Badger's discard file), so a
+// smaller MaxBytes could leave intake paused for good; and the free-space
+// margin must hold a commit group plus a memtable flush and a value-log GC
+// rewrite.
+const (
+	MinMaxBytes     int64 = 64 << 20
+	MinMinFreeBytes int64 = 32 << 20
+)
+
 // Options configure a spool. The zero value of every field but Dir means
 // "use the default".
 type Options struct {
@@ -30,7 +40,8 @@ type Options struct {
 	Dir string
 
 	// MaxBytes caps the real size of the files in Dir (allocated blocks, so
-	// sparse files count for what they use). Default 10 GiB.
+	// sparse files count for what they use). Default 10 GiB, at least
+	// MinMaxBytes.
 	MaxBytes int64
 	// MaxAge caps the age of the oldest unacknowledged event of each lane.
 	// Zero means DefaultMaxAge (7 days); NoMaxAge (any negative value)
@@ -44,7 +55,7 @@ type Options struct {
 	// 1.25 times it. Default 256 MiB, which covers Badger's own writes while
 	// intake is paused: two memtables (16 MiB), one value-log file written
 	// by garbage collection (16 MiB), compaction output and the commits in
-	// flight (a few MiB).
+	// flight (up to 8 MiB). At least MinMinFreeBytes.
 	MinFreeBytes int64
 	// RotateAfter is the number of pending events beyond which the live
 	// stream of a lane is retired (made backlog) while the link is up.
@@ -76,16 +87,16 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.MaxBytes == 0 {
 		o.MaxBytes = DefaultMaxBytes
-	} else if o.MaxBytes < 0 {
-		errs = append(errs, fmt.Errorf("max_bytes: %d is negative", o.MaxBytes))
+	} else if o.MaxBytes < MinMaxBytes {
+		errs = append(errs, fmt.Errorf("max_bytes: %d is under the minimum %d", o.MaxBytes, MinMaxBytes))
 	}
 	if o.MaxAge == 0 {
 		o.MaxAge = DefaultMaxAge
 	}
 	if o.MinFreeBytes == 0 {
 		o.MinFreeBytes = DefaultMinFreeBytes
-	} else if o.MinFreeBytes < 0 {
-		errs = append(errs, fmt.Errorf("min_free_bytes: %d is negative", o.MinFreeBytes))
+	} else if o.MinFreeBytes < MinMinFreeBytes {
+		errs = append(errs, fmt.Errorf("min_free_bytes: %d is under the minimum %d", o.MinFreeBytes, MinMinFreeBytes))
 	}
 	if o.RotateAfter == 0 {
 		o.RotateAfter = DefaultRotateAfter

@@ -119,14 +119,14 @@ func (s *Spool) loadStreams() error {
 		for it.Rewind(); it.Valid(); it.Next() {
 			id, err := parseStreamKey(it.Item().Key())
 			if err != nil {
-				return fmt.Errorf("%w: %v", ErrCorrupt, err)
+				return fmt.Errorf("%w: %w", ErrCorrupt, err)
 			}
 			var rec streamRecord
 			if err := it.Item().Value(func(v []byte) error {
 				rec, err = parseStreamRecord(v)
 				return err
 			}); err != nil {
-				return fmt.Errorf("%w: stream %v: %v", ErrCorrupt, id, err)
+				return fmt.Errorf("%w: stream %v: %w", ErrCorrupt, id, err)
 			}
 			st := &stream{id: id, head: rec.head, next: rec.head, purged: rec.purged, dropped: rec.dropped}
 			if err := loadStream(txn, st); err != nil {
