@@ -27,6 +27,10 @@ const (
 	// most that much backlog at the relay.
 	backlogSlotsDiv = 4
 	backlogBytesDiv = 4
+	// buildsPerRound bounds the batches built before the scheduler looks at
+	// outcomes and the spool again (a batch can take milliseconds to read
+	// and compress).
+	buildsPerRound = 2
 	// switchDrain bounds how long a move back to QUIC waits for the batches
 	// in flight on TCP before it closes the connection anyway.
 	switchDrain = 2 * time.Second
@@ -42,7 +46,8 @@ func (u *Uplink) loop(ctx context.Context, probed <-chan struct{}) error {
 		if err := u.ackSpool(); err != nil {
 			return err
 		}
-		if err := u.fill(now); err != nil {
+		more, err := u.fill(now)
+		if err != nil {
 			return err
 		}
 		if u.switching && (u.inFlight == 0 || !now.Before(u.switchDeadline)) {
@@ -50,6 +55,15 @@ func (u *Uplink) loop(ctx context.Context, probed <-chan struct{}) error {
 			u.tr.closeConn()
 		}
 		u.publishStatus()
+		if more {
+			// Outcomes and commits first, then more batches.
+			select {
+			case <-ctx.Done():
+				return nil
+			default:
+				continue
+			}
+		}
 
 		if wake := u.nextWake(now); !wake.IsZero() {
 			timer.Reset(max(wake.Sub(now), time.Millisecond))
@@ -180,20 +194,24 @@ func (u *Uplink) ackSpool() error {
 	return nil
 }
 
-// fill hands batches to the connection while the window has room.
-func (u *Uplink) fill(now time.Time) error {
+// fill hands batches to the connection while the window has room, at most
+// buildsPerRound of them; more says whether it stopped for that reason.
+func (u *Uplink) fill(now time.Time) (more bool, err error) {
 	if !u.connected || u.switching || now.Before(u.pausedUntil) {
-		return nil
+		return false, nil
 	}
-	for u.inFlight < u.recvMax && u.inFlightBytes < u.cfg.MaxInFlightBytes && u.out.queued() < maxQueued {
+	for built := 0; u.inFlight < u.recvMax && u.inFlightBytes < u.cfg.MaxInFlightBytes && u.out.queued() < maxQueued; built++ {
+		if built == buildsPerRound {
+			return true, nil
+		}
 		s, maxEvents, maxBytes := u.pick(now)
 		if s == nil {
-			return nil
+			return false, nil
 		}
 		b, err := u.build(s, maxEvents, maxBytes)
 		switch {
 		case errors.Is(err, spool.ErrClosed):
-			return err
+			return false, err
 		case errors.Is(err, spool.ErrAcked), errors.Is(err, spool.ErrUnknownStream):
 			// Dropped by policy or gone: the next refresh says where to go on.
 			s.end = s.next
@@ -208,7 +226,7 @@ func (u *Uplink) fill(now time.Time) error {
 			continue
 		}
 		if !u.out.push(b) {
-			return nil // the connection is gone; its events are queued
+			return false, nil // the connection is gone; its events are queued
 		}
 		s.sent(b)
 		u.inFlight++
@@ -219,7 +237,7 @@ func (u *Uplink) fill(now time.Time) error {
 		}
 		u.counters.batchesSent++
 	}
-	return nil
+	return false, nil
 }
 
 // pick returns the stream that gets the next slot, and the limits of its

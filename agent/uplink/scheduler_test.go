@@ -133,7 +133,7 @@ func TestQuotaPausesTheSite(t *testing.T) {
 	if !b2.ignored || !st.u.pausedUntil.After(time.Now()) || st.s.shrink != 1 {
 		t.Fatalf("ignored %v, paused until %v, shrink %d", b2.ignored, st.u.pausedUntil, st.s.shrink)
 	}
-	if err := st.u.fill(time.Now()); err != nil || st.u.inFlight != 1 {
+	if _, err := st.u.fill(time.Now()); err != nil || st.u.inFlight != 1 {
 		t.Fatalf("fill during the pause: %v, %d in flight; want nothing sent", err, st.u.inFlight)
 	}
 }
