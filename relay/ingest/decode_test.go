@@ -2,7 +2,9 @@ package ingest
 
 import (
 	"bytes"
+	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/eclipse/paho.golang/packets"
 )
@@ -159,5 +161,16 @@ func TestTopicFilters(t *testing.T) {
 		if got := validTopicFilter(f); got != want {
 			t.Errorf("validTopicFilter(%q) = %v; want %v", f, got, want)
 		}
+	}
+}
+
+func TestClipReason(t *testing.T) {
+	long := strings.Repeat("é", 1000) // 2 bytes each
+	got := clipReason(long)
+	if len(got) > maxReason || !utf8.ValidString(got) || !strings.HasSuffix(got, "…") {
+		t.Fatalf("clipReason: %d bytes, valid UTF-8 %v", len(got), utf8.ValidString(got))
+	}
+	if clipReason("short") != "short" {
+		t.Fatal("a short reason changed")
 	}
 }

@@ -36,7 +36,7 @@ func (s *session) handlePublish(p rawPacket) error {
 
 	// From here on every outcome is this slot's PUBACK.
 	if code, why := s.topicRefusal(pub.Topic); code != codeSuccess {
-		s.finish(slot, code, why, 0, "topic", pub.Topic)
+		s.finish(slot, code, why, 0, "topic", clipReason(pub.Topic))
 		return nil
 	}
 	props := pub.Properties
@@ -144,6 +144,7 @@ func (s *session) enqueue(r commitReq) error {
 // finish fills a PUBACK slot and wakes the writer if the slot is next in
 // line. A refusal (code != 0) is audited.
 func (s *session) finish(slot *ackSlot, code byte, why string, expected uint64, attrs ...any) {
+	why = clipReason(why)
 	if code != codeSuccess {
 		s.audit(code, why, append([]any{"packet", "PUBLISH", "packet_id", slot.id}, attrs...)...)
 	}

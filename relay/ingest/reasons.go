@@ -1,6 +1,9 @@
 package ingest
 
-import "fmt"
+import (
+	"fmt"
+	"unicode/utf8"
+)
 
 // MQTT v5 reason codes the endpoint sends. The spec uses one number space
 // for CONNACK, PUBACK, SUBACK, UNSUBACK and DISCONNECT; which packet carries a
@@ -89,7 +92,24 @@ func (r *refusal) Error() string {
 }
 
 func refuse(code byte, format string, args ...any) *refusal {
-	return &refusal{code: code, why: fmt.Sprintf(format, args...)}
+	return &refusal{code: code, why: clipReason(fmt.Sprintf(format, args...))}
+}
+
+// maxReason bounds a reason string: explanations quote client input (a
+// topic, a client identifier) that may be 64 KiB long, and paho's encoder
+// cuts strings at 65,535 bytes without regard for UTF-8.
+const maxReason = 512
+
+// clipReason shortens s to at most maxReason bytes, at a rune boundary.
+func clipReason(s string) string {
+	if len(s) <= maxReason {
+		return s
+	}
+	cut := maxReason - len("…")
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
 }
 
 func malformed(format string, args ...any) *refusal {

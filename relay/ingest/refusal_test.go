@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/draylink/dray/internal/pki"
 	"github.com/draylink/dray/internal/wire"
@@ -87,6 +88,7 @@ func TestIntegrationConnectRefusals(t *testing.T) {
 		{"MQTT 3.1.1", cat([]byte{0x10, 16}, str("MQTT"), []byte{4, 0x02, 0, 60}, str("MEM1")), codeUnsupportedProtocol, "3.1.1"},
 		{"MQTT 3.1", cat([]byte{0x10, 18}, str("MQIsdp"), []byte{3, 0x02, 0, 60}, str("MEM1")), codeUnsupportedProtocol, "3.1"},
 		{"wrong client id", func() []byte { var b bytes.Buffer; _, _ = connectPacket("ATL2").WriteTo(&b); return b.Bytes() }(), codeClientIDNotValid, `"ATL2" does not match`},
+		{"long client id", enc(connectPacket(strings.Repeat("é", 30000))), codeClientIDNotValid, "does not match"},
 		{"empty client id", func() []byte { var b bytes.Buffer; _, _ = connectPacket("").WriteTo(&b); return b.Bytes() }(), codeClientIDNotValid, `"" does not match`},
 		{"will with retain", willConnect(true, 1), codeRetainNotSupported, "will"},
 		{"will with QoS 2", willConnect(false, 2), codeQoSNotSupported, "will"},
@@ -106,8 +108,8 @@ func TestIntegrationConnectRefusals(t *testing.T) {
 			if !ok || ca.ReasonCode != tc.code {
 				t.Fatalf("got %s; want CONNACK 0x%02X", p, tc.code)
 			}
-			if ca.Properties.ReasonString == "" {
-				t.Error("refusing CONNACK without a reason string")
+			if rs := ca.Properties.ReasonString; rs == "" || len(rs) > maxReason || !utf8.ValidString(rs) {
+				t.Errorf("refusing CONNACK's reason string: %d bytes, valid UTF-8 %v", len(rs), utf8.ValidString(rs))
 			}
 			c.expectClosed()
 			r := ts.logs.waitAudit(t, tc.code, tc.why)

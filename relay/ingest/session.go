@@ -370,8 +370,11 @@ func (s *session) stopLocked(final packets.Packet) {
 	s.out.closing = true
 	s.out.final = final
 	close(s.done)
-	// The reader may sit in Read until the peer closes: bound it.
-	_ = s.conn.SetReadDeadline(time.Now().Add(closeTimeout))
+	// The reader may sit in Read until the peer closes, the writer in a
+	// Write to a peer that does not read: bound both.
+	deadline := time.Now().Add(closeTimeout)
+	_ = s.conn.SetReadDeadline(deadline)
+	_ = s.conn.SetWriteDeadline(deadline)
 	if s.state == stateHandshake {
 		// No writer yet; a handshake in progress only ends with the conn.
 		s.conn.abort()
@@ -422,7 +425,7 @@ func (s *session) teardown() {
 // warning level with audit=true. Code 0 marks a refusal without an MQTT
 // reason code (TLS, certificate, no CONNECT).
 func (s *session) audit(code byte, why string, attrs ...any) {
-	args := []any{"audit", true, "why", why}
+	args := []any{"audit", true, "why", clipReason(why)}
 	if code != 0 {
 		args = append(args, "reason_code", fmt.Sprintf("0x%02X", code), "reason", ReasonName(code))
 	}

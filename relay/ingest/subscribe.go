@@ -49,11 +49,11 @@ func (s *session) handleSubscribe(p rawPacket) error {
 	}
 	s.out.mu.Unlock()
 	for i, code := range codes {
-		s.audit(code, audits[2*i+1], "packet", "SUBSCRIBE", "topic_filter", audits[2*i])
+		s.audit(code, audits[2*i+1], "packet", "SUBSCRIBE", "topic_filter", clipReason(audits[2*i]))
 	}
 	ack := &packets.Suback{PacketID: sub.PacketID, Reasons: reasons, Properties: &packets.Properties{}}
 	if len(refused) > 0 {
-		ack.Properties.ReasonString = strings.Join(refused, "; ")
+		ack.Properties.ReasonString = clipReason(strings.Join(refused, "; "))
 	}
 	s.queue(ack)
 	return nil

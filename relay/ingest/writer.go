@@ -112,13 +112,13 @@ func (s *session) writeLoop() {
 		s.out.mu.Lock()
 		ctrl, acks = s.out.takeLocked(ctrl[:0], acks[:0])
 		closing, final := s.out.closing, s.out.final
+		if !closing {
+			// Under out.mu, so that stop's shorter deadline is never
+			// overwritten by this longer one.
+			_ = s.conn.SetWriteDeadline(time.Now().Add(s.srv.cfg.WriteTimeout))
+		}
 		s.out.mu.Unlock()
 
-		timeout := s.srv.cfg.WriteTimeout
-		if closing {
-			timeout = closeTimeout
-		}
-		_ = s.conn.SetWriteDeadline(time.Now().Add(timeout))
 		if locker != nil {
 			locker.Lock()
 		}
