@@ -222,3 +222,49 @@ func holdsBatch(data []byte, codec *wire.Codec) bool {
 	}
 	return false
 }
+
+// A client that stops reading cannot hold up shutdown: the writer blocked
+// on it is cut off after closeTimeout, not WriteTimeout.
+func TestShutdownWithStalledClient(t *testing.T) {
+	cert, err := testPKI().SiteCertificate(fuzzSite)
+	if err != nil {
+		t.Fatal(err)
+	}
+	state := tls.ConnectionState{PeerCertificates: []*x509.Certificate{cert.Leaf},
+		VerifiedChains: [][]*x509.Certificate{{cert.Leaf, testPKI().CA.Cert}}}
+	cfg := Config{TCPAddr: "unused (no listener)", TLS: testPKI().ServerTLS(), WriteTimeout: time.Minute,
+		Logger: slog.New(slog.DiscardHandler)}
+	if err := cfg.withDefaults(); err != nil {
+		t.Fatal(err)
+	}
+	srv := newServer(cfg, openLog(t), newCodec(t))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx) }()
+
+	conn, clientIn, clientOut := newPipeConn(state)
+	defer clientOut.Close()
+	defer clientIn.Close()
+	sess := srv.startSession(conn, "pipe")
+	if _, err := clientIn.Write(enc(connectPacket(fuzzSite))); err != nil {
+		t.Fatal(err)
+	}
+	// Nobody reads clientOut: the CONNACK write blocks (net.Pipe has no buffer).
+	for len(srv.Sessions()) == 0 {
+		time.Sleep(5 * time.Millisecond)
+	}
+	start := time.Now()
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("Run still blocked 20s after its context ended")
+	}
+	if d := time.Since(start); d > closeTimeout+2*time.Second {
+		t.Fatalf("shutdown took %v with a stalled client; want about %v", d, closeTimeout)
+	}
+	<-sess.ended
+}
