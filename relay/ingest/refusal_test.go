@@ -118,6 +118,15 @@ func TestIntegrationConnectRefusals(t *testing.T) {
 			}
 		})
 	}
+	t.Run("MQTT 3.1.1 over QUIC", func(t *testing.T) {
+		// The refusing CONNACK must survive the QUIC close.
+		c := dialQUIC(t, ts, "MEM1")
+		c.write(cat([]byte{0x10, 16}, str("MQTT"), []byte{4, 0x02, 0, 60}, str("MEM1")))
+		if ca := c.expect(packets.CONNACK).Content.(*packets.Connack); ca.ReasonCode != codeUnsupportedProtocol {
+			t.Fatalf("CONNACK 0x%02X; want 0x84", ca.ReasonCode)
+		}
+		c.expectClosed()
+	})
 	t.Run("no CONNECT in time", func(t *testing.T) {
 		ts := startServer(t, nil, func(c *Config) { c.ConnectTimeout = 300 * time.Millisecond })
 		c := dialTCP(t, ts, "MEM1")
@@ -205,6 +214,23 @@ func TestIntegrationPublishRefusals(t *testing.T) {
 			t.Fatalf("PUBACK %s; want 0x99 with a reason string", pa)
 		}
 		ts.logs.waitAudit(t, codePayloadFormatInvalid, "missing property dray-epoch")
+	})
+	t.Run("payload format and content type", func(t *testing.T) {
+		c := connected(t, ts, "MEM1")
+		utf8Payload := publishPacket(1, own, good)
+		one := byte(1)
+		utf8Payload.Properties.PayloadFormat = &one
+		c.send(utf8Payload)
+		if pa := c.puback(); pa.ReasonCode != codePayloadFormatInvalid {
+			t.Fatalf("UTF-8 payload format: PUBACK 0x%02X; want 0x99", pa.ReasonCode)
+		}
+		json := publishPacket(2, own, good)
+		json.Properties.ContentType = "application/json"
+		c.send(json)
+		if pa := c.puback(); pa.ReasonCode != codePayloadFormatInvalid {
+			t.Fatalf("content type: PUBACK 0x%02X; want 0x99", pa.ReasonCode)
+		}
+		ts.logs.waitAudit(t, codePayloadFormatInvalid, "application/json")
 	})
 	t.Run("bad payload", func(t *testing.T) {
 		c := connected(t, ts, "MEM1")
