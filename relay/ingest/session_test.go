@@ -1,6 +1,8 @@
 package ingest
 
 import (
+	"errors"
+	"fmt"
 	"net"
 	"runtime"
 	"strings"
@@ -8,6 +10,7 @@ import (
 	"time"
 
 	"github.com/draylink/dray/internal/wire"
+	"github.com/draylink/dray/relay/relaylog"
 	"github.com/eclipse/paho.golang/packets"
 )
 
@@ -250,4 +253,30 @@ func ingestGoroutines() []string {
 		}
 	}
 	return out
+}
+
+// failingStore fails every Append the way a broken relay log does.
+type failingStore struct{ err error }
+
+func (f failingStore) Append([]*relaylogIncoming) ([]relaylogResult, error) { return nil, f.err }
+
+// When the relay log fails for good, nothing is acknowledged (0x80), the
+// sessions are closed and Run returns the error, so that the process
+// restarts and reopens the log.
+func TestIntegrationStoreFailure(t *testing.T) {
+	skipShort(t)
+	ts := startServer(t, failingStore{fmt.Errorf("append: %w", relaylog.ErrFailed)}, nil)
+	ts.runErrOK = true
+	c := connected(t, ts, "MEM1")
+	c.send(publishPacket(1, wire.EventsTopic("MEM1"), makeBatch(ts.codec, "e", 1, testEvents(t, "MEM1", 1, 2, 300))))
+	if pa := c.puback(); pa.ReasonCode != codeUnspecifiedError {
+		t.Fatalf("PUBACK 0x%02X; want 0x80", pa.ReasonCode)
+	}
+	d := c.expectDisconnect(codeServerShuttingDown)
+	if !strings.Contains(d.Properties.ReasonString, "relay log failed") {
+		t.Errorf("DISCONNECT reason %q", d.Properties.ReasonString)
+	}
+	if err := ts.stop(); !errors.Is(err, relaylog.ErrFailed) {
+		t.Fatalf("Run returned %v; want relaylog.ErrFailed", err)
+	}
 }
