@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"sync"
 	"testing"
 	"time"
@@ -219,5 +218,3 @@ func dirSize(t testing.TB, dir string) int64 {
 	}
 	return n
 }
-
-var _ = os.Getenv
