@@ -64,7 +64,7 @@ func build(t testing.TB, pkg string) string {
 		var out bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &out, &out
 		if err := cmd.Run(); err != nil {
-			r.err = fmt.Errorf("go build %s: %v\n%s", pkg, err, out.String())
+			r.err = fmt.Errorf("go build %s: %w\n%s", pkg, err, out.String())
 		}
 	})
 	if r.err != nil {

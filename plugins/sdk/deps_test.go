@@ -1,6 +1,7 @@
 package sdk_test
 
 import (
+	"errors"
 	"os"
 	"os/exec"
 	"slices"
@@ -60,7 +61,7 @@ func goDeps(t *testing.T, goos, pattern string) map[string][]string {
 	out, err := cmd.Output()
 	if err != nil {
 		var stderr string
-		if ee, ok := err.(*exec.ExitError); ok {
+		if ee := (*exec.ExitError)(nil); errors.As(err, &ee) {
 			stderr = string(ee.Stderr)
 		}
 		t.Fatalf("go list %s: %v\n%s", pattern, err, stderr)

@@ -60,7 +60,10 @@ func (e *emitter) Emit(ctx context.Context, b Batch) error {
 		case <-ctx.Done():
 			return fmt.Errorf("emit: waiting for the agent's commit: %w", ctx.Err())
 		case <-e.ctx.Done():
-			return fmt.Errorf("emit: waiting for the agent's commit: %w (%v)", e.ctx.Err(), context.Cause(e.ctx))
+			if cause := context.Cause(e.ctx); !errors.Is(cause, e.ctx.Err()) {
+				return fmt.Errorf("emit: waiting for the agent's commit: %w (%w)", e.ctx.Err(), cause)
+			}
+			return fmt.Errorf("emit: waiting for the agent's commit: %w", e.ctx.Err())
 		}
 	}
 	return nil

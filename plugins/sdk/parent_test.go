@@ -51,7 +51,7 @@ func buildExample(t *testing.T) string {
 		example.bin = filepath.Join(example.dir, "dray-connector-example")
 		out, err := exec.Command("go", "build", "-o", example.bin, "github.com/draylink/dray/plugins/example/cmd/dray-connector-example").CombinedOutput()
 		if err != nil {
-			example.err = fmt.Errorf("go build: %v\n%s", err, out)
+			example.err = fmt.Errorf("go build: %w\n%s", err, out)
 		}
 	})
 	if example.err != nil {
