@@ -85,7 +85,7 @@ func Run(ctx context.Context, cfg *Config, log *slog.Logger) error {
 		MaxBatchEvents:   cfg.Uplink.MaxBatchEvents,
 		MaxBatchBytes:    int(cfg.Uplink.MaxBatchBytes),
 		MaxInFlightBytes: int(cfg.Uplink.MaxInFlightBytes),
-		Logger:           log.With("component", "uplink"),
+		Logger:           log,
 	}, sp, codec)
 	if err != nil {
 		return err

@@ -22,7 +22,7 @@ func LogOptions(cfg *Config, log *slog.Logger) relaylog.Options {
 		Dir:         LogDir(cfg.DataDir),
 		Retention:   cfg.Store.Retention.D(),
 		IDRetention: cfg.Store.IDRetention.D(),
-		Logger:      log.With("component", "relaylog"),
+		Logger:      log,
 	}
 }
 
@@ -59,7 +59,7 @@ func Run(ctx context.Context, cfg *Config, log *slog.Logger) error {
 		RatePerSite:    limit,
 		RateBurst:      cfg.Limits.RateBurst,
 		KeepAlive:      cfg.Limits.KeepAlive.D(),
-		Logger:         log.With("component", "ingest"),
+		Logger:         log,
 	}, store, codec)
 	if err != nil {
 		return err
