@@ -1,0 +1,33 @@
+// Package route decides what the relay sends to a sink for an event, and
+// in what shape, from configuration alone: no mapping code per target.
+//
+// A route names a sink and matches events by type (exact, or a prefix
+// ending in "*"), site, lane and an optional jq boolean filter over the
+// event's CloudEvents structured JSON (canonical.MarshalJSON). It renders
+// the request with jq (github.com/itchyny/gojq) as well: the path is a jq
+// expression yielding a string that starts with "/" (e.g.
+// `"/tms/v1/shipments/\(.data.shipmentId | @uri)/milestones"`), the body is
+// the output of the transform expression (mode "jq"), or the event itself
+// in CloudEvents structured mode (mode "cloudevents"). Method and extra
+// headers are static. Every expression is compiled once, by Compile, when
+// the configuration loads; a compile error names the route's field.
+//
+// Expressions see the event as their input and one variable, $relay:
+// {seq, site, received, lane, route, sink}. $ENV and env are empty (secrets
+// live in the relay's environment), and input/inputs have nothing to read.
+// Only an expression's first output is used.
+//
+// A Table holds the routes of one sink in configuration order; the first
+// route that matches an event wins, so an event makes at most one request
+// per sink, under one Idempotency-Key.
+//
+// Every rendered request carries Idempotency-Key (the event's
+// idempotencykey, or its id when it has none), traceparent (the event's, or
+// one whose trace id is derived from the event id, stable across retries),
+// X-Correlation-ID (correlationid, when set), dray-site and ce-id.
+//
+// Batch renders the body of a batch request from rendered requests — a
+// CloudEvents batch (application/cloudevents-batch+json), or any JSON
+// built by a jq expression over the items — and reads per-item results
+// from a batch response with another jq expression.
+package route
