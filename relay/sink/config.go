@@ -39,7 +39,7 @@ type Config struct {
 type AuthConfig struct {
 	OAuth2 *OAuth2Config `yaml:"oauth2"`
 	// Bearer sends "Authorization: Bearer <secret>".
-	Bearer *Secret        `yaml:"bearer"`
+	Bearer *Secret       `yaml:"bearer"`
 	APIKey *APIKeyConfig `yaml:"api_key"`
 }
 

@@ -117,7 +117,7 @@ type Sink struct {
 
 	stats struct {
 		requests, done, duplicate, retry, dead, breakerRejects atomic.Uint64
-		inFlight                                                atomic.Int64
+		inFlight                                               atomic.Int64
 	}
 	lastErr atomic.Pointer[string]
 }
