@@ -311,6 +311,10 @@ func backlogDrain(b *testing.B, transport string, n int) {
 	b.ReportMetric(float64(rss.peak())/(1<<20), "peak-RSS-MiB")
 	b.ReportMetric(100*busy.Seconds()/drain.Seconds(), "relay-log-busy-%")
 	b.ReportMetric(float64(n)/float64(max(1, appends-appends0)), "events/relay-commit")
+	r.store.mu.Lock()
+	b.ReportMetric(ms(r.store.longest), "longest-relay-commit-ms")
+	r.store.mu.Unlock()
+	b.ReportMetric(float64(st.Connects), "connects")
 	b.ReportMetric(0, "ns/op")
 }
 

@@ -147,6 +147,7 @@ type meteredStore struct {
 	mu      sync.Mutex
 	appends int           // guarded by mu
 	busy    time.Duration // guarded by mu
+	longest time.Duration // guarded by mu
 }
 
 func (m *meteredStore) Append(batches []*relaylog.Incoming) ([]relaylog.Result, error) {
@@ -156,6 +157,7 @@ func (m *meteredStore) Append(batches []*relaylog.Incoming) ([]relaylog.Result, 
 	m.mu.Lock()
 	m.appends++
 	m.busy += d
+	m.longest = max(m.longest, d)
 	m.mu.Unlock()
 	return res, err
 }
