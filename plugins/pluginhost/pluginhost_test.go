@@ -272,7 +272,7 @@ func TestHangIsDetectedIntegration(t *testing.T) {
 // A slow commit is backpressure, not a hang: while handle runs the plugin
 // is not expected to speak, and heartbeats resume after.
 func TestSlowCommitIsNotAHangIntegration(t *testing.T) {
-	p, _ := startTestConnector(t, pluginhost.Config{HeartbeatTimeout: 300 * time.Millisecond},
+	p, _ := startTestConnector(t, pluginhost.Config{HeartbeatTimeout: time.Second},
 		`{"events": 30, "batch": 10, "then": "wait"}`)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -281,13 +281,13 @@ func TestSlowCommitIsNotAHangIntegration(t *testing.T) {
 	go func() {
 		errc <- p.Read(ctx, nil, func(ctx context.Context, b pluginhost.HostBatch) error {
 			if b.Seq == 1 {
-				time.Sleep(1500 * time.Millisecond)
+				time.Sleep(2500 * time.Millisecond) // 2.5× the heartbeat timeout
 			}
 			return c.handle(ctx, b)
 		})
 	}()
 	// Past the last batch the plugin only heartbeats: idle, not hung.
-	time.Sleep(3 * time.Second)
+	time.Sleep(5 * time.Second)
 	select {
 	case err := <-errc:
 		t.Fatalf("Read ended early: %v", err)
