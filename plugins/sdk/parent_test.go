@@ -103,8 +103,8 @@ func TestExitsWhenParentPipeClosesIntegration(t *testing.T) {
 		if !errors.As(err, &ee) || ee.ExitCode() != 3 {
 			t.Errorf("plugin exited with %v; want exit status 3", err)
 		}
-		if d := time.Since(start); d > time.Second {
-			t.Errorf("took %s to notice; want well under a second", d)
+		if d := time.Since(start); d > 3*time.Second {
+			t.Errorf("took %s to notice; want well under a second (3 s on a loaded machine)", d)
 		}
 		if !strings.Contains(stderr.String(), `"@message":"the agent is gone; exiting"`) {
 			t.Errorf("no hclog JSON line about the exit on stderr:\n%s", stderr.String())
