@@ -22,5 +22,5 @@ func (b backoff) delay(attempt int) time.Duration {
 	}
 	d = min(d, b.max)
 	half := d / 2
-	return half + rand.N(d-half+1)
+	return half + rand.N(d-half+1) //nolint:gosec // jitter, not a secret
 }

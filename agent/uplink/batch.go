@@ -3,7 +3,6 @@ package uplink
 import (
 	"bytes"
 	"fmt"
-	"time"
 
 	"github.com/draylink/dray/internal/wire"
 	"github.com/eclipse/paho.golang/paho"
@@ -20,7 +19,6 @@ type batch struct {
 	live        bool
 	prio        int    // send order in the outbox queue: lower goes first
 	gen         uint64 // the connection the batch was built for
-	built       time.Time
 	// ignored is set by go-back-N: the outcome of this batch no longer
 	// matters (the stream re-sends from an earlier point).
 	ignored bool
@@ -29,8 +27,6 @@ type batch struct {
 	packet []byte // the encoded PUBLISH until the sender has read it
 	sent   bool   // taken by the sender (a packet id was assigned)
 }
-
-func (b *batch) count() uint64 { return b.last - b.first + 1 }
 
 func (b *batch) String() string {
 	return fmt.Sprintf("%v/%d [%d..%d]", b.stream.id.Lane, b.stream.id.Stream, b.first, b.last)
@@ -86,7 +82,6 @@ func (u *Uplink) build(s *stream, maxEvents, maxBytes int) (*batch, error) {
 		live:   s.live,
 		prio:   s.rank(),
 		gen:    u.gen,
-		built:  time.Now(),
 		packet: packet,
 	}, nil
 }

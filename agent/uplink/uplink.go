@@ -169,8 +169,10 @@ func (u *Uplink) Run(ctx context.Context) error {
 	err = u.loop(ctx, probed)
 
 	cancel()
-	<-cm.Done() // autopaho's goroutines, and the paho client's, have ended
-	wg.Wait()   // the prober, and the acker after its last acks
+	// autopaho's connection and queue goroutines have ended, and with them
+	// the paho client's workers (Disconnect waits for them).
+	<-cm.Done()
+	wg.Wait() // the prober, and the acker after its last acks
 	u.tr.wait(2 * time.Second)
 	u.sp.SetLinkUp(false)
 	u.mu.Lock()
