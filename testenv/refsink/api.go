@@ -1,0 +1,678 @@
+package refsink
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/textproto"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/draylink/dray/canonical"
+)
+
+// Formats recorded in Record.Format.
+const (
+	formatJSON      = "json"
+	formatCE        = "cloudevents"
+	formatCEBatch   = "cloudevents-batch"
+	formatBatch     = "batch"
+	formatJSONBatch = "json-batch"
+)
+
+// batchResource is the pseudo-resource name of /erp/v1/batch and
+// /tms/v1/batch for the Faults.Resources filter.
+const batchResource = "batch"
+
+// mode is which kind of route a request came in on.
+type mode int
+
+const (
+	modeSingle    mode = iota // POST /erp/v1/goods-movements
+	modeBatch                 // POST /erp/v1/goods-movements:batch
+	modeJSONBatch             // POST /erp/v1/batch
+)
+
+// request is a business request being turned into items.
+type request struct {
+	r         *http.Request
+	res       *resource // nil for /…/v1/batch
+	id        string    // {id} of milestones
+	mode      mode
+	principal string
+	raw       []byte
+	subIDs    []string // ids of /v1/batch sub-requests
+}
+
+// business serves one route of resource res (nil: the flavour's /v1/batch).
+func (s *Server) business(res *resource, m mode) http.HandlerFunc {
+	faultName := batchResource
+	if res != nil {
+		faultName = res.name
+	}
+	return func(w http.ResponseWriter, r *http.Request) {
+		d := s.faults.decide(faultName)
+		if d.outage {
+			w.Header().Set("Retry-After", retryAfterSeconds(d.retryAfter))
+			writeProblem(w, http.StatusServiceUnavailable, ptUnavailable, "Service unavailable", "planned outage (fault knob)", r.URL.Path)
+			return
+		}
+		principal, desc, ok := s.auth.authenticate(r)
+		if !ok {
+			challenge(w, r, desc)
+			return
+		}
+		if d.delay > 0 {
+			s.faults.countDelay(d.delay)
+			t := time.NewTimer(d.delay)
+			select {
+			case <-t.C:
+			case <-r.Context().Done():
+				t.Stop()
+				return
+			case <-s.quit:
+				t.Stop()
+				writeProblem(w, http.StatusServiceUnavailable, ptUnavailable, "Service unavailable", "shutting down", r.URL.Path)
+				return
+			}
+		}
+		if d.rateLimited {
+			w.Header().Set("Retry-After", retryAfterSeconds(d.retryAfter))
+			writeProblem(w, http.StatusTooManyRequests, ptRateLimited, "Too many requests", "rate limit (fault knob)", r.URL.Path)
+			return
+		}
+		if d.errStatus != 0 {
+			writeProblem(w, d.errStatus, ptInjected, http.StatusText(d.errStatus), "injected error (fault knob)", r.URL.Path)
+			return
+		}
+
+		req := &request{r: r, res: res, id: r.PathValue("id"), mode: m, principal: principal}
+		items, whole := s.itemsOf(w, req)
+		results, err := s.st.apply(items, d.drop)
+		if err != nil {
+			s.log.Error("ledger append failed", "err", err)
+			writeProblem(w, http.StatusServiceUnavailable, ptLedgerFailed, "Ledger unavailable", "the request was not applied", r.URL.Path)
+			return
+		}
+		if d.drop && anySuccess(results) {
+			s.faults.countDrop()
+			dropConnection(w)
+			return
+		}
+		switch {
+		case whole || (m == modeSingle && req.mediaType() != contentTypeCEBatch):
+			writeResult(w, results[0])
+		case m == modeJSONBatch && req.mediaType() == contentTypeJSON:
+			writeJSONBatch(w, items, results, req.subIDs)
+		default:
+			writeBatch(w, items, results)
+		}
+	}
+}
+
+func anySuccess(rs []result) bool {
+	for _, r := range rs {
+		if r.success {
+			return true
+		}
+	}
+	return false
+}
+
+// dropConnection closes the client connection without an answer.
+func dropConnection(w http.ResponseWriter) {
+	conn, _, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		// Not hijackable (HTTP/2): abort the stream instead.
+		panic(http.ErrAbortHandler)
+	}
+	_ = conn.Close()
+}
+
+func writeResult(w http.ResponseWriter, res result) {
+	ct := contentTypeJSON
+	if res.status >= 400 {
+		ct = contentTypeProblem
+	}
+	if res.location != "" {
+		w.Header().Set("Location", res.location)
+	}
+	if res.replayed {
+		w.Header().Set(headerReplayed, "true")
+	}
+	writeBody(w, res.status, ct, res.body)
+}
+
+// batchResult is one item of a batch answer.
+type batchResult struct {
+	Index          int             `json:"index"`
+	Status         int             `json:"status"`
+	IdempotencyKey string          `json:"idempotencyKey,omitempty"`
+	Replayed       bool            `json:"replayed,omitempty"`
+	Location       string          `json:"location,omitempty"`
+	Body           json.RawMessage `json:"body"`
+}
+
+// BatchResponse is the answer to a …:batch request or a CloudEvents batch.
+type BatchResponse struct {
+	Applied  int           `json:"applied"`
+	Replayed int           `json:"replayed"`
+	Failed   int           `json:"failed"`
+	Results  []batchResult `json:"results"`
+}
+
+func writeBatch(w http.ResponseWriter, items []*item, results []result) {
+	out := BatchResponse{Results: make([]batchResult, len(results))}
+	for i, res := range results {
+		switch {
+		case res.replayed:
+			out.Replayed++
+		case res.success:
+			out.Applied++
+		default:
+			out.Failed++
+		}
+		out.Results[i] = batchResult{Index: i, Status: res.status, IdempotencyKey: items[i].key,
+			Replayed: res.replayed, Location: res.location, Body: res.body}
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// ---- turning a request into items ----
+
+func (q *request) mediaType() string { return mediaType(q.r.Header.Get("Content-Type")) }
+
+// itemsOf reads the body and builds the items. whole reports a failure of
+// the request as such (one rejected item, answered as a plain problem).
+func (s *Server) itemsOf(w http.ResponseWriter, q *request) (items []*item, whole bool) {
+	base := &item{res: q.res, format: formatJSON, meta: headerMeta(q.r.Header, q.principal)}
+	if q.res != nil {
+		base.path = q.res.itemPath(q.id)
+	} else {
+		base.path = q.r.URL.Path
+	}
+	if q.mode == modeSingle {
+		base.key, _ = parseIdempotencyKey(q.r.Header.Get(headerIdempotencyKey))
+	}
+	raw, err := io.ReadAll(http.MaxBytesReader(w, q.r.Body, s.cfg.MaxBodyBytes))
+	q.raw = raw
+	base.sum = sha256.Sum256(raw)
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			base.reject(http.StatusRequestEntityTooLarge, ptTooLarge, "Payload too large", fmt.Sprintf("the body exceeds %d bytes", s.cfg.MaxBodyBytes))
+		} else {
+			base.reject(http.StatusBadRequest, ptMalformed, "Cannot read the body", err.Error())
+		}
+		return []*item{base}, true
+	}
+	mt := q.mediaType()
+	switch {
+	case mt == contentTypeCEBatch:
+		base.format = formatCEBatch
+		return s.ceBatchItems(q, base)
+	case q.mode == modeJSONBatch && mt == contentTypeJSON:
+		base.format = formatJSONBatch
+		return s.jsonBatchItems(q, base)
+	case q.mode == modeBatch && mt == contentTypeJSON:
+		base.format = formatBatch
+		return s.arrayBatchItems(q, base)
+	case q.mode == modeSingle && (mt == contentTypeJSON || mt == contentTypeCE):
+		if mt == contentTypeCE {
+			base.format = formatCE
+		}
+		key, err := parseIdempotencyKey(q.r.Header.Get(headerIdempotencyKey))
+		if err != nil {
+			base.reject(http.StatusBadRequest, err.ptype, err.title, err.detail)
+			return []*item{base}, true
+		}
+		base.key = key
+		s.fill(base, q.res, q.id, raw)
+		return []*item{base}, true
+	}
+	base.reject(http.StatusUnsupportedMediaType, ptMediaType, "Unsupported media type",
+		fmt.Sprintf("%q is not accepted here; want %s", mt, accepted(q.mode)))
+	return []*item{base}, true
+}
+
+func accepted(m mode) string {
+	switch m {
+	case modeSingle:
+		return contentTypeJSON + ", " + contentTypeCE + " or " + contentTypeCEBatch
+	default:
+		return contentTypeJSON + " or " + contentTypeCEBatch
+	}
+}
+
+// keyError is why an Idempotency-Key is refused.
+type keyError struct{ ptype, title, detail string }
+
+// parseIdempotencyKey accepts the key bare or as a structured-field string
+// ("…", as the IETF draft writes it): 1 to 255 visible ASCII characters.
+func parseIdempotencyKey(v string) (string, *keyError) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return "", &keyError{ptKeyMissing, "Idempotency-Key is missing", "this operation requires an Idempotency-Key header"}
+	}
+	if len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' {
+		if u, err := strconv.Unquote(v); err == nil {
+			v = u
+		}
+	}
+	if v == "" || len(v) > maxIdempotencyKeySize {
+		return "", &keyError{ptKeyInvalid, "Idempotency-Key is invalid", fmt.Sprintf("want 1 to %d visible ASCII characters", maxIdempotencyKeySize)}
+	}
+	for i := 0; i < len(v); i++ {
+		if v[i] < 0x21 || v[i] > 0x7e {
+			return "", &keyError{ptKeyInvalid, "Idempotency-Key is invalid", "only visible ASCII characters are allowed"}
+		}
+	}
+	return v, nil
+}
+
+// headerMeta reads the ledger metadata a request carries in headers.
+func headerMeta(h http.Header, principal string) meta {
+	return meta{
+		eventID:       h.Get(headerCEID),
+		eventType:     h.Get(headerCEType),
+		site:          first(h.Get(headerSite), h.Get("Ce-Siteid")),
+		correlationID: first(h.Get(headerCorrelationID), h.Get("Ce-Correlationid"), h.Get(headerXCorrelationID)),
+		traceparent:   h.Get(headerTraceparent),
+		partitionKey:  first(h.Get(headerPartitionKey), h.Get("Ce-Partitionkey")),
+		principal:     principal,
+	}
+}
+
+func first(vs ...string) string {
+	for _, v := range vs {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// fill completes a single item from its body: plain JSON (it.format json)
+// or a CloudEvent in structured mode (cloudevents and batch items).
+func (s *Server) fill(it *item, res *resource, id string, raw []byte) {
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, raw); err != nil {
+		it.sum = sha256.Sum256(raw)
+		it.reject(http.StatusBadRequest, ptMalformed, "Malformed JSON", err.Error())
+		return
+	}
+	it.body = buf.Bytes()
+	it.sum = sha256.Sum256(it.body)
+	if it.format == formatCE || it.format == formatCEBatch {
+		s.fillEvent(it, res, id)
+		return
+	}
+	it.res = res
+	it.path = res.itemPath(id)
+	if res.name == "milestones" && it.meta.partitionKey == "" {
+		it.meta.partitionKey = "shipment/" + id
+	}
+	dec := json.NewDecoder(bytes.NewReader(it.body))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		it.reject(http.StatusBadRequest, ptMalformed, "Malformed JSON", err.Error())
+		return
+	}
+	body, ok := v.(map[string]any)
+	if !ok {
+		it.reject(http.StatusUnprocessableEntity, ptValidation, "Invalid "+res.title, "the body must be a JSON object",
+			problem{"", "wrong_type", "want an object"})
+		return
+	}
+	if it.meta.eventID == "" {
+		it.meta.eventID, _ = body["eventId"].(string)
+	}
+	if probs := res.validate(body, id); len(probs) > 0 {
+		it.reject(http.StatusUnprocessableEntity, ptValidation, "Invalid "+res.title, fmt.Sprintf("%d problem(s)", len(probs)), probs...)
+	}
+}
+
+// syntaxCodes are canonical decode errors that mean "not JSON" (400) rather
+// than "JSON the model refuses" (422).
+var syntaxCodes = map[string]bool{
+	"syntax_error": true, "unexpected_eof": true, "trailing_data": true, "invalid_utf8": true,
+	"invalid_escape": true, "invalid_surrogate": true, "control_character": true, "duplicate_key": true,
+}
+
+// fillEvent completes a CloudEvents item: the event is decoded with the
+// canonical strict decoder and checked with canonical.Validate, so what a
+// route sends unchanged is held to the model's rules. res may be nil (the
+// /v1/batch route): the event's type chooses the resource.
+func (s *Server) fillEvent(it *item, res *resource, id string) {
+	ev, err := canonical.UnmarshalJSON(it.body)
+	if err != nil {
+		var de *canonical.DecodeError
+		if errors.As(err, &de) && !syntaxCodes[de.Code] {
+			it.res, it.path = res, pathOf(res, id, it.path)
+			it.reject(http.StatusUnprocessableEntity, ptValidation, "Invalid CloudEvent", de.Msg,
+				problem{pointerOf(de.Path), de.Code, de.Msg})
+			return
+		}
+		it.reject(http.StatusBadRequest, ptMalformed, "Malformed CloudEvent", err.Error())
+		return
+	}
+	defer ev.ReturnToVTPool()
+	it.meta.eventID, it.meta.eventType = ev.GetId(), ev.GetType()
+	if ts := ev.GetTime(); ts != nil {
+		t := ts.AsTime()
+		it.meta.eventTime = &t
+	}
+	if c := ev.GetCorrelationId(); c != "" {
+		it.meta.correlationID = c
+	}
+	if tp := ev.GetTraceparent(); tp != "" {
+		it.meta.traceparent = tp
+	}
+	if pk := ev.GetPartitionKey(); pk != "" {
+		it.meta.partitionKey = pk
+	}
+	if it.format == formatCEBatch {
+		it.key = first(ev.GetIdempotencyKey(), ev.GetId())
+	}
+	subjectID, isShipment := strings.CutPrefix(ev.GetSubject(), "shipment/")
+	if res == nil {
+		res = routeByType(s.cfg.Kind, ev.GetType())
+		if res == nil {
+			it.meta.site = first(ev.GetSiteId(), it.meta.site)
+			it.reject(http.StatusUnprocessableEntity, ptTypeNotAccepted, "Event type not accepted",
+				fmt.Sprintf("no %s resource takes %s on this route; post it to its resource", s.cfg.Kind, ev.GetType()))
+			return
+		}
+		if res.name == "milestones" {
+			id = subjectID
+		}
+	}
+	it.res, it.path = res, res.itemPath(id)
+	if res.name == "milestones" && it.meta.partitionKey == "" {
+		it.meta.partitionKey = "shipment/" + id
+	}
+	site := ev.GetSiteId()
+	if it.meta.site != "" && site != "" && it.meta.site != site {
+		it.reject(http.StatusUnprocessableEntity, ptValidation, "Invalid CloudEvent", "site mismatch",
+			problem{"/siteid", "site_mismatch", fmt.Sprintf("siteid %s differs from the %s header %s", site, headerSite, it.meta.site)})
+		return
+	}
+	it.meta.site = first(site, it.meta.site)
+	if !res.acceptsType(ev.GetType()) {
+		it.reject(http.StatusUnprocessableEntity, ptTypeNotAccepted, "Event type not accepted",
+			fmt.Sprintf("%s does not take %s (it takes %s)", res.name, ev.GetType(), strings.Join(res.ceTypes, ", ")),
+			problem{"/type", "type_not_accepted", ev.GetType()})
+		return
+	}
+	if res.name == "milestones" && (!isShipment || subjectID != id) {
+		it.reject(http.StatusUnprocessableEntity, ptValidation, "Invalid CloudEvent", "subject mismatch",
+			problem{"/subject", "shipment_mismatch", fmt.Sprintf("subject %q is not shipment/%s", ev.GetSubject(), id)})
+		return
+	}
+	if err := canonical.Validate(ev); err != nil {
+		var ve *canonical.ValidationError
+		if !errors.As(err, &ve) {
+			it.reject(http.StatusUnprocessableEntity, ptValidation, "Invalid CloudEvent", err.Error())
+			return
+		}
+		probs := make([]problem, len(ve.Problems))
+		for i, p := range ve.Problems {
+			probs[i] = problem{pointerOf(p.Path), p.Code, p.Message}
+		}
+		it.reject(http.StatusUnprocessableEntity, ptValidation, "Invalid CloudEvent", fmt.Sprintf("%d problem(s)", len(probs)), probs...)
+	}
+}
+
+func pathOf(res *resource, id, fallback string) string {
+	if res == nil {
+		return fallback
+	}
+	return res.itemPath(id)
+}
+
+// routeByType picks the resource of kind that takes an event type (used by
+// /v1/batch). Retractions are refused there: they belong to the resource
+// they retract.
+func routeByType(k Kind, typ string) *resource {
+	if typ == "logistics.event.retracted" {
+		return nil
+	}
+	for _, r := range resourcesOf(k) {
+		if r.acceptsType(typ) {
+			return r
+		}
+	}
+	return nil
+}
+
+// pointerOf turns a canonical field path ("data.lines[2].sku") into a JSON
+// Pointer ("/data/lines/2/sku").
+func pointerOf(path string) string {
+	if path == "" {
+		return ""
+	}
+	r := strings.NewReplacer(".", "/", "[", "/", "]", "")
+	return "/" + r.Replace(path)
+}
+
+// ceBatchItems: a JSON array of structured CloudEvents; each event's key is
+// its idempotencykey attribute, else its id.
+func (s *Server) ceBatchItems(q *request, base *item) ([]*item, bool) {
+	var elems []json.RawMessage
+	if err := json.Unmarshal(q.raw, &elems); err != nil {
+		base.reject(http.StatusBadRequest, ptMalformed, "Malformed CloudEvents batch", "want a JSON array of events: "+err.Error())
+		return []*item{base}, true
+	}
+	if bad := s.batchSize(base, len(elems)); bad {
+		return []*item{base}, true
+	}
+	items := make([]*item, len(elems))
+	for i, el := range elems {
+		it := *base
+		it.body, it.key = nil, ""
+		s.fill(&it, q.res, q.id, el)
+		items[i] = &it
+	}
+	return items, false
+}
+
+func (s *Server) batchSize(base *item, n int) bool {
+	switch {
+	case n == 0:
+		base.reject(http.StatusUnprocessableEntity, ptValidation, "Empty batch", "a batch needs at least one item")
+	case n > s.cfg.MaxBatchItems:
+		base.reject(http.StatusRequestEntityTooLarge, ptTooLarge, "Batch too large", fmt.Sprintf("%d items; at most %d", n, s.cfg.MaxBatchItems))
+	default:
+		return false
+	}
+	return true
+}
+
+// arrayItem is one element of a …:batch array.
+type arrayItem struct {
+	IdempotencyKey string          `json:"idempotencyKey"`
+	EventID        string          `json:"eventId"`
+	EventType      string          `json:"eventType"`
+	Site           string          `json:"site"`
+	CorrelationID  string          `json:"correlationId"`
+	Traceparent    string          `json:"traceparent"`
+	PartitionKey   string          `json:"partitionKey"`
+	Body           json.RawMessage `json:"body"`
+}
+
+// arrayBatchItems: POST …:batch with a JSON array of {idempotencyKey, body,
+// …metadata}.
+func (s *Server) arrayBatchItems(q *request, base *item) ([]*item, bool) {
+	var elems []json.RawMessage
+	if err := json.Unmarshal(q.raw, &elems); err != nil {
+		base.reject(http.StatusBadRequest, ptMalformed, "Malformed batch", "want a JSON array of {idempotencyKey, body}: "+err.Error())
+		return []*item{base}, true
+	}
+	if bad := s.batchSize(base, len(elems)); bad {
+		return []*item{base}, true
+	}
+	items := make([]*item, len(elems))
+	for i, el := range elems {
+		it := *base
+		it.body = nil
+		items[i] = &it
+		var ai arrayItem
+		if err := decodeStrict(el, &ai); err != nil {
+			it.sum = sha256.Sum256(el)
+			it.reject(http.StatusUnprocessableEntity, ptValidation, "Invalid batch item", err.Error(),
+				problem{fmt.Sprintf("/%d", i), "invalid_item", err.Error()})
+			continue
+		}
+		it.meta.eventID = first(ai.EventID, it.meta.eventID)
+		it.meta.eventType = first(ai.EventType, it.meta.eventType)
+		it.meta.site = first(ai.Site, it.meta.site)
+		it.meta.correlationID = first(ai.CorrelationID, it.meta.correlationID)
+		it.meta.traceparent = first(ai.Traceparent, it.meta.traceparent)
+		it.meta.partitionKey = first(ai.PartitionKey, it.meta.partitionKey)
+		key, kerr := parseIdempotencyKey(ai.IdempotencyKey)
+		if kerr != nil {
+			it.sum = sha256.Sum256(ai.Body)
+			it.reject(http.StatusBadRequest, kerr.ptype, kerr.title, kerr.detail,
+				problem{fmt.Sprintf("/%d/idempotencyKey", i), "required", kerr.detail})
+			continue
+		}
+		it.key = key
+		if len(ai.Body) == 0 {
+			it.reject(http.StatusUnprocessableEntity, ptValidation, "Invalid batch item", "body is required",
+				problem{fmt.Sprintf("/%d/body", i), "required", "body is required"})
+			continue
+		}
+		s.fill(&it, q.res, q.id, ai.Body)
+	}
+	return items, false
+}
+
+// jsonBatchRequest is the body of POST /erp/v1/batch and /tms/v1/batch,
+// shaped like an OData 4.01 JSON batch.
+type jsonBatchRequest struct {
+	Requests []jsonSubRequest `json:"requests"`
+}
+
+type jsonSubRequest struct {
+	ID      string            `json:"id"`
+	Method  string            `json:"method"`
+	URL     string            `json:"url"`
+	Headers map[string]string `json:"headers"`
+	Body    json.RawMessage   `json:"body"`
+}
+
+// jsonSubResponse is one element of the answer's "responses".
+type jsonSubResponse struct {
+	ID      string            `json:"id"`
+	Status  int               `json:"status"`
+	Headers map[string]string `json:"headers"`
+	Body    json.RawMessage   `json:"body"`
+}
+
+// jsonBatchItems: each sub-request is a single POST to one resource, with
+// its own headers (Idempotency-Key, Content-Type, …) over the batch's.
+func (s *Server) jsonBatchItems(q *request, base *item) ([]*item, bool) {
+	var br jsonBatchRequest
+	if err := decodeStrict(q.raw, &br); err != nil {
+		base.reject(http.StatusBadRequest, ptMalformed, "Malformed batch", `want {"requests":[{"id","method","url","headers","body"}]}: `+err.Error())
+		return []*item{base}, true
+	}
+	if bad := s.batchSize(base, len(br.Requests)); bad {
+		return []*item{base}, true
+	}
+	items := make([]*item, len(br.Requests))
+	q.subIDs = make([]string, len(br.Requests))
+	for i, sr := range br.Requests {
+		q.subIDs[i] = first(sr.ID, strconv.Itoa(i+1))
+		h := q.r.Header.Clone()
+		for k, v := range sr.Headers {
+			h.Set(textproto.CanonicalMIMEHeaderKey(k), v)
+		}
+		it := *base
+		it.body = nil
+		it.meta = headerMeta(h, q.principal)
+		items[i] = &it
+		it.sum = sha256.Sum256(sr.Body)
+		res, id := s.resolveURL(sr.URL)
+		switch {
+		case !strings.EqualFold(sr.Method, http.MethodPost):
+			it.reject(http.StatusMethodNotAllowed, ptMethodNotAllowed, "Method not allowed", "only POST is supported in a batch")
+			continue
+		case res == nil:
+			it.reject(http.StatusNotFound, ptNotFound, "No such resource", fmt.Sprintf("%q is not a %s resource", sr.URL, s.cfg.Kind))
+			continue
+		}
+		it.res, it.path = res, res.itemPath(id)
+		ct := first(h.Get("Content-Type"), contentTypeJSON)
+		switch mediaType(ct) {
+		case contentTypeJSON:
+			it.format = formatJSON
+		case contentTypeCE:
+			it.format = formatCE
+		default:
+			it.reject(http.StatusUnsupportedMediaType, ptMediaType, "Unsupported media type", ct)
+			continue
+		}
+		key, kerr := parseIdempotencyKey(h.Get(headerIdempotencyKey))
+		if kerr != nil {
+			it.reject(http.StatusBadRequest, kerr.ptype, kerr.title, kerr.detail)
+			continue
+		}
+		it.key = key
+		s.fill(&it, res, id, sr.Body)
+		it.format = formatJSONBatch
+	}
+	return items, false
+}
+
+// resolveURL maps a sub-request URL ("/erp/v1/goods-movements",
+// "goods-movements", "shipments/S1/milestones") to a resource of this
+// flavour.
+func (s *Server) resolveURL(u string) (*resource, string) {
+	p := strings.TrimPrefix(u, "/")
+	p = strings.TrimPrefix(p, string(s.cfg.Kind)+"/v1/")
+	for _, r := range resourcesOf(s.cfg.Kind) {
+		if r.name == "milestones" {
+			rest, ok := strings.CutPrefix(p, "shipments/")
+			id, ok2 := strings.CutSuffix(rest, "/milestones")
+			if ok && ok2 && id != "" && !strings.Contains(id, "/") {
+				return r, id
+			}
+			continue
+		}
+		if p == r.name {
+			return r, ""
+		}
+	}
+	return nil, ""
+}
+
+func writeJSONBatch(w http.ResponseWriter, items []*item, results []result, ids []string) {
+	out := struct {
+		Responses []jsonSubResponse `json:"responses"`
+	}{Responses: make([]jsonSubResponse, len(results))}
+	for i, res := range results {
+		h := map[string]string{"Content-Type": contentTypeJSON}
+		if res.status >= 400 {
+			h["Content-Type"] = contentTypeProblem
+		}
+		if res.location != "" {
+			h["Location"] = res.location
+		}
+		if res.replayed {
+			h[headerReplayed] = "true"
+		}
+		id := strconv.Itoa(i + 1)
+		if i < len(ids) {
+			id = ids[i]
+		}
+		out.Responses[i] = jsonSubResponse{ID: id, Status: res.status, Headers: h, Body: res.body}
+	}
+	writeJSON(w, http.StatusOK, out)
+}

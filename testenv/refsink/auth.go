@@ -1,0 +1,241 @@
+package refsink
+
+import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+const (
+	tokenKeyFileName = "oauth-signing.key"
+	tokenPrefix      = "rs1."
+	authRealm        = "dray-refsink"
+)
+
+// authenticator checks credentials and issues OAuth2 tokens. Tokens are
+// self-contained (client id and expiry, HMAC-SHA256 signed with a key kept
+// in the data directory), so they stay valid across a restart, as a real
+// identity provider's would.
+type authenticator struct {
+	cfg      AuthConfig
+	key      []byte
+	now      func() time.Time
+	required bool // some credential is configured
+}
+
+func newAuthenticator(cfg AuthConfig, dataDir string, now func() time.Time) (*authenticator, error) {
+	a := &authenticator{cfg: cfg, now: now}
+	a.required = len(cfg.OAuth2Clients) > 0 || len(cfg.BearerTokens) > 0 || len(cfg.APIKeys) > 0
+	if len(cfg.OAuth2Clients) == 0 {
+		return a, nil
+	}
+	path := filepath.Join(dataDir, tokenKeyFileName)
+	key, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		key = make([]byte, 32)
+		if _, err := rand.Read(key); err != nil {
+			return nil, fmt.Errorf("make token key: %w", err)
+		}
+		if err := os.WriteFile(path, key, 0o600); err != nil {
+			return nil, fmt.Errorf("write token key: %w", err)
+		}
+	} else if err != nil {
+		return nil, fmt.Errorf("read token key: %w", err)
+	}
+	if len(key) < 32 {
+		return nil, fmt.Errorf("token key %s: want 32 bytes, got %d", path, len(key))
+	}
+	a.key = key
+	return a, nil
+}
+
+func equal(a, b string) bool { return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1 }
+
+// authenticate returns the principal of r, or an error message for a 401.
+// A verified client certificate (mTLS) is enough only when no other
+// credential is configured.
+func (a *authenticator) authenticate(r *http.Request) (principal string, errDesc string, ok bool) {
+	mtls := ""
+	if r.TLS != nil && len(r.TLS.PeerCertificates) > 0 {
+		mtls = "mtls:" + r.TLS.PeerCertificates[0].Subject.String()
+	}
+	if !a.required {
+		return mtls, "", true
+	}
+	for _, h := range []string{headerAPIKey, headerAPIKeySAP} {
+		if k := r.Header.Get(h); k != "" {
+			for _, want := range a.cfg.APIKeys {
+				if equal(k, want) {
+					return "apikey", "", true
+				}
+			}
+			return "", "invalid API key", false
+		}
+	}
+	authz := r.Header.Get("Authorization")
+	if authz == "" {
+		return "", "", false
+	}
+	scheme, tok, _ := strings.Cut(authz, " ")
+	if !strings.EqualFold(scheme, "Bearer") || tok == "" {
+		return "", "unsupported authorization scheme", false
+	}
+	for _, want := range a.cfg.BearerTokens {
+		if equal(tok, want) {
+			return "bearer", "", true
+		}
+	}
+	client, err := a.verifyToken(tok)
+	if err != nil {
+		return "", err.Error(), false
+	}
+	return "oauth2:" + client, "", true
+}
+
+// challenge writes a 401 with a Bearer challenge (RFC 6750 §3).
+func challenge(w http.ResponseWriter, r *http.Request, errDesc string) {
+	v := `Bearer realm="` + authRealm + `"`
+	if errDesc != "" {
+		v += `, error="invalid_token", error_description="` + errDesc + `"`
+	}
+	w.Header().Set("WWW-Authenticate", v)
+	detail := "no credentials"
+	if errDesc != "" {
+		detail = errDesc
+	}
+	writeProblem(w, http.StatusUnauthorized, ptUnauthorized, "Unauthorized", detail, r.URL.Path)
+}
+
+// issueToken signs a token for client valid for ttl.
+func (a *authenticator) issueToken(client string, ttl time.Duration) string {
+	exp := a.now().Add(ttl).UnixMilli()
+	payload := make([]byte, 8, 8+len(client))
+	binary.BigEndian.PutUint64(payload, uint64(exp))
+	payload = append(payload, client...)
+	mac := hmac.New(sha256.New, a.key)
+	mac.Write(payload)
+	enc := base64.RawURLEncoding
+	return tokenPrefix + enc.EncodeToString(payload) + "." + enc.EncodeToString(mac.Sum(nil))
+}
+
+var (
+	errTokenInvalid = errors.New("invalid token")
+	errTokenExpired = errors.New("token expired")
+)
+
+func (a *authenticator) verifyToken(tok string) (string, error) {
+	rest, ok := strings.CutPrefix(tok, tokenPrefix)
+	if !ok || a.key == nil {
+		return "", errTokenInvalid
+	}
+	p64, s64, ok := strings.Cut(rest, ".")
+	if !ok {
+		return "", errTokenInvalid
+	}
+	enc := base64.RawURLEncoding
+	payload, err1 := enc.DecodeString(p64)
+	sig, err2 := enc.DecodeString(s64)
+	if err1 != nil || err2 != nil || len(payload) < 8 {
+		return "", errTokenInvalid
+	}
+	mac := hmac.New(sha256.New, a.key)
+	mac.Write(payload)
+	if !hmac.Equal(sig, mac.Sum(nil)) {
+		return "", errTokenInvalid
+	}
+	if exp := int64(binary.BigEndian.Uint64(payload)); !a.now().Before(time.UnixMilli(exp)) {
+		return "", errTokenExpired
+	}
+	return string(payload[8:]), nil
+}
+
+// tokenResponse is RFC 6749 §5.1.
+type tokenResponse struct {
+	AccessToken string `json:"access_token"`
+	TokenType   string `json:"token_type"`
+	ExpiresIn   int64  `json:"expires_in"`
+	Scope       string `json:"scope,omitempty"`
+}
+
+// tokenError is RFC 6749 §5.2.
+type tokenError struct {
+	Error       string `json:"error"`
+	Description string `json:"error_description,omitempty"`
+}
+
+// serveToken is POST /oauth/token: the client-credentials grant, with the
+// client authenticated by HTTP Basic (client_secret_basic) or form fields
+// (client_secret_post).
+func (a *authenticator) serveToken(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Pragma", "no-cache")
+	fail := func(status int, code, desc string) {
+		if status == http.StatusUnauthorized {
+			w.Header().Set("WWW-Authenticate", `Basic realm="`+authRealm+`"`)
+		}
+		writeJSON(w, status, tokenError{Error: code, Description: desc})
+	}
+	if len(a.cfg.OAuth2Clients) == 0 {
+		fail(http.StatusBadRequest, "unauthorized_client", "no OAuth2 clients are configured")
+		return
+	}
+	if ct := mediaType(r.Header.Get("Content-Type")); ct != "application/x-www-form-urlencoded" {
+		fail(http.StatusBadRequest, "invalid_request", "want application/x-www-form-urlencoded")
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+	if err := r.ParseForm(); err != nil {
+		fail(http.StatusBadRequest, "invalid_request", "cannot parse the form")
+		return
+	}
+	id, secret, basic := r.BasicAuth()
+	if basic {
+		// RFC 6749 §2.3.1: both are form-encoded before Basic encoding.
+		if u, err := url.QueryUnescape(id); err == nil {
+			id = u
+		}
+		if u, err := url.QueryUnescape(secret); err == nil {
+			secret = u
+		}
+	} else {
+		id, secret = r.PostForm.Get("client_id"), r.PostForm.Get("client_secret")
+	}
+	known := false
+	for _, c := range a.cfg.OAuth2Clients {
+		if equal(id, c.ID) && equal(secret, c.Secret) {
+			known = true
+		}
+	}
+	if id == "" || !known {
+		fail(http.StatusUnauthorized, "invalid_client", "unknown client or wrong secret")
+		return
+	}
+	if gt := r.PostForm.Get("grant_type"); gt != "client_credentials" {
+		fail(http.StatusBadRequest, "unsupported_grant_type", "only client_credentials is supported")
+		return
+	}
+	ttl := a.cfg.TokenTTL.D()
+	writeJSON(w, http.StatusOK, tokenResponse{
+		AccessToken: a.issueToken(id, ttl),
+		TokenType:   "Bearer",
+		ExpiresIn:   int64(ttl / time.Second),
+		Scope:       r.PostForm.Get("scope"),
+	})
+}
+
+// mediaType is the lower-cased media type of a Content-Type value, without
+// parameters.
+func mediaType(ct string) string {
+	mt, _, _ := strings.Cut(ct, ";")
+	return strings.ToLower(strings.TrimSpace(mt))
+}

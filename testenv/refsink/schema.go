@@ -1,0 +1,196 @@
+package refsink
+
+import (
+	"encoding/json"
+	"fmt"
+	"math/big"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// problem is one field-level reason for a 422, in the "errors" member of a
+// problem body (RFC 9457 §3, pointer = JSON Pointer into the body).
+type problem struct {
+	Pointer string `json:"pointer"`
+	Code    string `json:"code"`
+	Detail  string `json:"detail"`
+}
+
+func (p problem) String() string { return p.Pointer + ": " + p.Code }
+
+// ftype is the type of a field in a resource schema.
+type ftype int
+
+const (
+	tString  ftype = iota // non-empty string
+	tDecimal              // decimal string: "12.500", never a JSON number
+	tTime                 // RFC 3339 timestamp with a zone
+	tDate                 // YYYY-MM-DD
+	tInt                  // JSON integer ≥ min
+	tCode                 // string matching pattern
+	tEnum                 // one of enum
+	tObject               // object with fields
+	tArray                // array (≥ min items) of objects with fields
+)
+
+// field is one member of a resource schema.
+type field struct {
+	name     string
+	t        ftype
+	required bool
+	enum     []string
+	pattern  *regexp.Regexp
+	what     string // what the pattern means, for the message
+	fields   []field
+	min      int
+}
+
+var (
+	reUnit     = regexp.MustCompile(`^[A-Z0-9]{1,3}$`)
+	reSCAC     = regexp.MustCompile(`^[A-Z]{2,4}$`)
+	reCurrency = regexp.MustCompile(`^[A-Z]{3}$`)
+	reCountry  = regexp.MustCompile(`^[A-Z]{2}$`)
+	reDecimal  = regexp.MustCompile(`^[+-]?[0-9]+(\.[0-9]+)?$`)
+	// A timestamp that would be RFC 3339 but for its missing zone.
+	reZoneless = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?$`)
+)
+
+func req(name string, t ftype) field { return field{name: name, t: t, required: true} }
+func opt(name string, t ftype) field { return field{name: name, t: t} }
+
+func code(name string, required bool, re *regexp.Regexp, what string) field {
+	return field{name: name, t: tCode, required: required, pattern: re, what: what}
+}
+
+func enum(name string, required bool, values ...string) field {
+	return field{name: name, t: tEnum, required: required, enum: values}
+}
+
+func object(name string, required bool, fields ...field) field {
+	return field{name: name, t: tObject, required: required, fields: fields}
+}
+
+func array(name string, required bool, minItems int, fields ...field) field {
+	return field{name: name, t: tArray, required: required, min: minItems, fields: fields}
+}
+
+// validateObject checks m against fields, appending problems; ptr is the
+// JSON Pointer of m. Members not in the schema are ignored, as most real
+// APIs do (a mapping may carry extra references).
+func validateObject(m map[string]any, fields []field, ptr string, out *[]problem) {
+	for i := range fields {
+		f := &fields[i]
+		p := ptr + "/" + f.name
+		v, ok := m[f.name]
+		if !ok || v == nil {
+			if f.required {
+				*out = append(*out, problem{p, "required", f.name + " is required"})
+			}
+			continue
+		}
+		validateValue(v, f, p, out)
+	}
+}
+
+func validateValue(v any, f *field, p string, out *[]problem) {
+	bad := func(code, format string, args ...any) {
+		*out = append(*out, problem{p, code, fmt.Sprintf(format, args...)})
+	}
+	str, isStr := v.(string)
+	switch f.t {
+	case tString:
+		if !isStr {
+			bad("wrong_type", "want a string")
+		} else if f.required && strings.TrimSpace(str) == "" {
+			bad("required", "%s must not be empty", f.name)
+		}
+	case tDecimal:
+		switch {
+		case !isStr:
+			if _, num := v.(json.Number); num {
+				bad("wrong_type", "want a decimal string such as \"12.500\", not a JSON number")
+			} else {
+				bad("wrong_type", "want a decimal string")
+			}
+		case !reDecimal.MatchString(str):
+			bad("invalid_decimal", "%q is not a decimal number", str)
+		}
+	case tTime:
+		if !isStr {
+			bad("wrong_type", "want an RFC 3339 timestamp string")
+		} else if _, err := time.Parse(time.RFC3339Nano, str); err != nil {
+			if reZoneless.MatchString(str) {
+				bad("time_without_zone", "%q has no zone offset (want e.g. 2025-03-14T15:48:00-05:00 or …Z)", str)
+			} else {
+				bad("invalid_time", "%q is not an RFC 3339 timestamp", str)
+			}
+		}
+	case tDate:
+		if !isStr {
+			bad("wrong_type", "want a date string YYYY-MM-DD")
+		} else if _, err := time.Parse(time.DateOnly, str); err != nil {
+			bad("invalid_date", "%q is not a date YYYY-MM-DD", str)
+		}
+	case tInt:
+		n, ok := v.(json.Number)
+		if !ok {
+			bad("wrong_type", "want an integer")
+			return
+		}
+		i, err := strconv.ParseInt(n.String(), 10, 64)
+		if err != nil {
+			bad("wrong_type", "want an integer, got %s", n)
+		} else if i < int64(f.min) {
+			bad("out_of_range", "must be at least %d", f.min)
+		}
+	case tCode:
+		if !isStr {
+			bad("wrong_type", "want a string")
+		} else if !f.pattern.MatchString(str) {
+			bad("invalid_code", "%q is not %s", str, f.what)
+		}
+	case tEnum:
+		if !isStr {
+			bad("wrong_type", "want a string")
+		} else if !slices.Contains(f.enum, str) {
+			bad("unknown_value", "%q is not one of %s", str, strings.Join(f.enum, ", "))
+		}
+	case tObject:
+		m, ok := v.(map[string]any)
+		if !ok {
+			bad("wrong_type", "want an object")
+			return
+		}
+		validateObject(m, f.fields, p, out)
+	case tArray:
+		a, ok := v.([]any)
+		if !ok {
+			bad("wrong_type", "want an array")
+			return
+		}
+		if len(a) < f.min {
+			bad("too_few_items", "want at least %d item(s)", f.min)
+		}
+		for i, el := range a {
+			ep := p + "/" + strconv.Itoa(i)
+			m, ok := el.(map[string]any)
+			if !ok {
+				*out = append(*out, problem{ep, "wrong_type", "want an object"})
+				continue
+			}
+			validateObject(m, f.fields, ep, out)
+		}
+	}
+}
+
+// decimalOf parses a decimal string exactly (ok false if it is not one).
+func decimalOf(v any) (*big.Rat, bool) {
+	s, ok := v.(string)
+	if !ok || !reDecimal.MatchString(s) {
+		return nil, false
+	}
+	return new(big.Rat).SetString(strings.TrimPrefix(s, "+"))
+}
