@@ -261,7 +261,10 @@ func TestCloudEventsBatchMode(t *testing.T) {
 	s := newSink(t, refsink.KindERP, nil)
 	moved := event(t, "inventory.moved")
 	batch := bytes.Join([][]byte{moved, event(t, "shipment.status_changed"), moved,
-		editEvent(t, "inventory.moved", func(m map[string]any) { m["idempotencykey"] = "0b7f1f0e-3a56-5a41-9d2e-8f0c7a2b9e11"; m["id"] = "1c2d3e4f-5a6b-5c7d-8e9f-0a1b2c3d4e5f" })}, []byte(","))
+		editEvent(t, "inventory.moved", func(m map[string]any) {
+			m["idempotencykey"] = "0b7f1f0e-3a56-5a41-9d2e-8f0c7a2b9e11"
+			m["id"] = "1c2d3e4f-5a6b-5c7d-8e9f-0a1b2c3d4e5f"
+		})}, []byte(","))
 	body := append(append([]byte("["), batch...), ']')
 	const ceb = "application/cloudevents-batch+json"
 

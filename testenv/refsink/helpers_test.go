@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -282,3 +283,17 @@ func gm(i int) string {
 
 // keyOf makes a test name usable as an Idempotency-Key.
 func keyOf(name string) string { return strings.ReplaceAll(name, " ", "_") }
+
+func decodeJSON(res *http.Response, v any) error {
+	return json.NewDecoder(res.Body).Decode(v)
+}
+
+// listen opens a loopback TCP listener.
+func listen(t testing.TB) net.Listener {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ln
+}
