@@ -1,12 +1,14 @@
 package refsink_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -24,7 +26,7 @@ var (
 )
 
 // buildBinary compiles dray-refsink once per test process.
-func buildBinary(t *testing.T) string {
+func buildBinary(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "dray-refsink-bin-")
@@ -46,7 +48,7 @@ func buildBinary(t *testing.T) string {
 
 // proc is dray-refsink running as a child process.
 type proc struct {
-	t    *testing.T
+	t    testing.TB
 	cmd  *exec.Cmd
 	log  string
 	addr string
@@ -54,7 +56,14 @@ type proc struct {
 	err  error // set before done is closed
 }
 
-func startProc(t *testing.T, bin string, args ...string) *proc {
+func startProc(t testing.TB, bin string, args ...string) *proc {
+	t.Helper()
+	return startProcEnv(t, nil, bin, args...)
+}
+
+// startProcEnv starts bin with extra environment variables and waits until
+// it has written its address.
+func startProcEnv(t testing.TB, env []string, bin string, args ...string) *proc {
 	t.Helper()
 	dir := t.TempDir()
 	addrFile := filepath.Join(dir, "addr")
@@ -65,6 +74,7 @@ func startProc(t *testing.T, bin string, args ...string) *proc {
 	}
 	p.cmd = exec.Command(bin, append(args, "--addr-file", addrFile)...)
 	p.cmd.Stdout, p.cmd.Stderr = logf, logf
+	p.cmd.Env = append(os.Environ(), env...)
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := p.cmd.Start(); err != nil {
 		logf.Close()
@@ -101,6 +111,20 @@ func startProc(t *testing.T, bin string, args ...string) *proc {
 		time.Sleep(10 * time.Millisecond)
 	}
 	return p
+}
+
+// cpu is the child's user + system CPU time so far (Linux /proc).
+func (p *proc) cpu() time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.cmd.Process.Pid))
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	// Fields after the command name (which may hold spaces) in parentheses.
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+2:]))
+	utime, _ := strconv.ParseInt(f[11], 10, 64)
+	stime, _ := strconv.ParseInt(f[12], 10, 64)
+	const clockTicks = 100 // USER_HZ on Linux
+	return time.Duration(utime+stime) * time.Second / clockTicks
 }
 
 func (p *proc) output() string {

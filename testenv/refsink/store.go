@@ -3,7 +3,6 @@ package refsink
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"maps"
 	"net/http"
@@ -98,6 +97,7 @@ type store struct {
 	partitions map[string]uint64     // guarded by mu: applied records per partition key
 	eventIDs   map[[16]byte]struct{} // guarded by mu: applied event ids (hashed)
 	stats      LedgerStats           // guarded by mu: committed records only
+	scratch    []byte                // guarded by mu: encoding buffer
 }
 
 func openStore(dir string, kind Kind, now func() time.Time, recordBodies bool) (*store, int64, error) {
@@ -264,7 +264,7 @@ func (s *store) apply(items []*item, dropped bool) ([]result, error) {
 			default:
 				doc := documentID(it.res, rec.Seq)
 				rec.Outcome, rec.Status, rec.DocumentID = OutcomeApplied, http.StatusCreated, doc
-				body, _ := json.Marshal(appliedBody{
+				body := appendApplied(make([]byte, 0, 192), &appliedBody{
 					DocumentID: doc, Resource: it.res.name, Status: "applied", IdempotencyKey: it.key,
 					EventID: it.meta.eventID, LedgerSeq: rec.Seq, AppliedAt: now,
 				})
@@ -279,13 +279,9 @@ func (s *store) apply(items []*item, dropped bool) ([]result, error) {
 			}
 		}
 		rec.ResponseDropped = dropped && res.success
-		line, err := json.Marshal(rec)
-		if err != nil {
-			s.mu.Unlock()
-			return nil, fmt.Errorf("encode ledger record: %w", err)
-		}
-		line = append(line, '\n')
-		if g, err = s.led.append(line); err != nil {
+		s.scratch = append(appendRecord(s.scratch[:0], rec), '\n')
+		var err error
+		if g, err = s.led.append(s.scratch); err != nil {
 			s.mu.Unlock()
 			return nil, err
 		}

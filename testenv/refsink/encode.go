@@ -1,0 +1,167 @@
+package refsink
+
+import (
+	"strconv"
+	"time"
+	"unicode/utf8"
+)
+
+// The ledger line and the 201 answer are written by hand: encoding/json's
+// reflection cost about a third of the apply step, under the store lock.
+// TestRecordEncoding checks the output against encoding/json.
+
+// appendRecord appends rec as one JSON object (the same members, names and
+// omissions as Record's json tags).
+func appendRecord(b []byte, rec *Record) []byte {
+	b = append(b, `{"seq":`...)
+	b = strconv.AppendUint(b, rec.Seq, 10)
+	b = append(b, `,"time":`...)
+	b = appendTime(b, rec.Time)
+	b = appendStr(b, "kind", string(rec.Kind), false)
+	b = appendStr(b, "resource", rec.Resource, false)
+	b = appendStr(b, "path", rec.Path, false)
+	b = appendStr(b, "format", rec.Format, false)
+	if rec.Batch != 0 {
+		b = append(b, `,"batch":`...)
+		b = strconv.AppendUint(b, rec.Batch, 10)
+	}
+	if rec.BatchIndex != 0 {
+		b = append(b, `,"batchIndex":`...)
+		b = strconv.AppendInt(b, int64(rec.BatchIndex), 10)
+	}
+	b = appendStr(b, "outcome", string(rec.Outcome), false)
+	b = append(b, `,"status":`...)
+	b = strconv.AppendInt(b, int64(rec.Status), 10)
+	b = appendStr(b, "key", rec.Key, true)
+	b = appendStr(b, "eventId", rec.EventID, true)
+	b = appendStr(b, "eventType", rec.EventType, true)
+	if rec.EventTime != nil {
+		b = append(b, `,"eventTime":`...)
+		b = appendTime(b, *rec.EventTime)
+	}
+	b = appendStr(b, "site", rec.Site, true)
+	b = appendStr(b, "correlationId", rec.CorrelationID, true)
+	b = appendStr(b, "traceparent", rec.Traceparent, true)
+	b = appendStr(b, "partitionKey", rec.PartitionKey, true)
+	if rec.PartitionSeq != 0 {
+		b = append(b, `,"partitionSeq":`...)
+		b = strconv.AppendUint(b, rec.PartitionSeq, 10)
+	}
+	b = appendStr(b, "principal", rec.Principal, true)
+	b = appendStr(b, "bodySha256", rec.BodySHA256, true)
+	if rec.Original != 0 {
+		b = append(b, `,"original":`...)
+		b = strconv.AppendUint(b, rec.Original, 10)
+	}
+	b = appendStr(b, "documentId", rec.DocumentID, true)
+	if rec.ResponseDropped {
+		b = append(b, `,"responseDropped":true`...)
+	}
+	if len(rec.Problems) > 0 {
+		b = append(b, `,"problems":[`...)
+		for i, p := range rec.Problems {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendJSONString(b, p)
+		}
+		b = append(b, ']')
+	}
+	// Response and Body are compact JSON already (our own encoding, or
+	// json.Compact of a body that parsed).
+	if len(rec.Response) > 0 {
+		b = append(b, `,"response":`...)
+		b = append(b, rec.Response...)
+	}
+	if len(rec.Body) > 0 {
+		b = append(b, `,"body":`...)
+		b = append(b, rec.Body...)
+	}
+	return append(b, '}')
+}
+
+// appendApplied appends the 201 answer of an applied item.
+func appendApplied(b []byte, a *appliedBody) []byte {
+	b = append(b, `{"documentId":`...)
+	b = appendJSONString(b, a.DocumentID)
+	b = appendStr(b, "resource", a.Resource, false)
+	b = appendStr(b, "status", a.Status, false)
+	b = appendStr(b, "idempotencyKey", a.IdempotencyKey, false)
+	b = appendStr(b, "eventId", a.EventID, true)
+	b = append(b, `,"ledgerSeq":`...)
+	b = strconv.AppendUint(b, a.LedgerSeq, 10)
+	b = append(b, `,"appliedAt":`...)
+	b = appendTime(b, a.AppliedAt)
+	return append(b, '}')
+}
+
+// appendStr appends `,"name":"value"`, or nothing if omitEmpty and value is
+// empty.
+func appendStr(b []byte, name, value string, omitEmpty bool) []byte {
+	if omitEmpty && value == "" {
+		return b
+	}
+	b = append(b, ',', '"')
+	b = append(b, name...)
+	b = append(b, '"', ':')
+	return appendJSONString(b, value)
+}
+
+func appendTime(b []byte, t time.Time) []byte {
+	b = append(b, '"')
+	b = t.AppendFormat(b, time.RFC3339Nano)
+	return append(b, '"')
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendJSONString appends s as a JSON string: quotes, backslashes and
+// control characters escaped, invalid UTF-8 replaced by U+FFFD, U+2028 and
+// U+2029 escaped (as encoding/json does).
+func appendJSONString(b []byte, s string) []byte {
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}
