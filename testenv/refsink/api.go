@@ -58,6 +58,7 @@ func (s *Server) business(res *resource, m mode) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		d := s.faults.decide(faultName)
 		if d.outage {
+			s.faults.fired(func(st *FaultStats) { st.Outage++ })
 			w.Header().Set("Retry-After", retryAfterSeconds(d.retryAfter))
 			writeProblem(w, http.StatusServiceUnavailable, ptUnavailable, "Service unavailable", "planned outage (fault knob)", r.URL.Path)
 			return
@@ -68,7 +69,7 @@ func (s *Server) business(res *resource, m mode) http.HandlerFunc {
 			return
 		}
 		if d.delay > 0 {
-			s.faults.countDelay(d.delay)
+			s.faults.fired(func(st *FaultStats) { st.Delayed++; st.DelayedTotal += Duration(d.delay) })
 			t := time.NewTimer(d.delay)
 			select {
 			case <-t.C:
@@ -82,11 +83,13 @@ func (s *Server) business(res *resource, m mode) http.HandlerFunc {
 			}
 		}
 		if d.rateLimited {
+			s.faults.fired(func(st *FaultStats) { st.RateLimited++ })
 			w.Header().Set("Retry-After", retryAfterSeconds(d.retryAfter))
 			writeProblem(w, http.StatusTooManyRequests, ptRateLimited, "Too many requests", "rate limit (fault knob)", r.URL.Path)
 			return
 		}
 		if d.errStatus != 0 {
+			s.faults.fired(func(st *FaultStats) { st.Errors++ })
 			writeProblem(w, d.errStatus, ptInjected, http.StatusText(d.errStatus), "injected error (fault knob)", r.URL.Path)
 			return
 		}
@@ -100,7 +103,7 @@ func (s *Server) business(res *resource, m mode) http.HandlerFunc {
 			return
 		}
 		if d.drop && anySuccess(results) {
-			s.faults.countDrop()
+			s.faults.fired(func(st *FaultStats) { st.Dropped++ })
 			dropConnection(w)
 			return
 		}

@@ -193,20 +193,15 @@ func (in *injector) snapshot() FaultStats {
 	return in.stats
 }
 
-func (in *injector) countDrop() {
+// fired counts a fault when it has actually been applied to a request.
+func (in *injector) fired(count func(*FaultStats)) {
 	in.mu.Lock()
-	in.stats.Dropped++
+	count(&in.stats)
 	in.mu.Unlock()
 }
 
-func (in *injector) countDelay(d time.Duration) {
-	in.mu.Lock()
-	in.stats.Delayed++
-	in.stats.DelayedTotal += Duration(d)
-	in.mu.Unlock()
-}
-
-// decide draws the faults for one request to resource.
+// decide draws the faults for one request to resource. The caller counts
+// each fault with fired once it has applied it.
 func (in *injector) decide(resource string) decision {
 	in.mu.Lock()
 	defer in.mu.Unlock()
@@ -220,7 +215,6 @@ func (in *injector) decide(resource string) decision {
 	now := in.now()
 	var d decision
 	if left, down := in.outageLocked(now); down {
-		in.stats.Outage++
 		d.outage, d.retryAfter = true, left
 		return d
 	}
@@ -243,11 +237,9 @@ func (in *injector) decide(resource string) decision {
 		}
 	}
 	if d.rateLimited {
-		in.stats.RateLimited++
 		return d
 	}
 	if u5xx < c.ErrorRate {
-		in.stats.Errors++
 		d.errStatus = c.ErrorStatus
 		if d.errStatus == 0 {
 			d.errStatus = 500

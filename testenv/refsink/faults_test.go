@@ -254,3 +254,16 @@ func TestFaultKnobValidation(t *testing.T) {
 		t.Error("NewServer accepted kind crm and a negative rate")
 	}
 }
+
+func TestFaultsCountOnlyWhenFired(t *testing.T) {
+	s := newSink(t, refsink.KindERP, func(c *refsink.Config) {
+		c.Auth.BearerTokens = []string{"tok"}
+		c.Faults = refsink.Faults{ErrorRate: 1}
+	})
+	// Refused before the fault could fire: not counted.
+	wantStatus(t, s.post("/erp/v1/goods-movements", "c1", "application/json", gm(0)), 401)
+	wantStatus(t, s.post("/erp/v1/goods-movements", "c1", "application/json", gm(0), "Authorization", "Bearer tok"), 500)
+	if fs := s.faultStats(); fs.Errors != 1 || fs.Requests != 2 {
+		t.Errorf("fault stats %+v; want 1 error of 2 requests", fs)
+	}
+}

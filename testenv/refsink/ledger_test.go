@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -172,5 +173,37 @@ func TestEventIDReappliedUnderAnotherKey(t *testing.T) {
 	}
 	if recs := s.records(refsink.LedgerQuery{EventID: "ev-1"}); len(recs) != 2 {
 		t.Errorf("%d records for the event; want 2", len(recs))
+	}
+}
+
+func TestRunServesUntilCancelled(t *testing.T) {
+	dir := t.TempDir()
+	srv, err := refsink.NewServer(refsink.Config{Kind: refsink.KindERP, DataDir: dir, Listen: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx) }()
+	for srv.Addr() == nil {
+		time.Sleep(5 * time.Millisecond)
+	}
+	s := &sink{t: t, ts: &httptest.Server{URL: "http://" + srv.Addr().String()}}
+	c := refsink.NewClient(s.ts.URL)
+	if err := c.WaitReady(ctx); err != nil {
+		t.Fatal(err)
+	}
+	wantStatus(t, s.post("/erp/v1/goods-movements", "r1", "application/json", gm(0)), 201)
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if err := srv.Close(); err != nil {
+		t.Errorf("Close after Run: %v", err)
+	}
+	// The directory is free again and the record is there.
+	s2 := openSink(t, refsink.KindERP, dir, nil)
+	if st := s2.stats(); st.Applied != 1 {
+		t.Errorf("after Run: %+v", st)
 	}
 }

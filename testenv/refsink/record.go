@@ -38,11 +38,11 @@ type Record struct {
 	Resource string `json:"resource"`
 	Path     string `json:"path"`
 	// Format is how the item arrived: json, cloudevents (structured mode),
-	// cloudevents-batch, batch (a …:batch array) or multipart-batch
+	// cloudevents-batch, batch (a …:batch array) or json-batch
 	// (/erp/v1/batch, /tms/v1/batch).
 	Format string `json:"format"`
-	// Batch is "<first record seq of the request>" for items of one batch
-	// request, with BatchIndex their position.
+	// Batch is the seq of the first record of the batch request an item
+	// came in (0 for a single request), BatchIndex its position.
 	Batch      uint64 `json:"batch,omitempty"`
 	BatchIndex int    `json:"batchIndex,omitempty"`
 

@@ -143,9 +143,11 @@ func (s *store) countLocked(rec *Record) {
 	st.Records++
 	st.LastSeq = max(st.LastSeq, rec.Seq)
 	st.Counts.add(rec.Outcome)
-	c := st.Resources[rec.Resource]
-	c.add(rec.Outcome)
-	st.Resources[rec.Resource] = c
+	if rec.Resource != "" {
+		c := st.Resources[rec.Resource]
+		c.add(rec.Outcome)
+		st.Resources[rec.Resource] = c
+	}
 	if rec.Site != "" {
 		c := st.Sites[rec.Site]
 		c.add(rec.Outcome)
