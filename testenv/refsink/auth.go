@@ -18,7 +18,7 @@ import (
 )
 
 const (
-	tokenKeyFileName = "oauth-signing.key"
+	tokenKeyFileName = "oauth-signing.key" //nolint:gosec // a file name, not a credential
 	tokenPrefix      = "rs1."
 	authRealm        = "dray-refsink"
 )
@@ -41,7 +41,7 @@ func newAuthenticator(cfg AuthConfig, dataDir string, now func() time.Time) (*au
 		return a, nil
 	}
 	path := filepath.Join(dataDir, tokenKeyFileName)
-	key, err := os.ReadFile(path)
+	key, err := os.ReadFile(path) //nolint:gosec // in the configured data directory
 	if errors.Is(err, os.ErrNotExist) {
 		key = make([]byte, 32)
 		if _, err := rand.Read(key); err != nil {

@@ -68,7 +68,7 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 	if err != nil {
 		return fmt.Errorf("refsink client: %w", err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
 		return fmt.Errorf("refsink client: %s %s: %w", method, u, err)
@@ -99,7 +99,7 @@ func (c *Client) WaitReady(ctx context.Context) error {
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("refsink not ready: %w (last: %v)", ctx.Err(), err)
+			return fmt.Errorf("refsink not ready: %w (last: %w)", ctx.Err(), err)
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
@@ -200,7 +200,7 @@ func (c *Client) Token(ctx context.Context, clientID, secret string) (Token, err
 	if err != nil {
 		return t, fmt.Errorf("refsink client: %w", err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
 		return t, fmt.Errorf("refsink client: token: %w", err)

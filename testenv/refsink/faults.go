@@ -173,7 +173,7 @@ func (in *injector) set(cfg Faults) {
 	cfg.Outages = slices.Clone(cfg.Outages)
 	in.cfg = cfg
 	in.installed = in.now()
-	in.rng = rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15))
+	in.rng = rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15)) //nolint:gosec // a reproducible fault schedule, not a secret
 	in.tokens = max(1, cfg.RateLimitRPS)
 	in.refilled = in.installed
 }

@@ -56,10 +56,10 @@ type ledgerFile struct {
 // the flusher. A corrupt line that is not the torn tail is an error: the
 // ledger is the evidence, and it is never repaired silently.
 func openLedger(dir string, restore func(rec *Record) error) (l *ledgerFile, truncated int64, err error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, 0, fmt.Errorf("open ledger: %w", err)
 	}
-	lock, err := os.OpenFile(filepath.Join(dir, lockFileName), os.O_CREATE|os.O_RDWR, 0o644)
+	lock, err := os.OpenFile(filepath.Join(dir, lockFileName), os.O_CREATE|os.O_RDWR, 0o600) //nolint:gosec // in the configured data directory
 	if err != nil {
 		return nil, 0, fmt.Errorf("open ledger: %w", err)
 	}
@@ -68,7 +68,7 @@ func openLedger(dir string, restore func(rec *Record) error) (l *ledgerFile, tru
 		return nil, 0, fmt.Errorf("open ledger: %s is in use by another process: %w", dir, err)
 	}
 	path := filepath.Join(dir, ledgerFileName)
-	w, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
+	w, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600) //nolint:gosec // in the configured data directory
 	if err != nil {
 		lock.Close()
 		return nil, 0, fmt.Errorf("open ledger: %w", err)
@@ -101,7 +101,7 @@ func openLedger(dir string, restore func(rec *Record) error) (l *ledgerFile, tru
 	if _, err := w.Seek(size, io.SeekStart); err != nil {
 		return fail(fmt.Errorf("open ledger: %w", err))
 	}
-	r, err := os.Open(path)
+	r, err := os.Open(path) //nolint:gosec // in the configured data directory
 	if err != nil {
 		return fail(fmt.Errorf("open ledger: %w", err))
 	}
@@ -119,7 +119,7 @@ func openLedger(dir string, restore func(rec *Record) error) (l *ledgerFile, tru
 }
 
 func syncDir(dir string) error {
-	d, err := os.Open(dir)
+	d, err := os.Open(dir) //nolint:gosec // the configured data directory
 	if err != nil {
 		return err
 	}

@@ -37,7 +37,7 @@ func buildBinary(t testing.TB) string {
 		binPath = filepath.Join(dir, "dray-refsink")
 		cmd := exec.Command("go", "build", "-o", binPath, "github.com/draylink/dray/testenv/cmd/dray-refsink")
 		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+			buildErr = fmt.Errorf("go build: %w\n%s", err, out)
 		}
 	})
 	if buildErr != nil {

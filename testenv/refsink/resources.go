@@ -146,7 +146,7 @@ var resources = []*resource{
 			req("code", tString),
 			req("timestamp", tTime),
 			opt("shipmentId", tString),
-			field{name: "stopSequence", t: tInt, min: 1},
+			{name: "stopSequence", t: tInt, min: 1},
 			opt("reasonCode", tString),
 			opt("eta", tTime),
 			object("location", false,

@@ -251,7 +251,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	if s.cfg.TLS.Enabled() {
 		tc, err := s.tlsConfig()
 		if err != nil {
-			ln.Close()
+			_ = ln.Close()
 			_ = s.Close()
 			return err
 		}

@@ -142,7 +142,7 @@ func (s *store) countLocked(rec *Record) {
 	st := &s.stats
 	st.Records++
 	st.LastSeq = max(st.LastSeq, rec.Seq)
-	st.Counts.add(rec.Outcome)
+	st.add(rec.Outcome)
 	if rec.Resource != "" {
 		c := st.Resources[rec.Resource]
 		c.add(rec.Outcome)

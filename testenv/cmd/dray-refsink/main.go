@@ -85,7 +85,7 @@ func run(args []string) error {
 	}
 	if *addrFile != "" {
 		if err := writeAtomic(*addrFile, []byte(ln.Addr().String())); err != nil {
-			ln.Close()
+			_ = ln.Close()
 			_ = srv.Close()
 			return fmt.Errorf("addr file: %w", err)
 		}
@@ -104,11 +104,11 @@ func writeAtomic(path string, b []byte) error {
 	}
 	if _, err := tmp.Write(b); err != nil {
 		tmp.Close()
-		os.Remove(tmp.Name())
+		_ = os.Remove(tmp.Name())
 		return err
 	}
 	if err := tmp.Close(); err != nil {
-		os.Remove(tmp.Name())
+		_ = os.Remove(tmp.Name())
 		return err
 	}
 	return os.Rename(tmp.Name(), path)
