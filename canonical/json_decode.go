@@ -405,7 +405,7 @@ func (d *decoder) str() string {
 	}
 	start := len(d.arena)
 	d.arena = append(d.arena, b...)
-	return unsafe.String(&d.arena[start], len(b))
+	return unsafe.String(&d.arena[start], len(b)) //nolint:gosec // the arena is append-only and never reallocated (see decoder.arena)
 }
 
 // enumString reads a string value without keeping it.

@@ -100,7 +100,7 @@ func (e *jsonEncoder) str(s string) bool {
 	return true
 }
 
-func (e *jsonEncoder) boolean(b bool)   { e.buf = strconv.AppendBool(e.buf, b) }
+func (e *jsonEncoder) boolean(b bool)  { e.buf = strconv.AppendBool(e.buf, b) }
 func (e *jsonEncoder) integer(n int64) { e.buf = strconv.AppendInt(e.buf, n, 10) }
 
 func (e *jsonEncoder) enum(names []string, n int32) bool {

@@ -55,7 +55,7 @@ func Build(t testing.TB) *Binaries {
 		cmd := exec.Command("go", "build", "-o", dir+string(filepath.Separator), "./agent/cmd/dray-agent", "./relay/cmd/dray-relay")
 		cmd.Dir = root
 		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+			buildErr = fmt.Errorf("go build: %w\n%s", err, out)
 			return
 		}
 		built = &Binaries{Dir: dir, Agent: filepath.Join(dir, "dray-agent"), Relay: filepath.Join(dir, "dray-relay")}

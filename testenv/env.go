@@ -75,12 +75,12 @@ func FreePort(t testing.TB) int {
 			t.Fatal(err)
 		}
 		port := l.Addr().(*net.TCPAddr).Port
-		l.Close()
+		_ = l.Close()
 		u, err := net.ListenPacket("udp", "127.0.0.1:"+strconv.Itoa(port))
 		if err != nil {
 			continue
 		}
-		u.Close()
+		_ = u.Close()
 		return port
 	}
 	t.Fatal("no free port")
@@ -140,7 +140,7 @@ func (r *Relay) Start() {
 		if err != nil {
 			return false
 		}
-		c.Close()
+		_ = c.Close()
 		return true
 	})
 }

@@ -146,7 +146,7 @@ func MountTmpfs(t testing.TB, dir string, size int64) error {
 		return ErrNotRoot
 	}
 	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", fmt.Sprintf("size=%d", size), "tmpfs", dir).CombinedOutput(); err != nil {
-		return fmt.Errorf("mount tmpfs: %v: %s", err, out)
+		return fmt.Errorf("mount tmpfs: %w: %s", err, out)
 	}
 	t.Cleanup(func() {
 		if out, err := exec.Command("umount", "-l", dir).CombinedOutput(); err != nil {

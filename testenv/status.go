@@ -56,7 +56,7 @@ func (a *Agent) Status() *AgentStatus {
 	if err != nil {
 		return nil
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	var st AgentStatus
 	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
 		return nil

@@ -76,7 +76,7 @@ func (e *Error) Error() string {
 
 // Load reads and decodes the file at path into v (see Decode).
 func Load(path string, v any) error {
-	data, err := os.ReadFile(path)
+	data, err := os.ReadFile(path) //nolint:gosec // the operator names the configuration file
 	if err != nil {
 		return fmt.Errorf("read config: %w", err)
 	}

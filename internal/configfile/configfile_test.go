@@ -47,13 +47,13 @@ func TestDecode(t *testing.T) {
 
 func TestDecodeReportsEveryProblem(t *testing.T) {
 	var s sample
-	err := Decode([]byte("nmae: a\nrate: -1\ntimeout: 5 minutes\nnested:\n  adr: x\n"), &s)
+	err := Decode([]byte("nmea: a\nrate: -1\ntimeout: 5 minutes\nnested:\n  adr: x\n"), &s)
 	var ce *Error
 	if !errors.As(err, &ce) {
 		t.Fatalf("err = %v; want *Error", err)
 	}
 	msg := err.Error()
-	for _, want := range []string{"line 1", "nmae", "line 3", "5 minutes", "line 5", "adr"} {
+	for _, want := range []string{"line 1", "nmea", "line 3", "5 minutes", "line 5", "adr"} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("error does not mention %q:\n%s", want, msg)
 		}

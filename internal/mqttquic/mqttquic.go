@@ -92,10 +92,19 @@ func (c *Conn) Abort(code uint64, reason string) error {
 	return c.conn.CloseWithError(quic.ApplicationErrorCode(code), reason)
 }
 
-func (c *Conn) LocalAddr() net.Addr                { return c.conn.LocalAddr() }
-func (c *Conn) RemoteAddr() net.Addr               { return c.conn.RemoteAddr() }
-func (c *Conn) SetDeadline(t time.Time) error      { return c.stream.SetDeadline(t) }
-func (c *Conn) SetReadDeadline(t time.Time) error  { return c.stream.SetReadDeadline(t) }
+// LocalAddr is the local UDP address of the QUIC connection.
+func (c *Conn) LocalAddr() net.Addr { return c.conn.LocalAddr() }
+
+// RemoteAddr is the peer's UDP address.
+func (c *Conn) RemoteAddr() net.Addr { return c.conn.RemoteAddr() }
+
+// SetDeadline sets the stream's read and write deadlines.
+func (c *Conn) SetDeadline(t time.Time) error { return c.stream.SetDeadline(t) }
+
+// SetReadDeadline sets the stream's read deadline.
+func (c *Conn) SetReadDeadline(t time.Time) error { return c.stream.SetReadDeadline(t) }
+
+// SetWriteDeadline sets the stream's write deadline.
 func (c *Conn) SetWriteDeadline(t time.Time) error { return c.stream.SetWriteDeadline(t) }
 
 // ConnectionState returns the TLS state (peer certificates) of the connection.

@@ -2,6 +2,7 @@ package mqttquic
 
 import (
 	"context"
+	"errors"
 	"io"
 	"sync"
 	"testing"
@@ -87,7 +88,7 @@ func TestAcceptAfterClose(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = ln.Close()
-	if _, err := ln.Accept(context.Background()); err != ErrClosed {
+	if _, err := ln.Accept(context.Background()); !errors.Is(err, ErrClosed) {
 		t.Fatalf("err = %v; want ErrClosed", err)
 	}
 }

@@ -224,7 +224,7 @@ type Codec struct {
 	dec       *zstd.Decoder
 }
 
-// DefaultCompressThreshold: smaller payloads are sent as they are (zstd's
+// DefaultCompressThreshold is the payload size from which zstd is used; smaller payloads are sent as they are (zstd's
 // frame overhead and CPU do not pay off for a lone event).
 const DefaultCompressThreshold = 2048
 

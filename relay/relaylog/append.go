@@ -99,7 +99,7 @@ func (l *Log) Append(batches []*Incoming) ([]Result, error) {
 	l.count(a.results)
 	for i, r := range a.results {
 		if r.Dropped > 0 {
-			b := batches[i]
+			b := batches[i] //nolint:gosec // results has one entry per batch
 			l.log.Warn("accepted a gap announced by the agent's drop policy",
 				"site", b.Site, "epoch", b.Header.Epoch, "lane", b.Header.Lane, "stream", b.Header.Stream,
 				"dropped_from", b.Header.First-r.Dropped, "dropped_through", b.Header.DroppedThrough)

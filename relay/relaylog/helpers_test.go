@@ -2,7 +2,6 @@ package relaylog
 
 import (
 	"fmt"
-	"io"
 	"log/slog"
 	"strings"
 	"sync"
@@ -135,7 +134,7 @@ func (w tbWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-var discardLogger = slog.New(slog.NewTextHandler(io.Discard, nil))
+var discardLogger = slog.New(slog.DiscardHandler)
 
 // openTest opens a log in dir (a new temporary directory when "") with
 // the background retention pass off; it is closed at cleanup.

@@ -190,7 +190,7 @@ func runAndKill(t *testing.T, dir string, seed uint64, after time.Duration) ([]s
 	lines := <-linesc
 	err = cmd.Wait()
 	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() {
-		return nil, fmt.Errorf("child ended by itself (%v): %s", err, stderr.String())
+		return nil, fmt.Errorf("child ended by itself (%w): %s", err, stderr.String())
 	}
 	// A line cut by the kill has no newline; Scanner still returns it.
 	// Acks are whole lines written at once, so drop a malformed last line.

@@ -85,7 +85,7 @@ func (p *Proxy) Stats() (forwarded, dropped uint64) { return p.forwarded.Load(),
 func (p *Proxy) pass() (bool, time.Duration) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.partitioned || (p.dropRate > 0 && rand.Float64() < p.dropRate) {
+	if p.partitioned || (p.dropRate > 0 && rand.Float64() < p.dropRate) { //nolint:gosec // fault injection, not security
 		p.dropped.Add(1)
 		return false, 0
 	}

@@ -4,6 +4,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -67,8 +68,8 @@ func root() *cobra.Command {
 			if _, err := load(); err != nil {
 				return err
 			}
-			fmt.Fprintln(c.OutOrStdout(), "configuration is valid")
-			return nil
+			_, err := fmt.Fprintln(c.OutOrStdout(), "configuration is valid")
+			return err
 		},
 	})
 	cmd.AddCommand(configCmd)
@@ -90,10 +91,9 @@ func root() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			defer sp.Close()
 			enc := json.NewEncoder(c.OutOrStdout())
 			enc.SetIndent("", "  ")
-			return enc.Encode(sp.Stats())
+			return errors.Join(enc.Encode(sp.Stats()), sp.Close())
 		},
 	})
 	cmd.AddCommand(spoolCmd)

@@ -5,6 +5,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -69,8 +70,8 @@ func root() *cobra.Command {
 			if _, err := load(); err != nil {
 				return err
 			}
-			fmt.Fprintln(c.OutOrStdout(), "configuration is valid")
-			return nil
+			_, err := fmt.Fprintln(c.OutOrStdout(), "configuration is valid")
+			return err
 		},
 	})
 	cmd.AddCommand(configCmd)
@@ -94,10 +95,9 @@ func root() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			defer store.Close()
 			w := bufio.NewWriter(c.OutOrStdout())
-			defer w.Flush()
-			return dumpLog(store, from, max, w)
+			err = dumpLog(store, from, max, w)
+			return errors.Join(err, w.Flush(), store.Close())
 		},
 	}
 	dump.Flags().Uint64Var(&from, "from", 1, "first global sequence")
@@ -119,10 +119,9 @@ func root() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			defer store.Close()
 			enc := json.NewEncoder(c.OutOrStdout())
 			enc.SetIndent("", "  ")
-			return enc.Encode(store.Stats())
+			return errors.Join(enc.Encode(store.Stats()), store.Close())
 		},
 	})
 	cmd.AddCommand(logCmd)
