@@ -2,6 +2,7 @@ package testenv_test
 
 import (
 	"math/rand/v2"
+	"os"
 	"testing"
 	"time"
 
@@ -145,5 +146,46 @@ func TestPartitionIntegration(t *testing.T) {
 	r.Proc.Stop(30 * time.Second)
 	// Live events may overtake the backlog (a new stream after the heal):
 	// order holds per stream.
+	testenv.VerifySynthetic(t, r.Dump(), "MEM1", count)
+}
+
+// TestSmallDiskIntegration runs the agent's spool on a small file system
+// while the relay is away: intake stops at the free-space low-water mark
+// instead of crashing (Badger dies with SIGBUS on a full disk) or dropping,
+// and resumes once the relay drains the spool. Needs root (tmpfs).
+func TestSmallDiskIntegration(t *testing.T) {
+	skipShort(t)
+	env := testenv.New(t)
+	r := env.NewRelay("relay")
+	const count = 120000 // ~160 MB of events for a 128 MiB file system
+	a := env.NewAgent("MEM1", r.Config.Listen.QUIC, r.Config.Listen.TCP,
+		synthetic.Config{Rate: 20000, Count: count, Size: synthetic.MaxSize})
+	if err := os.MkdirAll(a.Config.DataDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := testenv.MountTmpfs(t, a.Config.DataDir, 128<<20); err != nil {
+		t.Skipf("small file system: %v", err)
+	}
+	a.Config.Spool.MinFreeBytes = 32 << 20
+	withStatus(t, a)
+	a.Start()
+	var paused *testenv.AgentStatus
+	testenv.Eventually(t, 2*time.Minute, 200*time.Millisecond, "intake to pause on low disk", func() bool {
+		if !a.Proc.Running() {
+			t.Fatalf("agent died on a nearly full disk:\n%s", a.Proc.Log())
+		}
+		paused = a.Status()
+		return paused != nil && paused.Spool.Paused == "disk_low"
+	})
+	pos := paused.SyntheticPosition("synthetic")
+	time.Sleep(3 * time.Second)
+	if st := a.Status(); st == nil || st.SyntheticPosition("synthetic") != pos || !a.Proc.Running() {
+		t.Fatalf("intake went on while paused (position %d, now %v)", pos, st)
+	}
+	t.Logf("intake paused at event %d with the disk nearly full; starting the relay", pos)
+	r.Start()
+	a.WaitDrained("synthetic", count, 5*time.Minute)
+	a.Proc.Stop(30 * time.Second)
+	r.Proc.Stop(30 * time.Second)
 	testenv.VerifySynthetic(t, r.Dump(), "MEM1", count)
 }
