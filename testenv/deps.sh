@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Installs, idempotently, the Debian packages dray's tests and benchmarks
 # run against for real (never mocks): an independent MQTT v5 client for the
-# relay's interoperability test. Called by `make test`; a no-op when
+# relay's interoperability test, and mosquitto as the benchmarks' peer. Called by `make test`; a no-op when
 # everything is present. Without root or apt it says what is missing and
 # carries on (the tests that need a package skip with that reason).
 set -euo pipefail
 
 need=()
 command -v mosquitto_pub >/dev/null 2>&1 || need+=(mosquitto-clients)
+[ -x /usr/sbin/mosquitto ] || command -v mosquitto >/dev/null 2>&1 || need+=(mosquitto)
 
 if [ ${#need[@]} -eq 0 ]; then
 	exit 0
