@@ -87,7 +87,7 @@ type Dispatcher struct {
 
 	stats struct {
 		delivered, duplicates, dead, unrouted, retries, batches atomic.Uint64
-		replayed, redriven                                    atomic.Uint64
+		replayed, redriven                                      atomic.Uint64
 	}
 	delay histogram
 }
