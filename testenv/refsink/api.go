@@ -621,6 +621,7 @@ func (s *Server) jsonBatchItems(q *request, base *item) ([]*item, bool) {
 	for i, sr := range br.Requests {
 		q.subIDs[i] = first(sr.ID, strconv.Itoa(i+1))
 		h := q.r.Header.Clone()
+		h.Del(headerIdempotencyKey) // each sub-request names its own
 		for k, v := range sr.Headers {
 			h.Set(textproto.CanonicalMIMEHeaderKey(k), v)
 		}

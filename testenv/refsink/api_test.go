@@ -360,7 +360,8 @@ func TestJSONBatchRoute(t *testing.T) {
 		{"id":"e","method":"GET","url":"/tms/v1/shipments","body":{}},
 		{"id":"f","method":"POST","url":"/tms/v1/tenders","body":%s}
 	]}`, valid[4].body, valid[6].body, event(t, "shipment.tendered"), valid[5].body)
-	r := s.post("/tms/v1/batch", "", "application/json", body, "Dray-Site", "MEM1")
+	// The batch-level Idempotency-Key is not handed down to sub-requests (f has none).
+	r := s.post("/tms/v1/batch", "outer", "application/json", body, "Dray-Site", "MEM1")
 	wantStatus(t, r, http.StatusOK)
 	var out struct {
 		Responses []struct {

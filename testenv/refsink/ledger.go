@@ -209,7 +209,16 @@ func (l *ledgerFile) flusher() {
 		}
 		chunk, starts, g, base := l.buf, l.starts, l.group, l.size
 		l.buf, l.starts, l.group = spare[:0], spareStarts[:0], newGroup()
+		failed := l.err
 		l.mu.Unlock()
+		if failed != nil {
+			// After a failed write or fsync the file's tail is unknown:
+			// nothing more is written, and nothing more is acknowledged.
+			g.err = failed
+			close(g.done)
+			spare, spareStarts = chunk, starts
+			continue
+		}
 
 		_, err := l.w.Write(chunk)
 		if err == nil {
