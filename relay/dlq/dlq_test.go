@@ -22,8 +22,8 @@ func open(t *testing.T, dir string) *Store {
 func rec(sink string, seq uint64, at time.Time) *Record {
 	return &Record{Sink: sink, Route: "erp-moves", Seq: seq, Site: "MEM1", EventID: fmt.Sprint("ev-", seq),
 		EventType: "logistics.inventory.moved", Event: []byte{1, 2, 3},
-		Request:  &Request{Method: "POST", URL: "http://erp/erp/v1/goods-movements", Header: http.Header{"Idempotency-Key": {"k"}}, Body: `{"a":1}`},
-		Status:   422, ResponseBody: `{"title":"bad"}`, Reason: "HTTP 422", Attempts: 1, FirstAt: at, LastAt: at}
+		Request: &Request{Method: "POST", URL: "http://erp/erp/v1/goods-movements", Header: http.Header{"Idempotency-Key": {"k"}}, Body: `{"a":1}`},
+		Status:  422, ResponseBody: `{"title":"bad"}`, Reason: "HTTP 422", Attempts: 1, FirstAt: at, LastAt: at}
 }
 
 func TestPutGetListDelete(t *testing.T) {
