@@ -47,6 +47,7 @@ type request struct {
 	principal string
 	raw       []byte
 	subIDs    []string // ids of /v1/batch sub-requests
+	arrayForm bool     // /v1/batch body was a bare array: answer with results
 }
 
 // business serves one route of resource res (nil: the flavour's /v1/batch).
@@ -110,7 +111,7 @@ func (s *Server) business(res *resource, m mode) http.HandlerFunc {
 		switch {
 		case whole || (m == modeSingle && req.mediaType() != contentTypeCEBatch):
 			writeResult(w, results[0])
-		case m == modeJSONBatch && req.mediaType() == contentTypeJSON:
+		case m == modeJSONBatch && req.mediaType() == contentTypeJSON && !req.arrayForm:
 			writeJSONBatch(w, items, results, req.subIDs)
 		default:
 			writeBatch(w, items, results)
@@ -589,10 +590,15 @@ type jsonBatchRequest struct {
 	Requests []jsonSubRequest `json:"requests"`
 }
 
+// jsonSubRequest is one request of a /v1/batch body. Path is what the
+// relay's default batch body (its rendered requests, relay/route) calls
+// URL, and Route is its route name (ignored).
 type jsonSubRequest struct {
 	ID      string            `json:"id"`
+	Route   string            `json:"route"`
 	Method  string            `json:"method"`
 	URL     string            `json:"url"`
+	Path    string            `json:"path"`
 	Headers map[string]string `json:"headers"`
 	Body    json.RawMessage   `json:"body"`
 }
@@ -609,8 +615,17 @@ type jsonSubResponse struct {
 // its own headers (Idempotency-Key, Content-Type, …) over the batch's.
 func (s *Server) jsonBatchItems(q *request, base *item) ([]*item, bool) {
 	var br jsonBatchRequest
-	if err := decodeStrict(q.raw, &br); err != nil {
-		base.reject(http.StatusBadRequest, ptMalformed, "Malformed batch", `want {"requests":[{"id","method","url","headers","body"}]}: `+err.Error())
+	var err error
+	if t := bytes.TrimLeft(q.raw, " \t\r\n"); len(t) > 0 && t[0] == '[' {
+		// The relay's default: a bare array of its rendered requests.
+		q.arrayForm = true
+		err = decodeStrict(q.raw, &br.Requests)
+	} else {
+		err = decodeStrict(q.raw, &br)
+	}
+	if err != nil {
+		base.reject(http.StatusBadRequest, ptMalformed, "Malformed batch",
+			`want {"requests":[{"id","method","url","headers","body"}]} or [{"method","path","headers","body"}]: `+err.Error())
 		return []*item{base}, true
 	}
 	if bad := s.batchSize(base, len(br.Requests)); bad {
@@ -620,6 +635,7 @@ func (s *Server) jsonBatchItems(q *request, base *item) ([]*item, bool) {
 	q.subIDs = make([]string, len(br.Requests))
 	for i, sr := range br.Requests {
 		q.subIDs[i] = first(sr.ID, strconv.Itoa(i+1))
+		url := first(sr.URL, sr.Path)
 		h := q.r.Header.Clone()
 		h.Del(headerIdempotencyKey) // each sub-request names its own
 		for k, v := range sr.Headers {
@@ -630,17 +646,30 @@ func (s *Server) jsonBatchItems(q *request, base *item) ([]*item, bool) {
 		it.meta = headerMeta(h, q.principal)
 		items[i] = &it
 		it.sum = sha256.Sum256(sr.Body)
-		res, id := s.resolveURL(sr.URL)
+		res, id := s.resolveURL(url)
 		switch {
 		case !strings.EqualFold(sr.Method, http.MethodPost):
 			it.reject(http.StatusMethodNotAllowed, ptMethodNotAllowed, "Method not allowed", "only POST is supported in a batch")
 			continue
 		case res == nil:
-			it.reject(http.StatusNotFound, ptNotFound, "No such resource", fmt.Sprintf("%q is not a %s resource", sr.URL, s.cfg.Kind))
+			it.reject(http.StatusNotFound, ptNotFound, "No such resource", fmt.Sprintf("%q is not a %s resource", url, s.cfg.Kind))
 			continue
 		}
 		it.res, it.path = res, res.itemPath(id)
-		ct := first(h.Get("Content-Type"), contentTypeJSON)
+		ct := ""
+		for k, v := range sr.Headers {
+			if strings.EqualFold(k, "Content-Type") {
+				ct = v
+			}
+		}
+		if ct == "" {
+			// Not said for the item: a body with a specversion member is a
+			// structured CloudEvent (a cloudevents route in a jq batch).
+			ct = contentTypeJSON
+			if looksLikeCloudEvent(sr.Body) {
+				ct = contentTypeCE
+			}
+		}
 		switch mediaType(ct) {
 		case contentTypeJSON:
 			it.format = formatJSON
@@ -662,10 +691,25 @@ func (s *Server) jsonBatchItems(q *request, base *item) ([]*item, bool) {
 	return items, false
 }
 
+// looksLikeCloudEvent reports whether body is a JSON object with a
+// top-level specversion member.
+func looksLikeCloudEvent(body []byte) bool {
+	if !bytes.Contains(body, []byte(`"specversion"`)) {
+		return false
+	}
+	var top map[string]json.RawMessage
+	if json.Unmarshal(body, &top) != nil {
+		return false
+	}
+	_, ok := top["specversion"]
+	return ok
+}
+
 // resolveURL maps a sub-request URL ("/erp/v1/goods-movements",
 // "goods-movements", "shipments/S1/milestones") to a resource of this
 // flavour.
 func (s *Server) resolveURL(u string) (*resource, string) {
+	u, _, _ = strings.Cut(u, "?")
 	p := strings.TrimPrefix(u, "/")
 	p = strings.TrimPrefix(p, string(s.cfg.Kind)+"/v1/")
 	for _, r := range resourcesOf(s.cfg.Kind) {

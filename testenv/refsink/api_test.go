@@ -456,3 +456,32 @@ func TestConcurrentDistinctKeysGetGaplessSeqs(t *testing.T) {
 		}
 	}
 }
+
+// TestRelayDefaultBatchBody: /v1/batch takes the relay's default jq batch
+// body (a bare array of its rendered requests, relay/route) and answers with
+// results that `.results` reads.
+func TestRelayDefaultBatchBody(t *testing.T) {
+	s := newSink(t, refsink.KindERP, nil)
+	hdr := func(key string) string {
+		return fmt.Sprintf(`{"Idempotency-Key":%q,"Traceparent":"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01","Dray-Site":"MEM1","Ce-Id":"ev-%s","X-Correlation-Id":"order:ACME:SO-1"}`, key, key)
+	}
+	body := fmt.Sprintf(`[
+		{"route":"moves","method":"POST","path":"/erp/v1/goods-movements","headers":%s,"body":%s},
+		{"route":"pod-events","method":"POST","path":"/erp/v1/proofs-of-delivery?x=1","headers":%s,"body":%s},
+		{"route":"bad","method":"POST","path":"/erp/v1/goods-movements","headers":%s,"body":{}}
+	]`, hdr("r1"), gm(0), hdr("r2"), event(t, "delivery.confirmed"), hdr("r3"))
+	r := s.post("/erp/v1/batch", "", "application/json", body)
+	wantStatus(t, r, http.StatusOK)
+	var br refsink.BatchResponse
+	if err := json.Unmarshal(r.body, &br); err != nil {
+		t.Fatal(err)
+	}
+	if len(br.Results) != 3 || br.Results[0].Status != 201 || br.Results[1].Status != 201 || br.Results[2].Status != 422 {
+		t.Fatalf("answer %s", r.body)
+	}
+	recs := s.records(refsink.LedgerQuery{Outcome: refsink.OutcomeApplied})
+	if len(recs) != 2 || recs[0].EventID != "ev-r1" || recs[0].CorrelationID != "order:ACME:SO-1" || recs[0].Site != "MEM1" ||
+		recs[1].Resource != "proofs-of-delivery" || recs[1].EventType != "logistics.delivery.confirmed" {
+		t.Errorf("records %+v", recs)
+	}
+}

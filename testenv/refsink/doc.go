@@ -130,9 +130,19 @@
 //	                "body":{…}}, …]}
 //	→ 200 {"responses":[{"id":"1","status":201,"headers":{"Location":"…"},"body":{…}}, …]}
 //
+// The same route also takes a bare array of requests, the relay's default
+// jq batch body (its rendered requests, relay/route):
+//
+//	[{"route":"moves","method":"POST","path":"/erp/v1/goods-movements",
+//	  "headers":{"Idempotency-Key":"…","Dray-Site":"MEM1","Ce-Id":"…",…},"body":{…}}, …]
+//	→ 200 {"applied":…,"results":[…]} as for …:batch (relay results expression: .results)
+//
 // Sub-request headers override the batch request's (Dray-Site, traceparent,
-// …); a sub-request URL may omit the /erp/v1/ prefix. An empty batch is a
-// 422, more than MaxBatchItems (default 1000) a 413.
+// …; never Idempotency-Key: each item names its own); url (or path) may omit
+// the /erp/v1/ prefix and carry a query. An item without its own
+// Content-Type whose body has a top-level specversion member is taken as a
+// structured CloudEvent. An empty batch is a 422, more than MaxBatchItems
+// (default 1000) a 413.
 //
 // # Idempotency
 //
