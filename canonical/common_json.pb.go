@@ -294,6 +294,18 @@ func (x *Quantity) decodeJSON(d *decoder) {
 	}
 }
 
+func (x *Quantity) validateFields(v *validator) {
+	v.path.push("value")
+	v.str(x.Value, rulesQuantity_Value)
+	v.path.pop()
+	v.path.push("uom")
+	v.str(x.Uom, rulesQuantity_Uom)
+	v.path.pop()
+}
+
+var rulesQuantity_Value = &FieldRules{Required: true, Format: 11, MaxLen: 40}
+var rulesQuantity_Uom = &FieldRules{Required: true, Format: 10}
+
 func (x *Money) appendJSON(e *jsonEncoder) {
 	if x == nil {
 		e.buf = append(e.buf, '{', '}')
@@ -348,6 +360,18 @@ func (x *Money) decodeJSON(d *decoder) {
 		}
 	}
 }
+
+func (x *Money) validateFields(v *validator) {
+	v.path.push("amount")
+	v.str(x.Amount, rulesMoney_Amount)
+	v.path.pop()
+	v.path.push("currency")
+	v.str(x.Currency, rulesMoney_Currency)
+	v.path.pop()
+}
+
+var rulesMoney_Amount = &FieldRules{Required: true, Format: 11, MaxLen: 40}
+var rulesMoney_Currency = &FieldRules{Required: true, Format: 6}
 
 func (x *Address) appendJSON(e *jsonEncoder) {
 	if x == nil {
@@ -491,6 +515,44 @@ func (x *Address) decodeJSON(d *decoder) {
 	}
 }
 
+func (x *Address) validateFields(v *validator) {
+	v.path.push("name")
+	v.str(x.Name, rulesAddress_Name)
+	v.path.pop()
+	v.path.push("lines")
+	if len(x.Lines) > 6 {
+		v.add("too_many", "%d elements, at most 6 allowed", len(x.Lines))
+	}
+	for i, e := range x.Lines {
+		v.path.index(i)
+		v.str(e, noRules)
+		v.path.pop()
+	}
+	v.path.pop()
+	v.path.push("city")
+	v.str(x.City, rulesAddress_City)
+	v.path.pop()
+	v.path.push("region")
+	v.str(x.Region, rulesAddress_Region)
+	v.path.pop()
+	v.path.push("postalCode")
+	v.str(x.PostalCode, rulesAddress_PostalCode)
+	v.path.pop()
+	v.path.push("country")
+	v.str(x.Country, rulesAddress_Country)
+	v.path.pop()
+	v.path.push("unlocode")
+	v.str(x.Unlocode, rulesAddress_Unlocode)
+	v.path.pop()
+}
+
+var rulesAddress_Name = &FieldRules{MaxLen: 200}
+var rulesAddress_City = &FieldRules{MaxLen: 100}
+var rulesAddress_Region = &FieldRules{MaxLen: 10}
+var rulesAddress_PostalCode = &FieldRules{MaxLen: 20}
+var rulesAddress_Country = &FieldRules{Format: 5}
+var rulesAddress_Unlocode = &FieldRules{Format: 7}
+
 func (x *Party) appendJSON(e *jsonEncoder) {
 	if x == nil {
 		e.buf = append(e.buf, '{', '}')
@@ -613,6 +675,37 @@ func (x *Party) decodeJSON(d *decoder) {
 	}
 }
 
+func (x *Party) validateFields(v *validator) {
+	v.path.push("id")
+	v.str(x.Id, rulesParty_Id)
+	v.path.pop()
+	v.path.push("name")
+	v.str(x.Name, rulesParty_Name)
+	v.path.pop()
+	v.path.push("gln")
+	v.str(x.Gln, rulesParty_Gln)
+	v.path.pop()
+	v.path.push("roles")
+	if len(x.Roles) > 8 {
+		v.add("too_many", "%d elements, at most 8 allowed", len(x.Roles))
+	}
+	for i, e := range x.Roles {
+		v.path.index(i)
+		v.enum(int32(e), jsonNamesPartyRole[:], "PartyRole", false)
+		v.path.pop()
+	}
+	v.path.pop()
+	v.path.push("address")
+	if x.Address != nil {
+		v.message(x.Address)
+	}
+	v.path.pop()
+}
+
+var rulesParty_Id = &FieldRules{MaxLen: 64}
+var rulesParty_Name = &FieldRules{MaxLen: 200}
+var rulesParty_Gln = &FieldRules{Format: 3}
+
 func (x *Site) appendJSON(e *jsonEncoder) {
 	if x == nil {
 		e.buf = append(e.buf, '{', '}')
@@ -726,6 +819,35 @@ func (x *Site) decodeJSON(d *decoder) {
 	}
 }
 
+func (x *Site) validateFields(v *validator) {
+	v.path.push("siteId")
+	v.str(x.SiteId, rulesSite_SiteId)
+	v.path.pop()
+	v.path.push("name")
+	v.str(x.Name, rulesSite_Name)
+	v.path.pop()
+	v.path.push("gln")
+	v.str(x.Gln, rulesSite_Gln)
+	v.path.pop()
+	v.path.push("unlocode")
+	v.str(x.Unlocode, rulesSite_Unlocode)
+	v.path.pop()
+	v.path.push("timeZone")
+	v.str(x.TimeZone, rulesSite_TimeZone)
+	v.path.pop()
+	v.path.push("address")
+	if x.Address != nil {
+		v.message(x.Address)
+	}
+	v.path.pop()
+}
+
+var rulesSite_SiteId = &FieldRules{Required: true, MaxLen: 32}
+var rulesSite_Name = &FieldRules{MaxLen: 200}
+var rulesSite_Gln = &FieldRules{Format: 3}
+var rulesSite_Unlocode = &FieldRules{Format: 7}
+var rulesSite_TimeZone = &FieldRules{Required: true, Format: 13}
+
 func (x *Location) appendJSON(e *jsonEncoder) {
 	if x == nil {
 		e.buf = append(e.buf, '{', '}')
@@ -814,6 +936,25 @@ func (x *Location) decodeJSON(d *decoder) {
 	}
 }
 
+func (x *Location) validateFields(v *validator) {
+	v.path.push("siteId")
+	v.str(x.SiteId, rulesLocation_SiteId)
+	v.path.pop()
+	v.path.push("code")
+	v.str(x.Code, rulesLocation_Code)
+	v.path.pop()
+	v.path.push("sgln")
+	v.str(x.Sgln, rulesLocation_Sgln)
+	v.path.pop()
+	v.path.push("type")
+	v.enum(int32(x.Type), jsonNamesLocationType[:], "LocationType", false)
+	v.path.pop()
+}
+
+var rulesLocation_SiteId = &FieldRules{Required: true, MaxLen: 32}
+var rulesLocation_Code = &FieldRules{Required: true, MaxLen: 64}
+var rulesLocation_Sgln = &FieldRules{Format: 3}
+
 func (x *Pack) appendJSON(e *jsonEncoder) {
 	if x == nil {
 		e.buf = append(e.buf, '{', '}')
@@ -882,6 +1023,22 @@ func (x *Pack) decodeJSON(d *decoder) {
 		}
 	}
 }
+
+func (x *Pack) validateFields(v *validator) {
+	v.path.push("uom")
+	v.str(x.Uom, rulesPack_Uom)
+	v.path.pop()
+	v.path.push("gtin")
+	v.str(x.Gtin, rulesPack_Gtin)
+	v.path.pop()
+	v.path.push("qtyInBase")
+	v.str(x.QtyInBase, rulesPack_QtyInBase)
+	v.path.pop()
+}
+
+var rulesPack_Uom = &FieldRules{Required: true, Format: 10}
+var rulesPack_Gtin = &FieldRules{Format: 1}
+var rulesPack_QtyInBase = &FieldRules{Required: true, Format: 11, Positive: true}
 
 func (x *Item) appendJSON(e *jsonEncoder) {
 	if x == nil {
@@ -1022,6 +1179,42 @@ func (x *Item) decodeJSON(d *decoder) {
 	}
 }
 
+func (x *Item) validateFields(v *validator) {
+	v.path.push("ownerId")
+	v.str(x.OwnerId, rulesItem_OwnerId)
+	v.path.pop()
+	v.path.push("sku")
+	v.str(x.Sku, rulesItem_Sku)
+	v.path.pop()
+	v.path.push("description")
+	v.str(x.Description, rulesItem_Description)
+	v.path.pop()
+	v.path.push("baseUom")
+	v.str(x.BaseUom, rulesItem_BaseUom)
+	v.path.pop()
+	v.path.push("packs")
+	if len(x.Packs) > 16 {
+		v.add("too_many", "%d elements, at most 16 allowed", len(x.Packs))
+	}
+	for i, e := range x.Packs {
+		v.path.index(i)
+		if e != nil {
+			v.message(e)
+		}
+		v.path.pop()
+	}
+	v.path.pop()
+	v.path.push("lotControlled")
+	v.path.pop()
+	v.path.push("expiryControlled")
+	v.path.pop()
+}
+
+var rulesItem_OwnerId = &FieldRules{Required: true, MaxLen: 64}
+var rulesItem_Sku = &FieldRules{Required: true, MaxLen: 64}
+var rulesItem_Description = &FieldRules{MaxLen: 500}
+var rulesItem_BaseUom = &FieldRules{Required: true, Format: 10}
+
 func (x *ItemRef) appendJSON(e *jsonEncoder) {
 	if x == nil {
 		e.buf = append(e.buf, '{', '}')
@@ -1132,6 +1325,34 @@ func (x *ItemRef) decodeJSON(d *decoder) {
 		}
 	}
 }
+
+func (x *ItemRef) validateFields(v *validator) {
+	v.path.push("ownerId")
+	v.str(x.OwnerId, rulesItemRef_OwnerId)
+	v.path.pop()
+	v.path.push("sku")
+	v.str(x.Sku, rulesItemRef_Sku)
+	v.path.pop()
+	v.path.push("gtin")
+	v.str(x.Gtin, rulesItemRef_Gtin)
+	v.path.pop()
+	v.path.push("lot")
+	v.str(x.Lot, rulesItemRef_Lot)
+	v.path.pop()
+	v.path.push("expiryDate")
+	v.str(x.ExpiryDate, rulesItemRef_ExpiryDate)
+	v.path.pop()
+	v.path.push("description")
+	v.str(x.Description, rulesItemRef_Description)
+	v.path.pop()
+}
+
+var rulesItemRef_OwnerId = &FieldRules{MaxLen: 64}
+var rulesItemRef_Sku = &FieldRules{Required: true, MaxLen: 64}
+var rulesItemRef_Gtin = &FieldRules{Format: 1}
+var rulesItemRef_Lot = &FieldRules{MaxLen: 64}
+var rulesItemRef_ExpiryDate = &FieldRules{Format: 9}
+var rulesItemRef_Description = &FieldRules{MaxLen: 500}
 
 func (x *InventoryPosition) appendJSON(e *jsonEncoder) {
 	if x == nil {
@@ -1272,6 +1493,52 @@ func (x *InventoryPosition) decodeJSON(d *decoder) {
 		}
 	}
 }
+
+func (x *InventoryPosition) validateFields(v *validator) {
+	v.path.push("location")
+	if x.Location != nil {
+		v.message(x.Location)
+	} else {
+		v.add("required", "required")
+	}
+	v.path.pop()
+	v.path.push("item")
+	if x.Item != nil {
+		v.message(x.Item)
+	} else {
+		v.add("required", "required")
+	}
+	v.path.pop()
+	v.path.push("status")
+	v.enum(int32(x.Status), jsonNamesInventoryStatus[:], "InventoryStatus", true)
+	v.path.pop()
+	v.path.push("sscc")
+	v.str(x.Sscc, rulesInventoryPosition_Sscc)
+	v.path.pop()
+	v.path.push("onHand")
+	if x.OnHand != nil {
+		v.message(x.OnHand)
+	} else {
+		v.add("required", "required")
+	}
+	v.path.pop()
+	v.path.push("allocated")
+	if x.Allocated != nil {
+		v.message(x.Allocated)
+	}
+	v.path.pop()
+	v.path.push("available")
+	if x.Available != nil {
+		v.message(x.Available)
+	}
+	v.path.pop()
+}
+
+var rulesInventoryPosition_Location = &FieldRules{Required: true}
+var rulesInventoryPosition_Item = &FieldRules{Required: true}
+var rulesInventoryPosition_Status = &FieldRules{Required: true}
+var rulesInventoryPosition_Sscc = &FieldRules{Format: 2}
+var rulesInventoryPosition_OnHand = &FieldRules{Required: true}
 
 func (x *InventoryMovement) appendJSON(e *jsonEncoder) {
 	if x == nil {
@@ -1535,6 +1802,82 @@ func (x *InventoryMovement) decodeJSON(d *decoder) {
 	}
 }
 
+func (x *InventoryMovement) validateFields(v *validator) {
+	v.path.push("sourceKey")
+	v.str(x.SourceKey, rulesInventoryMovement_SourceKey)
+	v.path.pop()
+	v.path.push("movementType")
+	v.enum(int32(x.MovementType), jsonNamesMovementType[:], "MovementType", true)
+	v.path.pop()
+	v.path.push("item")
+	if x.Item != nil {
+		v.message(x.Item)
+	} else {
+		v.add("required", "required")
+	}
+	v.path.pop()
+	v.path.push("from")
+	if x.From != nil {
+		v.message(x.From)
+	}
+	v.path.pop()
+	v.path.push("to")
+	if x.To != nil {
+		v.message(x.To)
+	}
+	v.path.pop()
+	v.path.push("quantity")
+	if x.Quantity != nil {
+		v.message(x.Quantity)
+		v.signOfMessage(x.Quantity, rulesInventoryMovement_Quantity)
+	} else {
+		v.add("required", "required")
+	}
+	v.path.pop()
+	v.path.push("receivedQuantity")
+	if x.ReceivedQuantity != nil {
+		v.message(x.ReceivedQuantity)
+		v.signOfMessage(x.ReceivedQuantity, rulesInventoryMovement_ReceivedQuantity)
+	}
+	v.path.pop()
+	v.path.push("fromStatus")
+	v.enum(int32(x.FromStatus), jsonNamesInventoryStatus[:], "InventoryStatus", false)
+	v.path.pop()
+	v.path.push("toStatus")
+	v.enum(int32(x.ToStatus), jsonNamesInventoryStatus[:], "InventoryStatus", false)
+	v.path.pop()
+	v.path.push("reasonCode")
+	v.str(x.ReasonCode, rulesInventoryMovement_ReasonCode)
+	v.path.pop()
+	v.path.push("reverses")
+	v.str(x.Reverses, rulesInventoryMovement_Reverses)
+	v.path.pop()
+	v.path.push("sscc")
+	v.str(x.Sscc, rulesInventoryMovement_Sscc)
+	v.path.pop()
+	v.path.push("reference")
+	v.str(x.Reference, rulesInventoryMovement_Reference)
+	v.path.pop()
+	v.path.push("userId")
+	v.str(x.UserId, rulesInventoryMovement_UserId)
+	v.path.pop()
+	v.path.push("note")
+	v.str(x.Note, rulesInventoryMovement_Note)
+	v.path.pop()
+}
+
+var rulesInventoryMovement_SourceKey = &FieldRules{Required: true, MaxLen: 128}
+var rulesInventoryMovement_MovementType = &FieldRules{Required: true}
+var rulesInventoryMovement_Item = &FieldRules{Required: true}
+var rulesInventoryMovement_Quantity = &FieldRules{Required: true, Positive: true}
+var rulesInventoryMovement_ReceivedQuantity = &FieldRules{Positive: true}
+var rulesInventoryMovement_ReasonCode = &FieldRules{MaxLen: 64}
+var rulesInventoryMovement_Reverses = &FieldRules{MaxLen: 128}
+var rulesInventoryMovement_Sscc = &FieldRules{Format: 2}
+var rulesInventoryMovement_Reference = &FieldRules{MaxLen: 128}
+var rulesInventoryMovement_UserId = &FieldRules{MaxLen: 64}
+var rulesInventoryMovement_Note = &FieldRules{MaxLen: 1000}
+
 func (x *HandlingUnitContent) appendJSON(e *jsonEncoder) {
 	if x == nil {
 		e.buf = append(e.buf, '{', '}')
@@ -1593,6 +1936,27 @@ func (x *HandlingUnitContent) decodeJSON(d *decoder) {
 		}
 	}
 }
+
+func (x *HandlingUnitContent) validateFields(v *validator) {
+	v.path.push("item")
+	if x.Item != nil {
+		v.message(x.Item)
+	} else {
+		v.add("required", "required")
+	}
+	v.path.pop()
+	v.path.push("quantity")
+	if x.Quantity != nil {
+		v.message(x.Quantity)
+		v.signOfMessage(x.Quantity, rulesHandlingUnitContent_Quantity)
+	} else {
+		v.add("required", "required")
+	}
+	v.path.pop()
+}
+
+var rulesHandlingUnitContent_Item = &FieldRules{Required: true}
+var rulesHandlingUnitContent_Quantity = &FieldRules{Required: true, Positive: true}
 
 func (x *HandlingUnit) appendJSON(e *jsonEncoder) {
 	if x == nil {
@@ -1713,6 +2077,41 @@ func (x *HandlingUnit) decodeJSON(d *decoder) {
 	}
 }
 
+func (x *HandlingUnit) validateFields(v *validator) {
+	v.path.push("sscc")
+	v.str(x.Sscc, rulesHandlingUnit_Sscc)
+	v.path.pop()
+	v.path.push("packageType")
+	v.str(x.PackageType, rulesHandlingUnit_PackageType)
+	v.path.pop()
+	v.path.push("parentSscc")
+	v.str(x.ParentSscc, rulesHandlingUnit_ParentSscc)
+	v.path.pop()
+	v.path.push("contents")
+	if len(x.Contents) > 1000 {
+		v.add("too_many", "%d elements, at most 1000 allowed", len(x.Contents))
+	}
+	for i, e := range x.Contents {
+		v.path.index(i)
+		if e != nil {
+			v.message(e)
+		}
+		v.path.pop()
+	}
+	v.path.pop()
+	v.path.push("grossWeight")
+	if x.GrossWeight != nil {
+		v.message(x.GrossWeight)
+		v.signOfMessage(x.GrossWeight, rulesHandlingUnit_GrossWeight)
+	}
+	v.path.pop()
+}
+
+var rulesHandlingUnit_Sscc = &FieldRules{Required: true, Format: 2}
+var rulesHandlingUnit_PackageType = &FieldRules{Format: 16}
+var rulesHandlingUnit_ParentSscc = &FieldRules{Format: 2}
+var rulesHandlingUnit_GrossWeight = &FieldRules{Positive: true}
+
 func (x *Carrier) appendJSON(e *jsonEncoder) {
 	if x == nil {
 		e.buf = append(e.buf, '{', '}')
@@ -1768,6 +2167,18 @@ func (x *Carrier) decodeJSON(d *decoder) {
 	}
 }
 
+func (x *Carrier) validateFields(v *validator) {
+	v.path.push("scac")
+	v.str(x.Scac, rulesCarrier_Scac)
+	v.path.pop()
+	v.path.push("name")
+	v.str(x.Name, rulesCarrier_Name)
+	v.path.pop()
+}
+
+var rulesCarrier_Scac = &FieldRules{Required: true, Format: 8}
+var rulesCarrier_Name = &FieldRules{MaxLen: 200}
+
 func (x *TimeWindow) appendJSON(e *jsonEncoder) {
 	if x == nil {
 		e.buf = append(e.buf, '{', '}')
@@ -1821,6 +2232,19 @@ func (x *TimeWindow) decodeJSON(d *decoder) {
 			return
 		}
 	}
+}
+
+func (x *TimeWindow) validateFields(v *validator) {
+	v.path.push("start")
+	if x.Start != nil {
+		v.timestamp(x.Start)
+	}
+	v.path.pop()
+	v.path.push("end")
+	if x.End != nil {
+		v.timestamp(x.End)
+	}
+	v.path.pop()
 }
 
 func (x *Stop) appendJSON(e *jsonEncoder) {
@@ -1954,6 +2378,42 @@ func (x *Stop) decodeJSON(d *decoder) {
 	}
 }
 
+func (x *Stop) validateFields(v *validator) {
+	v.path.push("seq")
+	v.integer(int64(x.Seq), true)
+	v.path.pop()
+	v.path.push("kind")
+	v.enum(int32(x.Kind), jsonNamesStopKind[:], "StopKind", true)
+	v.path.pop()
+	v.path.push("party")
+	if x.Party != nil {
+		v.message(x.Party)
+	}
+	v.path.pop()
+	v.path.push("timeZone")
+	v.str(x.TimeZone, rulesStop_TimeZone)
+	v.path.pop()
+	v.path.push("appointment")
+	if x.Appointment != nil {
+		v.message(x.Appointment)
+	}
+	v.path.pop()
+	v.path.push("arrived")
+	if x.Arrived != nil {
+		v.timestamp(x.Arrived)
+	}
+	v.path.pop()
+	v.path.push("departed")
+	if x.Departed != nil {
+		v.timestamp(x.Departed)
+	}
+	v.path.pop()
+}
+
+var rulesStop_Seq = &FieldRules{Required: true}
+var rulesStop_Kind = &FieldRules{Required: true}
+var rulesStop_TimeZone = &FieldRules{Format: 13}
+
 func (x *OrderRef) appendJSON(e *jsonEncoder) {
 	if x == nil {
 		e.buf = append(e.buf, '{', '}')
@@ -2022,6 +2482,22 @@ func (x *OrderRef) decodeJSON(d *decoder) {
 		}
 	}
 }
+
+func (x *OrderRef) validateFields(v *validator) {
+	v.path.push("ownerId")
+	v.str(x.OwnerId, rulesOrderRef_OwnerId)
+	v.path.pop()
+	v.path.push("orderNo")
+	v.str(x.OrderNo, rulesOrderRef_OrderNo)
+	v.path.pop()
+	v.path.push("poNumber")
+	v.str(x.PoNumber, rulesOrderRef_PoNumber)
+	v.path.pop()
+}
+
+var rulesOrderRef_OwnerId = &FieldRules{Required: true, MaxLen: 64}
+var rulesOrderRef_OrderNo = &FieldRules{Required: true, MaxLen: 64}
+var rulesOrderRef_PoNumber = &FieldRules{MaxLen: 64}
 
 func (x *Shipment) appendJSON(e *jsonEncoder) {
 	if x == nil {
@@ -2283,3 +2759,81 @@ func (x *Shipment) decodeJSON(d *decoder) {
 		}
 	}
 }
+
+func (x *Shipment) validateFields(v *validator) {
+	v.path.push("shipmentId")
+	v.str(x.ShipmentId, rulesShipment_ShipmentId)
+	v.path.pop()
+	v.path.push("gsin")
+	v.str(x.Gsin, rulesShipment_Gsin)
+	v.path.pop()
+	v.path.push("bol")
+	v.str(x.Bol, rulesShipment_Bol)
+	v.path.pop()
+	v.path.push("pro")
+	v.str(x.Pro, rulesShipment_Pro)
+	v.path.pop()
+	v.path.push("carrier")
+	if x.Carrier != nil {
+		v.message(x.Carrier)
+	}
+	v.path.pop()
+	v.path.push("mode")
+	v.enum(int32(x.Mode), jsonNamesTransportMode[:], "TransportMode", false)
+	v.path.pop()
+	v.path.push("equipmentId")
+	v.str(x.EquipmentId, rulesShipment_EquipmentId)
+	v.path.pop()
+	v.path.push("stops")
+	if len(x.Stops) > 100 {
+		v.add("too_many", "%d elements, at most 100 allowed", len(x.Stops))
+	}
+	for i, e := range x.Stops {
+		v.path.index(i)
+		if e != nil {
+			v.message(e)
+		}
+		v.path.pop()
+	}
+	v.path.pop()
+	v.path.push("handlingUnits")
+	if len(x.HandlingUnits) > 10000 {
+		v.add("too_many", "%d elements, at most 10000 allowed", len(x.HandlingUnits))
+	}
+	for i, e := range x.HandlingUnits {
+		v.path.index(i)
+		if e != nil {
+			v.message(e)
+		}
+		v.path.pop()
+	}
+	v.path.pop()
+	v.path.push("orders")
+	if len(x.Orders) > 1000 {
+		v.add("too_many", "%d elements, at most 1000 allowed", len(x.Orders))
+	}
+	for i, e := range x.Orders {
+		v.path.index(i)
+		if e != nil {
+			v.message(e)
+		}
+		v.path.pop()
+	}
+	v.path.pop()
+	v.path.push("grossWeight")
+	if x.GrossWeight != nil {
+		v.message(x.GrossWeight)
+		v.signOfMessage(x.GrossWeight, rulesShipment_GrossWeight)
+	}
+	v.path.pop()
+	v.path.push("handlingUnitCount")
+	v.integer(int64(x.HandlingUnitCount), false)
+	v.path.pop()
+}
+
+var rulesShipment_ShipmentId = &FieldRules{Required: true, MaxLen: 64}
+var rulesShipment_Gsin = &FieldRules{Format: 4}
+var rulesShipment_Bol = &FieldRules{MaxLen: 64}
+var rulesShipment_Pro = &FieldRules{MaxLen: 64}
+var rulesShipment_EquipmentId = &FieldRules{MaxLen: 64}
+var rulesShipment_GrossWeight = &FieldRules{Positive: true}

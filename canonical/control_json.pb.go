@@ -148,6 +148,33 @@ func (x *EventRetracted) decodeJSON(d *decoder) {
 	}
 }
 
+func (x *EventRetracted) validateFields(v *validator) {
+	v.path.push("retractedEventId")
+	v.str(x.RetractedEventId, rulesEventRetracted_RetractedEventId)
+	v.path.pop()
+	v.path.push("reason")
+	v.str(x.Reason, rulesEventRetracted_Reason)
+	v.path.pop()
+	v.path.push("correctiveEventIds")
+	if len(x.CorrectiveEventIds) > 100 {
+		v.add("too_many", "%d elements, at most 100 allowed", len(x.CorrectiveEventIds))
+	}
+	for i, e := range x.CorrectiveEventIds {
+		v.path.index(i)
+		v.str(e, rulesEventRetracted_CorrectiveEventIds_elem)
+		v.path.pop()
+	}
+	v.path.pop()
+	v.path.push("retractedSubject")
+	v.str(x.RetractedSubject, rulesEventRetracted_RetractedSubject)
+	v.path.pop()
+}
+
+var rulesEventRetracted_RetractedEventId = &FieldRules{Required: true, Format: 12}
+var rulesEventRetracted_Reason = &FieldRules{Required: true, MaxLen: 64}
+var rulesEventRetracted_CorrectiveEventIds_elem = &FieldRules{Format: 12}
+var rulesEventRetracted_RetractedSubject = &FieldRules{MaxLen: 200}
+
 func (x *AckError) appendJSON(e *jsonEncoder) {
 	if x == nil {
 		e.buf = append(e.buf, '{', '}')
@@ -238,6 +265,28 @@ func (x *AckError) decodeJSON(d *decoder) {
 		}
 	}
 }
+
+func (x *AckError) validateFields(v *validator) {
+	v.path.push("segmentId")
+	v.str(x.SegmentId, rulesAckError_SegmentId)
+	v.path.pop()
+	v.path.push("segmentPosition")
+	v.integer(int64(x.SegmentPosition), false)
+	v.path.pop()
+	v.path.push("elementPosition")
+	v.integer(int64(x.ElementPosition), false)
+	v.path.pop()
+	v.path.push("code")
+	v.str(x.Code, rulesAckError_Code)
+	v.path.pop()
+	v.path.push("description")
+	v.str(x.Description, rulesAckError_Description)
+	v.path.pop()
+}
+
+var rulesAckError_SegmentId = &FieldRules{MaxLen: 3}
+var rulesAckError_Code = &FieldRules{Required: true, MaxLen: 8}
+var rulesAckError_Description = &FieldRules{MaxLen: 200}
 
 func (x *TransactionAck) appendJSON(e *jsonEncoder) {
 	if x == nil {
@@ -346,6 +395,34 @@ func (x *TransactionAck) decodeJSON(d *decoder) {
 		}
 	}
 }
+
+func (x *TransactionAck) validateFields(v *validator) {
+	v.path.push("setId")
+	v.str(x.SetId, rulesTransactionAck_SetId)
+	v.path.pop()
+	v.path.push("controlNumber")
+	v.str(x.ControlNumber, rulesTransactionAck_ControlNumber)
+	v.path.pop()
+	v.path.push("status")
+	v.enum(int32(x.Status), jsonNamesAckStatus[:], "AckStatus", true)
+	v.path.pop()
+	v.path.push("errors")
+	if len(x.Errors) > 100 {
+		v.add("too_many", "%d elements, at most 100 allowed", len(x.Errors))
+	}
+	for i, e := range x.Errors {
+		v.path.index(i)
+		if e != nil {
+			v.message(e)
+		}
+		v.path.pop()
+	}
+	v.path.pop()
+}
+
+var rulesTransactionAck_SetId = &FieldRules{Required: true, MaxLen: 6}
+var rulesTransactionAck_ControlNumber = &FieldRules{Required: true, MaxLen: 9}
+var rulesTransactionAck_Status = &FieldRules{Required: true}
 
 func (x *IntegrationAcknowledged) appendJSON(e *jsonEncoder) {
 	if x == nil {
@@ -526,3 +603,49 @@ func (x *IntegrationAcknowledged) decodeJSON(d *decoder) {
 		}
 	}
 }
+
+func (x *IntegrationAcknowledged) validateFields(v *validator) {
+	v.path.push("kind")
+	v.enum(int32(x.Kind), jsonNamesAckKind[:], "AckKind", true)
+	v.path.pop()
+	v.path.push("outbound")
+	v.path.pop()
+	v.path.push("senderId")
+	v.str(x.SenderId, rulesIntegrationAcknowledged_SenderId)
+	v.path.pop()
+	v.path.push("receiverId")
+	v.str(x.ReceiverId, rulesIntegrationAcknowledged_ReceiverId)
+	v.path.pop()
+	v.path.push("interchangeControlNumber")
+	v.str(x.InterchangeControlNumber, rulesIntegrationAcknowledged_InterchangeControlNumber)
+	v.path.pop()
+	v.path.push("groupControlNumber")
+	v.str(x.GroupControlNumber, rulesIntegrationAcknowledged_GroupControlNumber)
+	v.path.pop()
+	v.path.push("functionalId")
+	v.str(x.FunctionalId, rulesIntegrationAcknowledged_FunctionalId)
+	v.path.pop()
+	v.path.push("status")
+	v.enum(int32(x.Status), jsonNamesAckStatus[:], "AckStatus", true)
+	v.path.pop()
+	v.path.push("transactions")
+	if len(x.Transactions) > 10000 {
+		v.add("too_many", "%d elements, at most 10000 allowed", len(x.Transactions))
+	}
+	for i, e := range x.Transactions {
+		v.path.index(i)
+		if e != nil {
+			v.message(e)
+		}
+		v.path.pop()
+	}
+	v.path.pop()
+}
+
+var rulesIntegrationAcknowledged_Kind = &FieldRules{Required: true}
+var rulesIntegrationAcknowledged_SenderId = &FieldRules{Required: true, MaxLen: 35}
+var rulesIntegrationAcknowledged_ReceiverId = &FieldRules{Required: true, MaxLen: 35}
+var rulesIntegrationAcknowledged_InterchangeControlNumber = &FieldRules{Required: true, MaxLen: 14}
+var rulesIntegrationAcknowledged_GroupControlNumber = &FieldRules{MaxLen: 9}
+var rulesIntegrationAcknowledged_FunctionalId = &FieldRules{MaxLen: 2}
+var rulesIntegrationAcknowledged_Status = &FieldRules{Required: true}

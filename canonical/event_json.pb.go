@@ -422,3 +422,140 @@ func (x *Event) decodeDataJSON(d *decoder, n int32) {
 		x.Data = &Event_IntegrationAcknowledged{IntegrationAcknowledged: v}
 	}
 }
+
+func (x *Event) validateEnvelope(v *validator) {
+	v.path.push("id")
+	v.str(x.Id, rulesEvent_Id)
+	v.path.pop()
+	v.path.push("source")
+	v.str(x.Source, rulesEvent_Source)
+	v.path.pop()
+	v.path.push("type")
+	v.str(x.Type, rulesEvent_Type)
+	v.path.pop()
+	v.path.push("subject")
+	v.str(x.Subject, rulesEvent_Subject)
+	v.path.pop()
+	v.path.push("time")
+	if x.Time != nil {
+		v.timestamp(x.Time)
+	} else {
+		v.add("required", "required")
+	}
+	v.path.pop()
+	v.path.push("occurredoffset")
+	v.str(x.OccurredOffset, rulesEvent_OccurredOffset)
+	v.path.pop()
+	v.path.push("recordedtime")
+	if x.RecordedTime != nil {
+		v.timestamp(x.RecordedTime)
+	}
+	v.path.pop()
+	v.path.push("receivedtime")
+	if x.ReceivedTime != nil {
+		v.timestamp(x.ReceivedTime)
+	}
+	v.path.pop()
+	v.path.push("siteid")
+	v.str(x.SiteId, rulesEvent_SiteId)
+	v.path.pop()
+	v.path.push("sourcesystem")
+	v.str(x.SourceSystem, rulesEvent_SourceSystem)
+	v.path.pop()
+	v.path.push("sourceref")
+	v.str(x.SourceRef, rulesEvent_SourceRef)
+	v.path.pop()
+	v.path.push("idempotencykey")
+	v.str(x.IdempotencyKey, rulesEvent_IdempotencyKey)
+	v.path.pop()
+	v.path.push("correlationid")
+	v.str(x.CorrelationId, rulesEvent_CorrelationId)
+	v.path.pop()
+	v.path.push("causationid")
+	v.str(x.CausationId, rulesEvent_CausationId)
+	v.path.pop()
+	v.path.push("partitionkey")
+	v.str(x.PartitionKey, rulesEvent_PartitionKey)
+	v.path.pop()
+	v.path.push("schemaversion")
+	v.str(x.SchemaVersion, rulesEvent_SchemaVersion)
+	v.path.pop()
+	v.path.push("dataschema")
+	v.str(x.DataSchema, rulesEvent_DataSchema)
+	v.path.pop()
+	v.path.push("traceparent")
+	v.str(x.Traceparent, rulesEvent_Traceparent)
+	v.path.pop()
+}
+
+// validateData validates the data oneof's message; it reports false when there is none.
+func (x *Event) validateData(v *validator) bool {
+	switch d := x.Data.(type) {
+	case *Event_OrderReceived:
+		v.message(d.OrderReceived)
+	case *Event_OrderChanged:
+		v.message(d.OrderChanged)
+	case *Event_OrderCancelled:
+		v.message(d.OrderCancelled)
+	case *Event_OrderReleased:
+		v.message(d.OrderReleased)
+	case *Event_OrderStatusChanged:
+		v.message(d.OrderStatusChanged)
+	case *Event_OrderLineStatusChanged:
+		v.message(d.OrderLineStatusChanged)
+	case *Event_InventoryMoved:
+		v.message(d.InventoryMoved)
+	case *Event_InventoryStatusChanged:
+		v.message(d.InventoryStatusChanged)
+	case *Event_InventoryCounted:
+		v.message(d.InventoryCounted)
+	case *Event_InventorySnapshot:
+		v.message(d.InventorySnapshot)
+	case *Event_HandlingUnitPacked:
+		v.message(d.HandlingUnitPacked)
+	case *Event_HandlingUnitUnpacked:
+		v.message(d.HandlingUnitUnpacked)
+	case *Event_HandlingUnitLoaded:
+		v.message(d.HandlingUnitLoaded)
+	case *Event_ReceiptExpected:
+		v.message(d.ReceiptExpected)
+	case *Event_ReceiptCompleted:
+		v.message(d.ReceiptCompleted)
+	case *Event_ShipmentTendered:
+		v.message(d.ShipmentTendered)
+	case *Event_ShipmentTenderResponded:
+		v.message(d.ShipmentTenderResponded)
+	case *Event_ShipmentShipped:
+		v.message(d.ShipmentShipped)
+	case *Event_ShipmentStatusChanged:
+		v.message(d.ShipmentStatusChanged)
+	case *Event_DeliveryConfirmed:
+		v.message(d.DeliveryConfirmed)
+	case *Event_FreightChargeInvoiced:
+		v.message(d.FreightChargeInvoiced)
+	case *Event_EventRetracted:
+		v.message(d.EventRetracted)
+	case *Event_IntegrationAcknowledged:
+		v.message(d.IntegrationAcknowledged)
+	default:
+		return false
+	}
+	return true
+}
+
+var rulesEvent_Id = &FieldRules{Required: true, Format: 12}
+var rulesEvent_Source = &FieldRules{Required: true, Format: 14, MaxLen: 256}
+var rulesEvent_Type = &FieldRules{Required: true, MaxLen: 64}
+var rulesEvent_Subject = &FieldRules{Required: true, MaxLen: 256}
+var rulesEvent_Time = &FieldRules{Required: true}
+var rulesEvent_OccurredOffset = &FieldRules{Format: 15}
+var rulesEvent_SiteId = &FieldRules{Required: true, MaxLen: 32}
+var rulesEvent_SourceSystem = &FieldRules{Required: true, MaxLen: 64}
+var rulesEvent_SourceRef = &FieldRules{MaxLen: 512}
+var rulesEvent_IdempotencyKey = &FieldRules{Required: true, MaxLen: 128}
+var rulesEvent_CorrelationId = &FieldRules{MaxLen: 256}
+var rulesEvent_CausationId = &FieldRules{MaxLen: 256}
+var rulesEvent_PartitionKey = &FieldRules{Required: true, MaxLen: 256}
+var rulesEvent_SchemaVersion = &FieldRules{Required: true, MaxLen: 16}
+var rulesEvent_DataSchema = &FieldRules{Format: 14, MaxLen: 256}
+var rulesEvent_Traceparent = &FieldRules{MaxLen: 55}

@@ -92,6 +92,32 @@ func (x *HandlingUnitPacked) decodeJSON(d *decoder) {
 	}
 }
 
+func (x *HandlingUnitPacked) validateFields(v *validator) {
+	v.path.push("handlingUnit")
+	if x.HandlingUnit != nil {
+		v.message(x.HandlingUnit)
+	} else {
+		v.add("required", "required")
+	}
+	v.path.pop()
+	v.path.push("order")
+	if x.Order != nil {
+		v.message(x.Order)
+	}
+	v.path.pop()
+	v.path.push("shipmentId")
+	v.str(x.ShipmentId, rulesHandlingUnitPacked_ShipmentId)
+	v.path.pop()
+	v.path.push("location")
+	if x.Location != nil {
+		v.message(x.Location)
+	}
+	v.path.pop()
+}
+
+var rulesHandlingUnitPacked_HandlingUnit = &FieldRules{Required: true}
+var rulesHandlingUnitPacked_ShipmentId = &FieldRules{MaxLen: 64}
+
 func (x *HandlingUnitUnpacked) appendJSON(e *jsonEncoder) {
 	if x == nil {
 		e.buf = append(e.buf, '{', '}')
@@ -162,6 +188,23 @@ func (x *HandlingUnitUnpacked) decodeJSON(d *decoder) {
 		}
 	}
 }
+
+func (x *HandlingUnitUnpacked) validateFields(v *validator) {
+	v.path.push("sscc")
+	v.str(x.Sscc, rulesHandlingUnitUnpacked_Sscc)
+	v.path.pop()
+	v.path.push("reasonCode")
+	v.str(x.ReasonCode, rulesHandlingUnitUnpacked_ReasonCode)
+	v.path.pop()
+	v.path.push("location")
+	if x.Location != nil {
+		v.message(x.Location)
+	}
+	v.path.pop()
+}
+
+var rulesHandlingUnitUnpacked_Sscc = &FieldRules{Required: true, Format: 2}
+var rulesHandlingUnitUnpacked_ReasonCode = &FieldRules{MaxLen: 64}
 
 func (x *HandlingUnitLoaded) appendJSON(e *jsonEncoder) {
 	if x == nil {
@@ -247,6 +290,27 @@ func (x *HandlingUnitLoaded) decodeJSON(d *decoder) {
 		}
 	}
 }
+
+func (x *HandlingUnitLoaded) validateFields(v *validator) {
+	v.path.push("sscc")
+	v.str(x.Sscc, rulesHandlingUnitLoaded_Sscc)
+	v.path.pop()
+	v.path.push("shipmentId")
+	v.str(x.ShipmentId, rulesHandlingUnitLoaded_ShipmentId)
+	v.path.pop()
+	v.path.push("equipmentId")
+	v.str(x.EquipmentId, rulesHandlingUnitLoaded_EquipmentId)
+	v.path.pop()
+	v.path.push("door")
+	if x.Door != nil {
+		v.message(x.Door)
+	}
+	v.path.pop()
+}
+
+var rulesHandlingUnitLoaded_Sscc = &FieldRules{Required: true, Format: 2}
+var rulesHandlingUnitLoaded_ShipmentId = &FieldRules{Required: true, MaxLen: 64}
+var rulesHandlingUnitLoaded_EquipmentId = &FieldRules{MaxLen: 64}
 
 func (x *ReceiptLine) appendJSON(e *jsonEncoder) {
 	if x == nil {
@@ -380,6 +444,51 @@ func (x *ReceiptLine) decodeJSON(d *decoder) {
 		}
 	}
 }
+
+func (x *ReceiptLine) validateFields(v *validator) {
+	v.path.push("lineNo")
+	v.str(x.LineNo, rulesReceiptLine_LineNo)
+	v.path.pop()
+	v.path.push("item")
+	if x.Item != nil {
+		v.message(x.Item)
+	} else {
+		v.add("required", "required")
+	}
+	v.path.pop()
+	v.path.push("expected")
+	if x.Expected != nil {
+		v.message(x.Expected)
+		v.signOfMessage(x.Expected, rulesReceiptLine_Expected)
+	}
+	v.path.pop()
+	v.path.push("received")
+	if x.Received != nil {
+		v.message(x.Received)
+		v.signOfMessage(x.Received, rulesReceiptLine_Received)
+	}
+	v.path.pop()
+	v.path.push("damaged")
+	if x.Damaged != nil {
+		v.message(x.Damaged)
+		v.signOfMessage(x.Damaged, rulesReceiptLine_Damaged)
+	}
+	v.path.pop()
+	v.path.push("sscc")
+	v.str(x.Sscc, rulesReceiptLine_Sscc)
+	v.path.pop()
+	v.path.push("reasonCode")
+	v.str(x.ReasonCode, rulesReceiptLine_ReasonCode)
+	v.path.pop()
+}
+
+var rulesReceiptLine_LineNo = &FieldRules{Required: true, MaxLen: 32}
+var rulesReceiptLine_Item = &FieldRules{Required: true}
+var rulesReceiptLine_Expected = &FieldRules{NonNegative: true}
+var rulesReceiptLine_Received = &FieldRules{NonNegative: true}
+var rulesReceiptLine_Damaged = &FieldRules{NonNegative: true}
+var rulesReceiptLine_Sscc = &FieldRules{Format: 2}
+var rulesReceiptLine_ReasonCode = &FieldRules{MaxLen: 64}
 
 func (x *Receipt) appendJSON(e *jsonEncoder) {
 	if x == nil {
@@ -544,6 +653,55 @@ func (x *Receipt) decodeJSON(d *decoder) {
 	}
 }
 
+func (x *Receipt) validateFields(v *validator) {
+	v.path.push("ownerId")
+	v.str(x.OwnerId, rulesReceipt_OwnerId)
+	v.path.pop()
+	v.path.push("receiptNo")
+	v.str(x.ReceiptNo, rulesReceipt_ReceiptNo)
+	v.path.pop()
+	v.path.push("poNumber")
+	v.str(x.PoNumber, rulesReceipt_PoNumber)
+	v.path.pop()
+	v.path.push("asnNo")
+	v.str(x.AsnNo, rulesReceipt_AsnNo)
+	v.path.pop()
+	v.path.push("supplier")
+	if x.Supplier != nil {
+		v.message(x.Supplier)
+	}
+	v.path.pop()
+	v.path.push("carrier")
+	if x.Carrier != nil {
+		v.message(x.Carrier)
+	}
+	v.path.pop()
+	v.path.push("expectedDate")
+	v.str(x.ExpectedDate, rulesReceipt_ExpectedDate)
+	v.path.pop()
+	v.path.push("lines")
+	if len(x.Lines) == 0 {
+		v.add("required", "at least one element is required")
+	}
+	if len(x.Lines) > 10000 {
+		v.add("too_many", "%d elements, at most 10000 allowed", len(x.Lines))
+	}
+	for i, e := range x.Lines {
+		v.path.index(i)
+		if e != nil {
+			v.message(e)
+		}
+		v.path.pop()
+	}
+	v.path.pop()
+}
+
+var rulesReceipt_OwnerId = &FieldRules{Required: true, MaxLen: 64}
+var rulesReceipt_ReceiptNo = &FieldRules{Required: true, MaxLen: 64}
+var rulesReceipt_PoNumber = &FieldRules{MaxLen: 64}
+var rulesReceipt_AsnNo = &FieldRules{MaxLen: 64}
+var rulesReceipt_ExpectedDate = &FieldRules{Format: 9}
+
 func (x *ReceiptExpected) appendJSON(e *jsonEncoder) {
 	if x == nil {
 		e.buf = append(e.buf, '{', '}')
@@ -586,6 +744,18 @@ func (x *ReceiptExpected) decodeJSON(d *decoder) {
 		}
 	}
 }
+
+func (x *ReceiptExpected) validateFields(v *validator) {
+	v.path.push("receipt")
+	if x.Receipt != nil {
+		v.message(x.Receipt)
+	} else {
+		v.add("required", "required")
+	}
+	v.path.pop()
+}
+
+var rulesReceiptExpected_Receipt = &FieldRules{Required: true}
 
 func (x *ReceiptCompleted) appendJSON(e *jsonEncoder) {
 	if x == nil {
@@ -643,3 +813,20 @@ func (x *ReceiptCompleted) decodeJSON(d *decoder) {
 		}
 	}
 }
+
+func (x *ReceiptCompleted) validateFields(v *validator) {
+	v.path.push("receipt")
+	if x.Receipt != nil {
+		v.message(x.Receipt)
+	} else {
+		v.add("required", "required")
+	}
+	v.path.pop()
+	v.path.push("completedAt")
+	if x.CompletedAt != nil {
+		v.timestamp(x.CompletedAt)
+	}
+	v.path.pop()
+}
+
+var rulesReceiptCompleted_Receipt = &FieldRules{Required: true}

@@ -50,6 +50,18 @@ func (x *InventoryMoved) decodeJSON(d *decoder) {
 	}
 }
 
+func (x *InventoryMoved) validateFields(v *validator) {
+	v.path.push("movement")
+	if x.Movement != nil {
+		v.message(x.Movement)
+	} else {
+		v.add("required", "required")
+	}
+	v.path.pop()
+}
+
+var rulesInventoryMoved_Movement = &FieldRules{Required: true}
+
 func (x *InventoryStatusChanged) appendJSON(e *jsonEncoder) {
 	if x == nil {
 		e.buf = append(e.buf, '{', '}')
@@ -235,6 +247,64 @@ func (x *InventoryStatusChanged) decodeJSON(d *decoder) {
 	}
 }
 
+func (x *InventoryStatusChanged) validateFields(v *validator) {
+	v.path.push("sourceKey")
+	v.str(x.SourceKey, rulesInventoryStatusChanged_SourceKey)
+	v.path.pop()
+	v.path.push("item")
+	if x.Item != nil {
+		v.message(x.Item)
+	} else {
+		v.add("required", "required")
+	}
+	v.path.pop()
+	v.path.push("location")
+	if x.Location != nil {
+		v.message(x.Location)
+	} else {
+		v.add("required", "required")
+	}
+	v.path.pop()
+	v.path.push("toLocation")
+	if x.ToLocation != nil {
+		v.message(x.ToLocation)
+	}
+	v.path.pop()
+	v.path.push("quantity")
+	if x.Quantity != nil {
+		v.message(x.Quantity)
+		v.signOfMessage(x.Quantity, rulesInventoryStatusChanged_Quantity)
+	} else {
+		v.add("required", "required")
+	}
+	v.path.pop()
+	v.path.push("fromStatus")
+	v.enum(int32(x.FromStatus), jsonNamesInventoryStatus[:], "InventoryStatus", true)
+	v.path.pop()
+	v.path.push("toStatus")
+	v.enum(int32(x.ToStatus), jsonNamesInventoryStatus[:], "InventoryStatus", true)
+	v.path.pop()
+	v.path.push("reasonCode")
+	v.str(x.ReasonCode, rulesInventoryStatusChanged_ReasonCode)
+	v.path.pop()
+	v.path.push("reference")
+	v.str(x.Reference, rulesInventoryStatusChanged_Reference)
+	v.path.pop()
+	v.path.push("note")
+	v.str(x.Note, rulesInventoryStatusChanged_Note)
+	v.path.pop()
+}
+
+var rulesInventoryStatusChanged_SourceKey = &FieldRules{Required: true, MaxLen: 128}
+var rulesInventoryStatusChanged_Item = &FieldRules{Required: true}
+var rulesInventoryStatusChanged_Location = &FieldRules{Required: true}
+var rulesInventoryStatusChanged_Quantity = &FieldRules{Required: true, Positive: true}
+var rulesInventoryStatusChanged_FromStatus = &FieldRules{Required: true}
+var rulesInventoryStatusChanged_ToStatus = &FieldRules{Required: true}
+var rulesInventoryStatusChanged_ReasonCode = &FieldRules{MaxLen: 64}
+var rulesInventoryStatusChanged_Reference = &FieldRules{MaxLen: 128}
+var rulesInventoryStatusChanged_Note = &FieldRules{MaxLen: 1000}
+
 func (x *InventoryCounted) appendJSON(e *jsonEncoder) {
 	if x == nil {
 		e.buf = append(e.buf, '{', '}')
@@ -387,6 +457,57 @@ func (x *InventoryCounted) decodeJSON(d *decoder) {
 	}
 }
 
+func (x *InventoryCounted) validateFields(v *validator) {
+	v.path.push("sourceKey")
+	v.str(x.SourceKey, rulesInventoryCounted_SourceKey)
+	v.path.pop()
+	v.path.push("location")
+	if x.Location != nil {
+		v.message(x.Location)
+	} else {
+		v.add("required", "required")
+	}
+	v.path.pop()
+	v.path.push("item")
+	if x.Item != nil {
+		v.message(x.Item)
+	} else {
+		v.add("required", "required")
+	}
+	v.path.pop()
+	v.path.push("status")
+	v.enum(int32(x.Status), jsonNamesInventoryStatus[:], "InventoryStatus", false)
+	v.path.pop()
+	v.path.push("counted")
+	if x.Counted != nil {
+		v.message(x.Counted)
+		v.signOfMessage(x.Counted, rulesInventoryCounted_Counted)
+	} else {
+		v.add("required", "required")
+	}
+	v.path.pop()
+	v.path.push("expected")
+	if x.Expected != nil {
+		v.message(x.Expected)
+		v.signOfMessage(x.Expected, rulesInventoryCounted_Expected)
+	}
+	v.path.pop()
+	v.path.push("countId")
+	v.str(x.CountId, rulesInventoryCounted_CountId)
+	v.path.pop()
+	v.path.push("reasonCode")
+	v.str(x.ReasonCode, rulesInventoryCounted_ReasonCode)
+	v.path.pop()
+}
+
+var rulesInventoryCounted_SourceKey = &FieldRules{Required: true, MaxLen: 128}
+var rulesInventoryCounted_Location = &FieldRules{Required: true}
+var rulesInventoryCounted_Item = &FieldRules{Required: true}
+var rulesInventoryCounted_Counted = &FieldRules{Required: true, NonNegative: true}
+var rulesInventoryCounted_Expected = &FieldRules{NonNegative: true}
+var rulesInventoryCounted_CountId = &FieldRules{MaxLen: 64}
+var rulesInventoryCounted_ReasonCode = &FieldRules{MaxLen: 64}
+
 func (x *InventorySnapshot) appendJSON(e *jsonEncoder) {
 	if x == nil {
 		e.buf = append(e.buf, '{', '}')
@@ -497,3 +618,33 @@ func (x *InventorySnapshot) decodeJSON(d *decoder) {
 		}
 	}
 }
+
+func (x *InventorySnapshot) validateFields(v *validator) {
+	v.path.push("snapshotId")
+	v.str(x.SnapshotId, rulesInventorySnapshot_SnapshotId)
+	v.path.pop()
+	v.path.push("ownerId")
+	v.str(x.OwnerId, rulesInventorySnapshot_OwnerId)
+	v.path.pop()
+	v.path.push("positions")
+	if len(x.Positions) > 100000 {
+		v.add("too_many", "%d elements, at most 100000 allowed", len(x.Positions))
+	}
+	for i, e := range x.Positions {
+		v.path.index(i)
+		if e != nil {
+			v.message(e)
+		}
+		v.path.pop()
+	}
+	v.path.pop()
+	v.path.push("part")
+	v.integer(int64(x.Part), false)
+	v.path.pop()
+	v.path.push("parts")
+	v.integer(int64(x.Parts), false)
+	v.path.pop()
+}
+
+var rulesInventorySnapshot_SnapshotId = &FieldRules{Required: true, MaxLen: 128}
+var rulesInventorySnapshot_OwnerId = &FieldRules{MaxLen: 64}

@@ -180,6 +180,43 @@ func (x *FreightChargeLine) decodeJSON(d *decoder) {
 	}
 }
 
+func (x *FreightChargeLine) validateFields(v *validator) {
+	v.path.push("lineNo")
+	v.str(x.LineNo, rulesFreightChargeLine_LineNo)
+	v.path.pop()
+	v.path.push("chargeCode")
+	v.enum(int32(x.ChargeCode), jsonNamesChargeCode[:], "ChargeCode", true)
+	v.path.pop()
+	v.path.push("sourceChargeCode")
+	v.str(x.SourceChargeCode, rulesFreightChargeLine_SourceChargeCode)
+	v.path.pop()
+	v.path.push("description")
+	v.str(x.Description, rulesFreightChargeLine_Description)
+	v.path.pop()
+	v.path.push("amount")
+	if x.Amount != nil {
+		v.message(x.Amount)
+	} else {
+		v.add("required", "required")
+	}
+	v.path.pop()
+	v.path.push("billedQuantity")
+	if x.BilledQuantity != nil {
+		v.message(x.BilledQuantity)
+	}
+	v.path.pop()
+	v.path.push("rate")
+	v.str(x.Rate, rulesFreightChargeLine_Rate)
+	v.path.pop()
+}
+
+var rulesFreightChargeLine_LineNo = &FieldRules{MaxLen: 32}
+var rulesFreightChargeLine_ChargeCode = &FieldRules{Required: true}
+var rulesFreightChargeLine_SourceChargeCode = &FieldRules{MaxLen: 16}
+var rulesFreightChargeLine_Description = &FieldRules{MaxLen: 200}
+var rulesFreightChargeLine_Amount = &FieldRules{Required: true}
+var rulesFreightChargeLine_Rate = &FieldRules{Format: 11}
+
 func (x *FreightChargeInvoiced) appendJSON(e *jsonEncoder) {
 	if x == nil {
 		e.buf = append(e.buf, '{', '}')
@@ -358,3 +395,65 @@ func (x *FreightChargeInvoiced) decodeJSON(d *decoder) {
 		}
 	}
 }
+
+func (x *FreightChargeInvoiced) validateFields(v *validator) {
+	v.path.push("invoiceNo")
+	v.str(x.InvoiceNo, rulesFreightChargeInvoiced_InvoiceNo)
+	v.path.pop()
+	v.path.push("invoiceDate")
+	v.str(x.InvoiceDate, rulesFreightChargeInvoiced_InvoiceDate)
+	v.path.pop()
+	v.path.push("shipmentId")
+	v.str(x.ShipmentId, rulesFreightChargeInvoiced_ShipmentId)
+	v.path.pop()
+	v.path.push("bol")
+	v.str(x.Bol, rulesFreightChargeInvoiced_Bol)
+	v.path.pop()
+	v.path.push("pro")
+	v.str(x.Pro, rulesFreightChargeInvoiced_Pro)
+	v.path.pop()
+	v.path.push("carrier")
+	if x.Carrier != nil {
+		v.message(x.Carrier)
+	} else {
+		v.add("required", "required")
+	}
+	v.path.pop()
+	v.path.push("total")
+	if x.Total != nil {
+		v.message(x.Total)
+	} else {
+		v.add("required", "required")
+	}
+	v.path.pop()
+	v.path.push("lines")
+	if len(x.Lines) == 0 {
+		v.add("required", "at least one element is required")
+	}
+	if len(x.Lines) > 1000 {
+		v.add("too_many", "%d elements, at most 1000 allowed", len(x.Lines))
+	}
+	for i, e := range x.Lines {
+		v.path.index(i)
+		if e != nil {
+			v.message(e)
+		}
+		v.path.pop()
+	}
+	v.path.pop()
+	v.path.push("weight")
+	if x.Weight != nil {
+		v.message(x.Weight)
+		v.signOfMessage(x.Weight, rulesFreightChargeInvoiced_Weight)
+	}
+	v.path.pop()
+}
+
+var rulesFreightChargeInvoiced_InvoiceNo = &FieldRules{Required: true, MaxLen: 64}
+var rulesFreightChargeInvoiced_InvoiceDate = &FieldRules{Format: 9}
+var rulesFreightChargeInvoiced_ShipmentId = &FieldRules{Required: true, MaxLen: 64}
+var rulesFreightChargeInvoiced_Bol = &FieldRules{MaxLen: 64}
+var rulesFreightChargeInvoiced_Pro = &FieldRules{MaxLen: 64}
+var rulesFreightChargeInvoiced_Carrier = &FieldRules{Required: true}
+var rulesFreightChargeInvoiced_Total = &FieldRules{Required: true}
+var rulesFreightChargeInvoiced_Weight = &FieldRules{Positive: true}

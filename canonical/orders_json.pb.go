@@ -258,6 +258,78 @@ func (x *OrderLineQuantities) decodeJSON(d *decoder) {
 	}
 }
 
+func (x *OrderLineQuantities) validateFields(v *validator) {
+	v.path.push("ordered")
+	if x.Ordered != nil {
+		v.message(x.Ordered)
+	}
+	v.path.pop()
+	v.path.push("cancelled")
+	if x.Cancelled != nil {
+		v.message(x.Cancelled)
+		v.signOfMessage(x.Cancelled, rulesOrderLineQuantities_Cancelled)
+	}
+	v.path.pop()
+	v.path.push("allocated")
+	if x.Allocated != nil {
+		v.message(x.Allocated)
+		v.signOfMessage(x.Allocated, rulesOrderLineQuantities_Allocated)
+	}
+	v.path.pop()
+	v.path.push("picked")
+	if x.Picked != nil {
+		v.message(x.Picked)
+		v.signOfMessage(x.Picked, rulesOrderLineQuantities_Picked)
+	}
+	v.path.pop()
+	v.path.push("packed")
+	if x.Packed != nil {
+		v.message(x.Packed)
+		v.signOfMessage(x.Packed, rulesOrderLineQuantities_Packed)
+	}
+	v.path.pop()
+	v.path.push("loaded")
+	if x.Loaded != nil {
+		v.message(x.Loaded)
+		v.signOfMessage(x.Loaded, rulesOrderLineQuantities_Loaded)
+	}
+	v.path.pop()
+	v.path.push("shipped")
+	if x.Shipped != nil {
+		v.message(x.Shipped)
+		v.signOfMessage(x.Shipped, rulesOrderLineQuantities_Shipped)
+	}
+	v.path.pop()
+	v.path.push("delivered")
+	if x.Delivered != nil {
+		v.message(x.Delivered)
+		v.signOfMessage(x.Delivered, rulesOrderLineQuantities_Delivered)
+	}
+	v.path.pop()
+	v.path.push("shortClosed")
+	if x.ShortClosed != nil {
+		v.message(x.ShortClosed)
+		v.signOfMessage(x.ShortClosed, rulesOrderLineQuantities_ShortClosed)
+	}
+	v.path.pop()
+	v.path.push("backordered")
+	if x.Backordered != nil {
+		v.message(x.Backordered)
+		v.signOfMessage(x.Backordered, rulesOrderLineQuantities_Backordered)
+	}
+	v.path.pop()
+}
+
+var rulesOrderLineQuantities_Cancelled = &FieldRules{NonNegative: true}
+var rulesOrderLineQuantities_Allocated = &FieldRules{NonNegative: true}
+var rulesOrderLineQuantities_Picked = &FieldRules{NonNegative: true}
+var rulesOrderLineQuantities_Packed = &FieldRules{NonNegative: true}
+var rulesOrderLineQuantities_Loaded = &FieldRules{NonNegative: true}
+var rulesOrderLineQuantities_Shipped = &FieldRules{NonNegative: true}
+var rulesOrderLineQuantities_Delivered = &FieldRules{NonNegative: true}
+var rulesOrderLineQuantities_ShortClosed = &FieldRules{NonNegative: true}
+var rulesOrderLineQuantities_Backordered = &FieldRules{NonNegative: true}
+
 func (x *OrderLine) appendJSON(e *jsonEncoder) {
 	if x == nil {
 		e.buf = append(e.buf, '{', '}')
@@ -381,6 +453,44 @@ func (x *OrderLine) decodeJSON(d *decoder) {
 		}
 	}
 }
+
+func (x *OrderLine) validateFields(v *validator) {
+	v.path.push("lineNo")
+	v.str(x.LineNo, rulesOrderLine_LineNo)
+	v.path.pop()
+	v.path.push("item")
+	if x.Item != nil {
+		v.message(x.Item)
+	} else {
+		v.add("required", "required")
+	}
+	v.path.pop()
+	v.path.push("ordered")
+	if x.Ordered != nil {
+		v.message(x.Ordered)
+		v.signOfMessage(x.Ordered, rulesOrderLine_Ordered)
+	} else {
+		v.add("required", "required")
+	}
+	v.path.pop()
+	v.path.push("quantities")
+	if x.Quantities != nil {
+		v.message(x.Quantities)
+	}
+	v.path.pop()
+	v.path.push("status")
+	v.enum(int32(x.Status), jsonNamesOrderLineStatus[:], "OrderLineStatus", false)
+	v.path.pop()
+	v.path.push("unitPrice")
+	if x.UnitPrice != nil {
+		v.message(x.UnitPrice)
+	}
+	v.path.pop()
+}
+
+var rulesOrderLine_LineNo = &FieldRules{Required: true, MaxLen: 32}
+var rulesOrderLine_Item = &FieldRules{Required: true}
+var rulesOrderLine_Ordered = &FieldRules{Required: true, Positive: true}
 
 func (x *Order) appendJSON(e *jsonEncoder) {
 	if x == nil {
@@ -610,6 +720,74 @@ func (x *Order) decodeJSON(d *decoder) {
 	}
 }
 
+func (x *Order) validateFields(v *validator) {
+	v.path.push("ownerId")
+	v.str(x.OwnerId, rulesOrder_OwnerId)
+	v.path.pop()
+	v.path.push("orderNo")
+	v.str(x.OrderNo, rulesOrder_OrderNo)
+	v.path.pop()
+	v.path.push("orderType")
+	v.enum(int32(x.OrderType), jsonNamesOrderType[:], "OrderType", true)
+	v.path.pop()
+	v.path.push("poNumber")
+	v.str(x.PoNumber, rulesOrder_PoNumber)
+	v.path.pop()
+	v.path.push("parties")
+	if len(x.Parties) > 20 {
+		v.add("too_many", "%d elements, at most 20 allowed", len(x.Parties))
+	}
+	for i, e := range x.Parties {
+		v.path.index(i)
+		if e != nil {
+			v.message(e)
+		}
+		v.path.pop()
+	}
+	v.path.pop()
+	v.path.push("orderDate")
+	v.str(x.OrderDate, rulesOrder_OrderDate)
+	v.path.pop()
+	v.path.push("requestedShipDate")
+	v.str(x.RequestedShipDate, rulesOrder_RequestedShipDate)
+	v.path.pop()
+	v.path.push("requestedDeliveryDate")
+	v.str(x.RequestedDeliveryDate, rulesOrder_RequestedDeliveryDate)
+	v.path.pop()
+	v.path.push("carrier")
+	if x.Carrier != nil {
+		v.message(x.Carrier)
+	}
+	v.path.pop()
+	v.path.push("serviceLevel")
+	v.str(x.ServiceLevel, rulesOrder_ServiceLevel)
+	v.path.pop()
+	v.path.push("lines")
+	if len(x.Lines) == 0 {
+		v.add("required", "at least one element is required")
+	}
+	if len(x.Lines) > 10000 {
+		v.add("too_many", "%d elements, at most 10000 allowed", len(x.Lines))
+	}
+	for i, e := range x.Lines {
+		v.path.index(i)
+		if e != nil {
+			v.message(e)
+		}
+		v.path.pop()
+	}
+	v.path.pop()
+}
+
+var rulesOrder_OwnerId = &FieldRules{Required: true, MaxLen: 64}
+var rulesOrder_OrderNo = &FieldRules{Required: true, MaxLen: 64}
+var rulesOrder_OrderType = &FieldRules{Required: true}
+var rulesOrder_PoNumber = &FieldRules{MaxLen: 64}
+var rulesOrder_OrderDate = &FieldRules{Format: 9}
+var rulesOrder_RequestedShipDate = &FieldRules{Format: 9}
+var rulesOrder_RequestedDeliveryDate = &FieldRules{Format: 9}
+var rulesOrder_ServiceLevel = &FieldRules{MaxLen: 64}
+
 func (x *OrderReceived) appendJSON(e *jsonEncoder) {
 	if x == nil {
 		e.buf = append(e.buf, '{', '}')
@@ -652,6 +830,18 @@ func (x *OrderReceived) decodeJSON(d *decoder) {
 		}
 	}
 }
+
+func (x *OrderReceived) validateFields(v *validator) {
+	v.path.push("order")
+	if x.Order != nil {
+		v.message(x.Order)
+	} else {
+		v.add("required", "required")
+	}
+	v.path.pop()
+}
+
+var rulesOrderReceived_Order = &FieldRules{Required: true}
 
 func (x *OrderChanged) appendJSON(e *jsonEncoder) {
 	if x == nil {
@@ -727,6 +917,28 @@ func (x *OrderChanged) decodeJSON(d *decoder) {
 	}
 }
 
+func (x *OrderChanged) validateFields(v *validator) {
+	v.path.push("order")
+	if x.Order != nil {
+		v.message(x.Order)
+	} else {
+		v.add("required", "required")
+	}
+	v.path.pop()
+	v.path.push("changedFields")
+	if len(x.ChangedFields) > 100 {
+		v.add("too_many", "%d elements, at most 100 allowed", len(x.ChangedFields))
+	}
+	for i, e := range x.ChangedFields {
+		v.path.index(i)
+		v.str(e, noRules)
+		v.path.pop()
+	}
+	v.path.pop()
+}
+
+var rulesOrderChanged_Order = &FieldRules{Required: true}
+
 func (x *OrderCancelled) appendJSON(e *jsonEncoder) {
 	if x == nil {
 		e.buf = append(e.buf, '{', '}')
@@ -798,6 +1010,26 @@ func (x *OrderCancelled) decodeJSON(d *decoder) {
 	}
 }
 
+func (x *OrderCancelled) validateFields(v *validator) {
+	v.path.push("order")
+	if x.Order != nil {
+		v.message(x.Order)
+	} else {
+		v.add("required", "required")
+	}
+	v.path.pop()
+	v.path.push("reasonCode")
+	v.str(x.ReasonCode, rulesOrderCancelled_ReasonCode)
+	v.path.pop()
+	v.path.push("reason")
+	v.str(x.Reason, rulesOrderCancelled_Reason)
+	v.path.pop()
+}
+
+var rulesOrderCancelled_Order = &FieldRules{Required: true}
+var rulesOrderCancelled_ReasonCode = &FieldRules{MaxLen: 64}
+var rulesOrderCancelled_Reason = &FieldRules{MaxLen: 500}
+
 func (x *OrderReleased) appendJSON(e *jsonEncoder) {
 	if x == nil {
 		e.buf = append(e.buf, '{', '}')
@@ -868,6 +1100,26 @@ func (x *OrderReleased) decodeJSON(d *decoder) {
 		}
 	}
 }
+
+func (x *OrderReleased) validateFields(v *validator) {
+	v.path.push("order")
+	if x.Order != nil {
+		v.message(x.Order)
+	} else {
+		v.add("required", "required")
+	}
+	v.path.pop()
+	v.path.push("commandId")
+	v.str(x.CommandId, rulesOrderReleased_CommandId)
+	v.path.pop()
+	v.path.push("waveId")
+	v.str(x.WaveId, rulesOrderReleased_WaveId)
+	v.path.pop()
+}
+
+var rulesOrderReleased_Order = &FieldRules{Required: true}
+var rulesOrderReleased_CommandId = &FieldRules{MaxLen: 128}
+var rulesOrderReleased_WaveId = &FieldRules{MaxLen: 64}
 
 func (x *OrderStatusChanged) appendJSON(e *jsonEncoder) {
 	if x == nil {
@@ -944,6 +1196,26 @@ func (x *OrderStatusChanged) decodeJSON(d *decoder) {
 		}
 	}
 }
+
+func (x *OrderStatusChanged) validateFields(v *validator) {
+	v.path.push("order")
+	if x.Order != nil {
+		v.message(x.Order)
+	} else {
+		v.add("required", "required")
+	}
+	v.path.pop()
+	v.path.push("status")
+	v.enum(int32(x.Status), jsonNamesOrderLineStatus[:], "OrderLineStatus", true)
+	v.path.pop()
+	v.path.push("reasonCode")
+	v.str(x.ReasonCode, rulesOrderStatusChanged_ReasonCode)
+	v.path.pop()
+}
+
+var rulesOrderStatusChanged_Order = &FieldRules{Required: true}
+var rulesOrderStatusChanged_Status = &FieldRules{Required: true}
+var rulesOrderStatusChanged_ReasonCode = &FieldRules{MaxLen: 64}
 
 func (x *OrderLineStatusChanged) appendJSON(e *jsonEncoder) {
 	if x == nil {
@@ -1125,3 +1397,60 @@ func (x *OrderLineStatusChanged) decodeJSON(d *decoder) {
 		}
 	}
 }
+
+func (x *OrderLineStatusChanged) validateFields(v *validator) {
+	v.path.push("order")
+	if x.Order != nil {
+		v.message(x.Order)
+	} else {
+		v.add("required", "required")
+	}
+	v.path.pop()
+	v.path.push("lineNo")
+	v.str(x.LineNo, rulesOrderLineStatusChanged_LineNo)
+	v.path.pop()
+	v.path.push("item")
+	if x.Item != nil {
+		v.message(x.Item)
+	} else {
+		v.add("required", "required")
+	}
+	v.path.pop()
+	v.path.push("status")
+	v.enum(int32(x.Status), jsonNamesOrderLineStatus[:], "OrderLineStatus", true)
+	v.path.pop()
+	v.path.push("quantities")
+	if x.Quantities != nil {
+		v.message(x.Quantities)
+	}
+	v.path.pop()
+	v.path.push("reasonCode")
+	v.str(x.ReasonCode, rulesOrderLineStatusChanged_ReasonCode)
+	v.path.pop()
+	v.path.push("shipmentId")
+	v.str(x.ShipmentId, rulesOrderLineStatusChanged_ShipmentId)
+	v.path.pop()
+	v.path.push("ssccs")
+	if len(x.Ssccs) > 1000 {
+		v.add("too_many", "%d elements, at most 1000 allowed", len(x.Ssccs))
+	}
+	for i, e := range x.Ssccs {
+		v.path.index(i)
+		v.str(e, rulesOrderLineStatusChanged_Ssccs_elem)
+		v.path.pop()
+	}
+	v.path.pop()
+	v.path.push("statusTime")
+	if x.StatusTime != nil {
+		v.timestamp(x.StatusTime)
+	}
+	v.path.pop()
+}
+
+var rulesOrderLineStatusChanged_Order = &FieldRules{Required: true}
+var rulesOrderLineStatusChanged_LineNo = &FieldRules{Required: true, MaxLen: 32}
+var rulesOrderLineStatusChanged_Item = &FieldRules{Required: true}
+var rulesOrderLineStatusChanged_Status = &FieldRules{Required: true}
+var rulesOrderLineStatusChanged_ReasonCode = &FieldRules{MaxLen: 64}
+var rulesOrderLineStatusChanged_ShipmentId = &FieldRules{MaxLen: 64}
+var rulesOrderLineStatusChanged_Ssccs_elem = &FieldRules{Format: 2}

@@ -62,8 +62,6 @@ type registry struct {
 	byMsg          map[protoreflect.FullName]*EventType
 	inOrder        []*EventType
 	sortedNames    []string
-	eventPlan      *msgPlan
-	envelopeFields map[string]*fieldPlan // Event attributes by JSON name, without the data oneof
 }
 
 var reg = sync.OnceValue(buildRegistry)
@@ -99,16 +97,6 @@ func buildRegistry() *registry {
 		r.sortedNames = append(r.sortedNames, t.Name)
 	}
 	sort.Strings(r.sortedNames)
-	r.eventPlan = planOf(r.eventDesc)
-	if len(r.eventPlan.fields) > 64 {
-		panic("canonical: Event has more than 64 fields; widen the decoder's duplicate-key mask")
-	}
-	r.envelopeFields = map[string]*fieldPlan{}
-	for _, f := range r.eventPlan.fields {
-		if f.fd.ContainingOneof() == nil {
-			r.envelopeFields[f.name] = f
-		}
-	}
 	return r
 }
 

@@ -171,6 +171,32 @@ func (x *ShipmentTendered) decodeJSON(d *decoder) {
 	}
 }
 
+func (x *ShipmentTendered) validateFields(v *validator) {
+	v.path.push("shipment")
+	if x.Shipment != nil {
+		v.message(x.Shipment)
+	} else {
+		v.add("required", "required")
+	}
+	v.path.pop()
+	v.path.push("tenderId")
+	v.str(x.TenderId, rulesShipmentTendered_TenderId)
+	v.path.pop()
+	v.path.push("rate")
+	if x.Rate != nil {
+		v.message(x.Rate)
+	}
+	v.path.pop()
+	v.path.push("respondBy")
+	if x.RespondBy != nil {
+		v.timestamp(x.RespondBy)
+	}
+	v.path.pop()
+}
+
+var rulesShipmentTendered_Shipment = &FieldRules{Required: true}
+var rulesShipmentTendered_TenderId = &FieldRules{Required: true, MaxLen: 64}
+
 func (x *ShipmentTenderResponded) appendJSON(e *jsonEncoder) {
 	if x == nil {
 		e.buf = append(e.buf, '{', '}')
@@ -288,6 +314,38 @@ func (x *ShipmentTenderResponded) decodeJSON(d *decoder) {
 		}
 	}
 }
+
+func (x *ShipmentTenderResponded) validateFields(v *validator) {
+	v.path.push("shipmentId")
+	v.str(x.ShipmentId, rulesShipmentTenderResponded_ShipmentId)
+	v.path.pop()
+	v.path.push("tenderId")
+	v.str(x.TenderId, rulesShipmentTenderResponded_TenderId)
+	v.path.pop()
+	v.path.push("carrier")
+	if x.Carrier != nil {
+		v.message(x.Carrier)
+	} else {
+		v.add("required", "required")
+	}
+	v.path.pop()
+	v.path.push("response")
+	v.enum(int32(x.Response), jsonNamesTenderResponse[:], "TenderResponse", true)
+	v.path.pop()
+	v.path.push("reasonCode")
+	v.str(x.ReasonCode, rulesShipmentTenderResponded_ReasonCode)
+	v.path.pop()
+	v.path.push("reason")
+	v.str(x.Reason, rulesShipmentTenderResponded_Reason)
+	v.path.pop()
+}
+
+var rulesShipmentTenderResponded_ShipmentId = &FieldRules{Required: true, MaxLen: 64}
+var rulesShipmentTenderResponded_TenderId = &FieldRules{Required: true, MaxLen: 64}
+var rulesShipmentTenderResponded_Carrier = &FieldRules{Required: true}
+var rulesShipmentTenderResponded_Response = &FieldRules{Required: true}
+var rulesShipmentTenderResponded_ReasonCode = &FieldRules{MaxLen: 64}
+var rulesShipmentTenderResponded_Reason = &FieldRules{MaxLen: 500}
 
 func (x *ShippedLine) appendJSON(e *jsonEncoder) {
 	if x == nil {
@@ -444,6 +502,61 @@ func (x *ShippedLine) decodeJSON(d *decoder) {
 	}
 }
 
+func (x *ShippedLine) validateFields(v *validator) {
+	v.path.push("order")
+	if x.Order != nil {
+		v.message(x.Order)
+	} else {
+		v.add("required", "required")
+	}
+	v.path.pop()
+	v.path.push("lineNo")
+	v.str(x.LineNo, rulesShippedLine_LineNo)
+	v.path.pop()
+	v.path.push("item")
+	if x.Item != nil {
+		v.message(x.Item)
+	} else {
+		v.add("required", "required")
+	}
+	v.path.pop()
+	v.path.push("ordered")
+	if x.Ordered != nil {
+		v.message(x.Ordered)
+		v.signOfMessage(x.Ordered, rulesShippedLine_Ordered)
+	}
+	v.path.pop()
+	v.path.push("shipped")
+	if x.Shipped != nil {
+		v.message(x.Shipped)
+		v.signOfMessage(x.Shipped, rulesShippedLine_Shipped)
+	} else {
+		v.add("required", "required")
+	}
+	v.path.pop()
+	v.path.push("status")
+	v.enum(int32(x.Status), jsonNamesOrderLineStatus[:], "OrderLineStatus", true)
+	v.path.pop()
+	v.path.push("ssccs")
+	if len(x.Ssccs) > 1000 {
+		v.add("too_many", "%d elements, at most 1000 allowed", len(x.Ssccs))
+	}
+	for i, e := range x.Ssccs {
+		v.path.index(i)
+		v.str(e, rulesShippedLine_Ssccs_elem)
+		v.path.pop()
+	}
+	v.path.pop()
+}
+
+var rulesShippedLine_Order = &FieldRules{Required: true}
+var rulesShippedLine_LineNo = &FieldRules{MaxLen: 32}
+var rulesShippedLine_Item = &FieldRules{Required: true}
+var rulesShippedLine_Ordered = &FieldRules{NonNegative: true}
+var rulesShippedLine_Shipped = &FieldRules{Required: true, NonNegative: true}
+var rulesShippedLine_Status = &FieldRules{Required: true}
+var rulesShippedLine_Ssccs_elem = &FieldRules{Format: 2}
+
 func (x *ShipmentShipped) appendJSON(e *jsonEncoder) {
 	if x == nil {
 		e.buf = append(e.buf, '{', '}')
@@ -534,6 +647,35 @@ func (x *ShipmentShipped) decodeJSON(d *decoder) {
 		}
 	}
 }
+
+func (x *ShipmentShipped) validateFields(v *validator) {
+	v.path.push("shipment")
+	if x.Shipment != nil {
+		v.message(x.Shipment)
+	} else {
+		v.add("required", "required")
+	}
+	v.path.pop()
+	v.path.push("lines")
+	if len(x.Lines) > 10000 {
+		v.add("too_many", "%d elements, at most 10000 allowed", len(x.Lines))
+	}
+	for i, e := range x.Lines {
+		v.path.index(i)
+		if e != nil {
+			v.message(e)
+		}
+		v.path.pop()
+	}
+	v.path.pop()
+	v.path.push("shippedAt")
+	if x.ShippedAt != nil {
+		v.timestamp(x.ShippedAt)
+	}
+	v.path.pop()
+}
+
+var rulesShipmentShipped_Shipment = &FieldRules{Required: true}
 
 func (x *ShipmentStatusChanged) appendJSON(e *jsonEncoder) {
 	if x == nil {
@@ -766,6 +908,65 @@ func (x *ShipmentStatusChanged) decodeJSON(d *decoder) {
 	}
 }
 
+func (x *ShipmentStatusChanged) validateFields(v *validator) {
+	v.path.push("shipmentId")
+	v.str(x.ShipmentId, rulesShipmentStatusChanged_ShipmentId)
+	v.path.pop()
+	v.path.push("milestone")
+	v.enum(int32(x.Milestone), jsonNamesMilestone[:], "Milestone", true)
+	v.path.pop()
+	v.path.push("status")
+	v.enum(int32(x.Status), jsonNamesShipmentStatus[:], "ShipmentStatus", false)
+	v.path.pop()
+	v.path.push("stopSeq")
+	v.integer(int64(x.StopSeq), false)
+	v.path.pop()
+	v.path.push("reasonCode")
+	v.str(x.ReasonCode, rulesShipmentStatusChanged_ReasonCode)
+	v.path.pop()
+	v.path.push("eta")
+	if x.Eta != nil {
+		v.timestamp(x.Eta)
+	}
+	v.path.pop()
+	v.path.push("location")
+	if x.Location != nil {
+		v.message(x.Location)
+	}
+	v.path.pop()
+	v.path.push("exception")
+	v.path.pop()
+	v.path.push("exceptionReason")
+	v.str(x.ExceptionReason, rulesShipmentStatusChanged_ExceptionReason)
+	v.path.pop()
+	v.path.push("sourceStatusCode")
+	v.str(x.SourceStatusCode, rulesShipmentStatusChanged_SourceStatusCode)
+	v.path.pop()
+	v.path.push("carrier")
+	if x.Carrier != nil {
+		v.message(x.Carrier)
+	}
+	v.path.pop()
+	v.path.push("equipmentId")
+	v.str(x.EquipmentId, rulesShipmentStatusChanged_EquipmentId)
+	v.path.pop()
+	v.path.push("bol")
+	v.str(x.Bol, rulesShipmentStatusChanged_Bol)
+	v.path.pop()
+	v.path.push("pro")
+	v.str(x.Pro, rulesShipmentStatusChanged_Pro)
+	v.path.pop()
+}
+
+var rulesShipmentStatusChanged_ShipmentId = &FieldRules{Required: true, MaxLen: 64}
+var rulesShipmentStatusChanged_Milestone = &FieldRules{Required: true}
+var rulesShipmentStatusChanged_ReasonCode = &FieldRules{MaxLen: 64}
+var rulesShipmentStatusChanged_ExceptionReason = &FieldRules{MaxLen: 500}
+var rulesShipmentStatusChanged_SourceStatusCode = &FieldRules{MaxLen: 16}
+var rulesShipmentStatusChanged_EquipmentId = &FieldRules{MaxLen: 64}
+var rulesShipmentStatusChanged_Bol = &FieldRules{MaxLen: 64}
+var rulesShipmentStatusChanged_Pro = &FieldRules{MaxLen: 64}
+
 func (x *OSDLine) appendJSON(e *jsonEncoder) {
 	if x == nil {
 		e.buf = append(e.buf, '{', '}')
@@ -897,6 +1098,47 @@ func (x *OSDLine) decodeJSON(d *decoder) {
 	}
 }
 
+func (x *OSDLine) validateFields(v *validator) {
+	v.path.push("sscc")
+	v.str(x.Sscc, rulesOSDLine_Sscc)
+	v.path.pop()
+	v.path.push("gtin")
+	v.str(x.Gtin, rulesOSDLine_Gtin)
+	v.path.pop()
+	v.path.push("sku")
+	v.str(x.Sku, rulesOSDLine_Sku)
+	v.path.pop()
+	v.path.push("expected")
+	if x.Expected != nil {
+		v.message(x.Expected)
+		v.signOfMessage(x.Expected, rulesOSDLine_Expected)
+	}
+	v.path.pop()
+	v.path.push("received")
+	if x.Received != nil {
+		v.message(x.Received)
+		v.signOfMessage(x.Received, rulesOSDLine_Received)
+	}
+	v.path.pop()
+	v.path.push("damaged")
+	if x.Damaged != nil {
+		v.message(x.Damaged)
+		v.signOfMessage(x.Damaged, rulesOSDLine_Damaged)
+	}
+	v.path.pop()
+	v.path.push("reasonCode")
+	v.str(x.ReasonCode, rulesOSDLine_ReasonCode)
+	v.path.pop()
+}
+
+var rulesOSDLine_Sscc = &FieldRules{Format: 2}
+var rulesOSDLine_Gtin = &FieldRules{Format: 1}
+var rulesOSDLine_Sku = &FieldRules{MaxLen: 64}
+var rulesOSDLine_Expected = &FieldRules{NonNegative: true}
+var rulesOSDLine_Received = &FieldRules{NonNegative: true}
+var rulesOSDLine_Damaged = &FieldRules{NonNegative: true}
+var rulesOSDLine_ReasonCode = &FieldRules{MaxLen: 64}
+
 func (x *DeliveryConfirmation) appendJSON(e *jsonEncoder) {
 	if x == nil {
 		e.buf = append(e.buf, '{', '}')
@@ -1011,6 +1253,41 @@ func (x *DeliveryConfirmation) decodeJSON(d *decoder) {
 	}
 }
 
+func (x *DeliveryConfirmation) validateFields(v *validator) {
+	v.path.push("shipmentId")
+	v.str(x.ShipmentId, rulesDeliveryConfirmation_ShipmentId)
+	v.path.pop()
+	v.path.push("stopSeq")
+	v.integer(int64(x.StopSeq), false)
+	v.path.pop()
+	v.path.push("deliveredAt")
+	if x.DeliveredAt != nil {
+		v.timestamp(x.DeliveredAt)
+	} else {
+		v.add("required", "required")
+	}
+	v.path.pop()
+	v.path.push("signedBy")
+	v.str(x.SignedBy, rulesDeliveryConfirmation_SignedBy)
+	v.path.pop()
+	v.path.push("osdLines")
+	if len(x.OsdLines) > 10000 {
+		v.add("too_many", "%d elements, at most 10000 allowed", len(x.OsdLines))
+	}
+	for i, e := range x.OsdLines {
+		v.path.index(i)
+		if e != nil {
+			v.message(e)
+		}
+		v.path.pop()
+	}
+	v.path.pop()
+}
+
+var rulesDeliveryConfirmation_ShipmentId = &FieldRules{Required: true, MaxLen: 64}
+var rulesDeliveryConfirmation_DeliveredAt = &FieldRules{Required: true}
+var rulesDeliveryConfirmation_SignedBy = &FieldRules{MaxLen: 200}
+
 func (x *DeliveryConfirmed) appendJSON(e *jsonEncoder) {
 	if x == nil {
 		e.buf = append(e.buf, '{', '}')
@@ -1053,3 +1330,15 @@ func (x *DeliveryConfirmed) decodeJSON(d *decoder) {
 		}
 	}
 }
+
+func (x *DeliveryConfirmed) validateFields(v *validator) {
+	v.path.push("delivery")
+	if x.Delivery != nil {
+		v.message(x.Delivery)
+	} else {
+		v.add("required", "required")
+	}
+	v.path.pop()
+}
+
+var rulesDeliveryConfirmed_Delivery = &FieldRules{Required: true}

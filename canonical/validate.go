@@ -2,8 +2,6 @@ package canonical
 
 import (
 	"fmt"
-	"net/url"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -13,10 +11,8 @@ import (
 	"github.com/draylink/dray/canonical/gs1"
 	"github.com/draylink/dray/canonical/localtime"
 	"github.com/draylink/dray/canonical/units"
-	"github.com/google/uuid"
 	"github.com/shopspring/decimal"
 	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
@@ -75,22 +71,47 @@ var (
 	maxEventTime = time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC)
 )
 
-var (
-	siteIDPattern      = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$`)
-	traceparentPattern = regexp.MustCompile(`^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$`)
-)
-
 // ValidSiteID reports whether s can be a site id: 1 to 32 ASCII letters,
 // digits, '_', '.' or '-', starting with a letter or digit. Site ids appear in
 // MQTT topics and certificates, so nothing else is allowed.
-func ValidSiteID(s string) bool { return siteIDPattern.MatchString(s) }
+func ValidSiteID(s string) bool {
+	if len(s) == 0 || len(s) > 32 || !isAlnum(s[0]) {
+		return false
+	}
+	for i := 1; i < len(s); i++ {
+		if c := s[i]; !isAlnum(c) && c != '_' && c != '.' && c != '-' {
+			return false
+		}
+	}
+	return true
+}
+
+func isAlnum(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
+}
+
+// validTraceparent checks the W3C trace context shape vv-32hex-16hex-2hex.
+func validTraceparent(s string) bool {
+	if len(s) != 55 || s[2] != '-' || s[35] != '-' || s[52] != '-' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if i == 2 || i == 35 || i == 52 {
+			continue
+		}
+		if c := s[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
 
 // Validate checks an event against the model: every (rules) annotation of
 // every field present, the envelope's consistency with its data, and the
 // cross-field rules of each entity. It returns nil or a *ValidationError with
 // every problem found.
 func Validate(e *Event) error {
-	v := &validator{}
+	v := newValidator()
 	v.event(e)
 	if len(v.problems) == 0 {
 		return nil
@@ -105,18 +126,37 @@ func ValidateMessage(m proto.Message) error {
 	if e, ok := m.(*Event); ok {
 		return Validate(e)
 	}
-	v := &validator{}
-	r := m.ProtoReflect()
-	v.message(r, planOf(r.Descriptor()))
+	vm, ok := m.(validatable)
+	if !ok {
+		return fmt.Errorf("validate: %T is not a message of the canonical model", m)
+	}
+	v := newValidator()
+	v.message(vm)
 	if len(v.problems) == 0 {
 		return nil
 	}
 	return &ValidationError{Problems: v.problems}
 }
 
+// validatable is implemented by every generated message: validateFields
+// applies the (rules) annotations of its fields (generated, *_json.pb.go).
+type validatable interface {
+	validateFields(v *validator)
+}
+
+// noRules is the rules of a field without annotations.
+var noRules = &FieldRules{}
+
 type validator struct {
 	problems []Problem
 	path     pathStack
+	pathBuf  [16]pathElem // backs path: the model nests fewer than 16 levels
+}
+
+func newValidator() *validator {
+	v := &validator{}
+	v.path.elems = v.pathBuf[:0]
+	return v
 }
 
 func (v *validator) add(code, format string, args ...any) {
@@ -135,20 +175,20 @@ func (v *validator) event(e *Event) {
 		v.add("required", "event is nil")
 		return
 	}
-	m := e.ProtoReflect()
-	v.fields(m, reg().eventPlan, true)
-
-	d := e.Payload()
+	e.validateEnvelope(v)
 	v.path.push("data")
-	if d == nil {
+	hasData := e.validateData(v)
+	if !hasData {
 		v.add("required", "data is missing")
-	} else {
-		v.message(d.ProtoReflect(), planOf(d.ProtoReflect().Descriptor()))
 	}
 	v.path.pop()
 
 	if e.GetSiteId() != "" && !ValidSiteID(e.GetSiteId()) {
 		v.at("siteid", "invalid_site_id", "site id %q: want 1-32 of A-Z a-z 0-9 _ . - starting with a letter or digit", e.GetSiteId())
+	}
+	var d Data
+	if hasData {
+		d = e.Payload()
 	}
 	if e.GetType() != "" {
 		t, ok := LookupType(e.GetType())
@@ -159,84 +199,40 @@ func (v *validator) event(e *Event) {
 			v.at("type", "type_mismatch", "type is %q but data is %s", e.GetType(), TypeOf(d).Name)
 		}
 	}
-	if d != nil && e.GetSubject() != "" && e.GetSubject() != SubjectOf(d) {
-		v.at("subject", "subject_mismatch", "subject is %q but the data's aggregate is %q", e.GetSubject(), SubjectOf(d))
+	if d != nil && e.GetSubject() != "" {
+		if want := SubjectOf(d); e.GetSubject() != want {
+			v.at("subject", "subject_mismatch", "subject is %q but the data's aggregate is %q", e.GetSubject(), want)
+		}
 	}
-	if tp := e.GetTraceparent(); tp != "" && !traceparentPattern.MatchString(tp) {
+	if tp := e.GetTraceparent(); tp != "" && !validTraceparent(tp) {
 		v.at("traceparent", "invalid_traceparent", "traceparent %q is not W3C trace context", tp)
 	}
 }
 
-// fields checks every field of m by its rules; envelope skips the data oneof.
-func (v *validator) fields(m protoreflect.Message, p *msgPlan, envelope bool) {
-	for _, f := range p.fields {
-		if envelope && f.fd.ContainingOneof() != nil {
-			continue
+// message validates a nested message: its fields, then its entity's
+// cross-field rules.
+func (v *validator) message(m validatable) {
+	m.validateFields(v)
+	v.semantics(m)
+}
+
+func (v *validator) enum(n int32, names []string, enum string, required bool) {
+	switch {
+	case n == 0:
+		if required {
+			v.add("required", "required")
 		}
-		v.path.push(f.name)
-		v.field(m, f)
-		v.path.pop()
+	case n < 0 || int(n) >= len(names) || names[n] == "":
+		v.add("unknown_enum", "%d is not a value of %s", n, enum)
 	}
 }
 
-func (v *validator) message(m protoreflect.Message, p *msgPlan) {
-	if p.timestamp {
-		v.timestamp(m.Interface().(*timestamppb.Timestamp))
-		return
-	}
-	v.fields(m, p, false)
-	v.semantics(m.Interface())
-}
-
-func (v *validator) field(m protoreflect.Message, f *fieldPlan) {
-	r := f.rules
-	if f.list {
-		l := m.Get(f.fd).List()
-		if r.GetRequired() && l.Len() == 0 {
-			v.add("required", "at least one element is required")
-		}
-		if max := int(r.GetMaxLen()); max > 0 && l.Len() > max {
-			v.add("too_many", "%d elements, at most %d allowed", l.Len(), max)
-		}
-		for i := 0; i < l.Len(); i++ {
-			v.path.index(i)
-			v.value(l.Get(i), f, f.elem)
-			v.path.pop()
-		}
-		return
-	}
-	if !m.Has(f.fd) {
-		if r.GetRequired() {
-			v.add("required", "required")
-		}
-		return
-	}
-	v.value(m.Get(f.fd), f, f.rules)
-}
-
-func (v *validator) value(val protoreflect.Value, f *fieldPlan, r *FieldRules) {
-	switch f.kind {
-	case protoreflect.MessageKind:
-		msg := val.Message()
-		v.message(msg, f.msg)
-		if r.GetPositive() || r.GetNonNegative() {
-			v.sign(msg, r)
-		}
-	case protoreflect.StringKind:
-		v.str(val.String(), r)
-	case protoreflect.EnumKind:
-		n := val.Enum()
-		if _, ok := f.enum.names[n]; !ok && n != 0 {
-			v.add("unknown_enum", "%d is not a value of %s", n, f.fd.Enum().Name())
-		} else if n == 0 && r.GetRequired() {
-			v.add("required", "required")
-		}
-	case protoreflect.Int32Kind, protoreflect.Int64Kind:
-		if val.Int() == 0 && r.GetRequired() {
-			v.add("required", "required")
-		} else if val.Int() < 0 {
-			v.add("negative", "must not be negative")
-		}
+func (v *validator) integer(n int64, required bool) {
+	switch {
+	case n == 0 && required:
+		v.add("required", "required")
+	case n < 0:
+		v.add("negative", "must not be negative")
 	}
 }
 
@@ -260,8 +256,7 @@ func (v *validator) str(s string, r *FieldRules) {
 		return
 	}
 	if r.GetFormat() == Format_FORMAT_DECIMAL && (r.GetPositive() || r.GetNonNegative()) {
-		d, _ := ParseDecimal(s)
-		v.signOf(d, r)
+		v.signOfString(s, r)
 	}
 }
 
@@ -309,7 +304,7 @@ func checkFormat(f Format, s string) (code, msg string) {
 			return "invalid_decimal", err.Error()
 		}
 	case Format_FORMAT_UUID:
-		if u, err := uuid.Parse(s); err != nil || u.String() != s {
+		if !validUUID(s) {
 			return "invalid_uuid", fmt.Sprintf("%q is not a lower-case UUID", s)
 		}
 	case Format_FORMAT_TIME_ZONE:
@@ -317,7 +312,7 @@ func checkFormat(f Format, s string) (code, msg string) {
 			return "invalid_time_zone", err.Error()
 		}
 	case Format_FORMAT_URI:
-		if u, err := url.Parse(s); err != nil || u.Scheme == "" {
+		if !absoluteURI(s) {
 			return "invalid_uri", fmt.Sprintf("%q is not an absolute URI", s)
 		}
 	case Format_FORMAT_UTC_OFFSET:
@@ -335,29 +330,80 @@ func codeOf(code string, err error) (string, string) {
 	return code, err.Error()
 }
 
-// sign applies positive / non_negative to a Quantity or Money field.
-func (v *validator) sign(m protoreflect.Message, r *FieldRules) {
-	var s string
-	switch x := m.Interface().(type) {
+// signOfMessage applies positive / non_negative to a Quantity or Money field.
+func (v *validator) signOfMessage(m any, r *FieldRules) {
+	switch x := m.(type) {
 	case *Quantity:
-		s = x.GetValue()
+		if checkDecimalSyntax(x.GetValue()) == nil {
+			v.signOfString(x.GetValue(), r)
+		}
 	case *Money:
-		s = x.GetAmount()
-	default:
-		return
-	}
-	if d, err := ParseDecimal(s); err == nil {
-		v.signOf(d, r)
+		if checkDecimalSyntax(x.GetAmount()) == nil {
+			v.signOfString(x.GetAmount(), r)
+		}
 	}
 }
 
-func (v *validator) signOf(d decimal.Decimal, r *FieldRules) {
-	switch {
-	case r.GetPositive() && !d.IsPositive():
-		v.add("not_positive", "%s must be greater than zero", d.String())
-	case r.GetNonNegative() && d.IsNegative():
-		v.add("negative", "%s must not be negative", d.String())
+// signOfString applies a sign rule to a syntactically valid decimal string
+// without parsing it into a number: it is negative when it starts with '-'
+// and is not zero, positive when it is neither negative nor zero.
+func (v *validator) signOfString(s string, r *FieldRules) {
+	zero := true
+	for i := 0; i < len(s); i++ {
+		if s[i] >= '1' && s[i] <= '9' {
+			zero = false
+			break
+		}
 	}
+	negative := !zero && s[0] == '-'
+	switch {
+	case r.GetPositive() && (zero || negative):
+		v.add("not_positive", "%s must be greater than zero", s)
+	case r.GetNonNegative() && negative:
+		v.add("negative", "%s must not be negative", s)
+	}
+}
+
+// absoluteURI checks an RFC 3986 absolute URI's shape: a scheme (a letter,
+// then letters, digits, '+', '-', '.'), a colon, and a non-empty rest
+// without spaces or control characters.
+func absoluteURI(s string) bool {
+	colon := strings.IndexByte(s, ':')
+	if colon < 1 || colon == len(s)-1 {
+		return false
+	}
+	for i := 0; i < colon; i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') && (i == 0 || !(c >= '0' && c <= '9' || c == '+' || c == '-' || c == '.')) {
+			return false
+		}
+	}
+	for i := colon + 1; i < len(s); i++ {
+		if s[i] <= ' ' || s[i] == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// validUUID checks the lower-case 8-4-4-4-12 hex form.
+func validUUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		switch i {
+		case 8, 13, 18, 23:
+			if s[i] != '-' {
+				return false
+			}
+		default:
+			if c := s[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 func (v *validator) timestamp(ts *timestamppb.Timestamp) {
@@ -442,15 +488,19 @@ func (v *validator) sameUnit(uom string, q *OrderLineQuantities) {
 	if q == nil || uom == "" {
 		return
 	}
-	m := q.ProtoReflect()
-	p := planOf(m.Descriptor())
-	for _, f := range p.fields {
-		if !m.Has(f.fd) {
-			continue
-		}
-		if got := m.Get(f.fd).Message().Interface().(*Quantity).GetUom(); got != uom {
+	buckets := []struct {
+		name string
+		q    *Quantity
+	}{
+		{"ordered", q.GetOrdered()}, {"cancelled", q.GetCancelled()}, {"allocated", q.GetAllocated()},
+		{"picked", q.GetPicked()}, {"packed", q.GetPacked()}, {"loaded", q.GetLoaded()},
+		{"shipped", q.GetShipped()}, {"delivered", q.GetDelivered()}, {"shortClosed", q.GetShortClosed()},
+		{"backordered", q.GetBackordered()},
+	}
+	for _, b := range buckets {
+		if b.q != nil && b.q.GetUom() != uom {
 			v.path.push("quantities")
-			v.at(f.name, "uom_mismatch", "bucket in %s, the line is in %s", got, uom)
+			v.at(b.name, "uom_mismatch", "bucket in %s, the line is in %s", b.q.GetUom(), uom)
 			v.path.pop()
 		}
 	}

@@ -112,8 +112,15 @@ func Append(payload string) (string, error) {
 	return payload + string(c), nil
 }
 
+var (
+	gtinLengths = []int{8, 12, 13, 14}
+	ssccLengths = []int{18}
+	glnLengths  = []int{13}
+	gsinLengths = []int{17}
+)
+
 // ValidateGTIN checks a GTIN-8, GTIN-12 (UPC-A), GTIN-13 (EAN-13) or GTIN-14.
-func ValidateGTIN(s string) error { return validate("gtin", s, 8, 12, 13, 14) }
+func ValidateGTIN(s string) error { return validate("gtin", s, gtinLengths) }
 
 // NormalizeGTIN validates s and returns it left-padded with zeros to the
 // 14 digits of a GTIN-14, the form dray stores and compares.
@@ -125,15 +132,18 @@ func NormalizeGTIN(s string) (string, error) {
 }
 
 // ValidateSSCC checks an 18-digit Serial Shipping Container Code.
-func ValidateSSCC(s string) error { return validate("sscc", s, 18) }
+func ValidateSSCC(s string) error { return validate("sscc", s, ssccLengths) }
 
 // ValidateGLN checks a 13-digit Global Location Number.
-func ValidateGLN(s string) error { return validate("gln", s, 13) }
+func ValidateGLN(s string) error { return validate("gln", s, glnLengths) }
 
 // ValidateGSIN checks a 17-digit Global Shipment Identification Number.
-func ValidateGSIN(s string) error { return validate("gsin", s, 17) }
+func ValidateGSIN(s string) error { return validate("gsin", s, gsinLengths) }
 
-func validate(scheme, s string, lengths ...int) error {
+// validate checks s against one scheme. lengths is a package-level slice
+// (never a variadic literal: an error keeps it, which would allocate one per
+// call on the happy path too).
+func validate(scheme, s string, lengths []int) error {
 	if e := digitsOnly(scheme, s); e != nil {
 		if e.Kind == KindLength {
 			e.Lengths = lengths

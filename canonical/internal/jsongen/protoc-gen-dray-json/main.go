@@ -1,8 +1,9 @@
 // Command protoc-gen-dray-json generates the canonical package's CloudEvents
-// JSON codec: for every message, an appendJSON method (encoder) and a
-// decodeJSON method (strict decoder) that read and write the Go struct fields
+// JSON codec and validator walk: for every message, an appendJSON method
+// (encoder), a decodeJSON method (strict decoder) and a validateFields method
+// (every (rules) annotation applied) that read the Go struct fields
 // directly. The reflective protobuf path costs several allocations per field
-// (a boxed value for every Set); generated code does not.
+// (a boxed value for every Get or Set); generated code does not.
 //
 // It runs as a buf plugin from canonical/proto/buf.gen.yaml (`make generate`).
 // The runtime it calls (jsonEncoder, decoder) is hand-written in package
@@ -109,10 +110,14 @@ func genMessage(g *protogen.GeneratedFile, m *protogen.Message) {
 	if isEvent(m) {
 		genEventEncoder(g, m)
 		genEventDecoder(g, m)
+		genValidator(g, m, true)
+		flushDecls(g)
 		return
 	}
 	genEncoder(g, m)
 	genDecoder(g, m)
+	genValidator(g, m, false)
+	flushDecls(g)
 }
 
 func plainFields(m *protogen.Message) []*protogen.Field {
