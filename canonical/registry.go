@@ -56,12 +56,12 @@ type Data interface {
 // first use: the generated code registers descriptors in init functions,
 // which run after package-level variables are initialised.
 type registry struct {
-	eventDesc      protoreflect.MessageDescriptor
-	dataOneof      protoreflect.OneofDescriptor
-	byName         map[string]*EventType
-	byMsg          map[protoreflect.FullName]*EventType
-	inOrder        []*EventType
-	sortedNames    []string
+	eventDesc   protoreflect.MessageDescriptor
+	dataOneof   protoreflect.OneofDescriptor
+	byName      map[string]*EventType
+	byMsg       map[protoreflect.FullName]*EventType
+	inOrder     []*EventType
+	sortedNames []string
 }
 
 var reg = sync.OnceValue(buildRegistry)
