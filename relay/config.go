@@ -1,7 +1,13 @@
 package relay
 
 import (
+	"fmt"
+	"time"
+
 	"github.com/draylink/dray/internal/configfile"
+	"github.com/draylink/dray/relay/dispatch"
+	"github.com/draylink/dray/relay/route"
+	"github.com/draylink/dray/relay/sink"
 )
 
 // Config is the relay's configuration file (YAML, strict).
@@ -13,6 +19,42 @@ type Config struct {
 	Limits  LimitsConfig `yaml:"limits"`
 	Log     LogConfig    `yaml:"log"`
 	Store   StoreConfig  `yaml:"store"`
+	// Admin is the admin API (dead letters, replay); off without listen.
+	Admin AdminConfig `yaml:"admin"`
+	// Sinks are the systems the relay delivers to, Routes what it sends
+	// them (first matching route per sink, in this order).
+	Sinks  []SinkConfig   `yaml:"sinks"`
+	Routes []route.Config `yaml:"routes"`
+
+	// tables are the compiled routes per sink, made by Validate.
+	tables map[string]*route.Table
+}
+
+// SinkConfig is one sink: its HTTP side (URL, auth, TLS, timeouts, rate,
+// breaker) and its delivery side (workers, batching, retry), in one YAML
+// mapping.
+type SinkConfig struct {
+	HTTP     sink.Config     `yaml:",inline"`
+	Delivery dispatch.Config `yaml:",inline"`
+}
+
+// AdminConfig is the admin API.
+type AdminConfig struct {
+	// Listen is the TCP address, e.g. "127.0.0.1:8446" (empty: no API).
+	// The API speaks plain HTTP: keep it on loopback or a private network.
+	Listen string `yaml:"listen"`
+	// Tokens are the accepted bearer tokens (at least 16 bytes each).
+	Tokens []AdminToken `yaml:"tokens"`
+	// RedriveTimeout bounds one redrive, retries included (default 60s).
+	RedriveTimeout configfile.Duration `yaml:"redrive_timeout"`
+}
+
+// AdminToken is one admin token, read from an environment variable or a
+// file.
+type AdminToken struct {
+	// Name identifies the holder in audit lines.
+	Name   string      `yaml:"name"`
+	Secret sink.Secret `yaml:",inline"`
 }
 
 // ListenConfig says where agents connect.
@@ -69,6 +111,13 @@ func (c *Config) SetDefaults() {
 	if c.Log.Format == "" {
 		c.Log.Format = "json"
 	}
+	for i := range c.Sinks {
+		c.Sinks[i].HTTP.SetDefaults()
+		c.Sinks[i].Delivery.SetDefaults()
+	}
+	if c.Admin.RedriveTimeout == 0 {
+		c.Admin.RedriveTimeout = configfile.Duration(60 * time.Second)
+	}
 }
 
 // Validate reports every problem.
@@ -101,4 +150,97 @@ func (c *Config) Validate(errs *configfile.Errors) {
 	if c.Log.Format != "json" && c.Log.Format != "text" {
 		errs.Add("log.format", "want json or text, got %q", c.Log.Format)
 	}
+	c.validateFanOut(errs)
+}
+
+// validateFanOut checks sinks, routes and the admin API, and compiles the
+// routes (every jq expression, once).
+func (c *Config) validateFanOut(errs *configfile.Errors) {
+	sinks := map[string]int{}
+	for i := range c.Sinks {
+		s := &c.Sinks[i]
+		p := fmt.Sprintf("sinks[%d]", i)
+		s.HTTP.Validate(p, errs)
+		if j, dup := sinks[s.HTTP.Name]; dup && s.HTTP.Name != "" {
+			errs.Add(p+".name", "%q is also the name of sinks[%d]", s.HTTP.Name, j)
+		}
+		sinks[s.HTTP.Name] = i
+	}
+	c.tables = map[string]*route.Table{}
+	byRoute := map[string]int{}
+	perSink := map[string][]route.Config{}
+	for i, rc := range c.Routes {
+		p := fmt.Sprintf("routes[%d]", i)
+		r := route.Compile(p, rc, errs)
+		if j, dup := byRoute[rc.Name]; dup && rc.Name != "" {
+			errs.Add(p+".name", "%q is also the name of routes[%d]", rc.Name, j)
+		}
+		byRoute[rc.Name] = i
+		if _, ok := sinks[rc.Sink]; !ok && rc.Sink != "" {
+			errs.Add(p+".sink", "no sink named %q", rc.Sink)
+			continue
+		}
+		norm := rc
+		if norm.Mode == "" {
+			norm.Mode = route.ModeJQ
+		}
+		perSink[rc.Sink] = append(perSink[rc.Sink], norm)
+		if r != nil {
+			t := c.tables[rc.Sink]
+			if t == nil {
+				t = &route.Table{Sink: rc.Sink}
+				c.tables[rc.Sink] = t
+			}
+			t.Routes = append(t.Routes, r)
+		}
+	}
+	for i := range c.Sinks {
+		s := &c.Sinks[i]
+		p := fmt.Sprintf("sinks[%d]", i)
+		s.Delivery.Validate(p, perSink[s.HTTP.Name], errs)
+		if len(perSink[s.HTTP.Name]) == 0 && s.HTTP.Name != "" {
+			errs.Add(p, "no route sends to sink %q", s.HTTP.Name)
+		}
+	}
+	if c.Admin.Listen != "" {
+		if len(c.Admin.Tokens) == 0 {
+			errs.Add("admin.tokens", "at least one token is required with admin.listen")
+		}
+	} else if len(c.Admin.Tokens) > 0 {
+		errs.Add("admin.listen", "required with admin.tokens")
+	}
+	names := map[string]bool{}
+	for i, t := range c.Admin.Tokens {
+		p := fmt.Sprintf("admin.tokens[%d]", i)
+		if t.Name == "" {
+			errs.Add(p+".name", "required (it names the caller in audit lines)")
+		} else if names[t.Name] {
+			errs.Add(p+".name", "%q is used twice", t.Name)
+		}
+		names[t.Name] = true
+		if (t.Secret.Env == "") == (t.Secret.File == "") {
+			errs.Add(p, "set exactly one of env and file")
+		}
+	}
+	if d := c.Admin.RedriveTimeout.D(); d < time.Second || d > 10*time.Minute {
+		errs.Add("admin.redrive_timeout", "must be between 1s and 10m")
+	}
+}
+
+// RouteTables returns the compiled routes per sink name (Validate made
+// them); every configured sink has a table.
+func (c *Config) RouteTables() map[string]*route.Table {
+	if c.tables == nil {
+		var errs configfile.Errors
+		c.validateFanOut(&errs)
+	}
+	out := make(map[string]*route.Table, len(c.Sinks))
+	for _, s := range c.Sinks {
+		t := c.tables[s.HTTP.Name]
+		if t == nil {
+			t = &route.Table{Sink: s.HTTP.Name}
+		}
+		out[s.HTTP.Name] = t
+	}
+	return out
 }

@@ -26,7 +26,20 @@ func LogOptions(cfg *Config, log *slog.Logger) relaylog.Options {
 	}
 }
 
+// DLQDir is where the dead-letter store lives inside the data directory.
+func DLQDir(dataDir string) string { return filepath.Join(dataDir, "dlq") }
+
+// AuditPath is the admin API's audit file inside the data directory.
+func AuditPath(dataDir string) string { return filepath.Join(dataDir, "audit.log") }
+
 // Run runs the relay until ctx ends.
+//
+// Start order: relay log, dead-letter store, sinks and their dispatchers
+// (each registered as a relay log consumer before any event is accepted),
+// admin API, ingest. Stop order is the reverse: ingest stops accepting,
+// the admin API ends its calls and replay jobs, the dispatchers stop
+// (in-flight requests get a grace period) and write their cursors, then
+// the dead-letter store and the relay log close.
 func Run(ctx context.Context, cfg *Config, log *slog.Logger) error {
 	tlsConf, err := pki.LoadServerTLS(cfg.TLS.CertFile, cfg.TLS.KeyFile, cfg.TLS.ClientCAFile)
 	if err != nil {
@@ -41,6 +54,11 @@ func Run(ctx context.Context, cfg *Config, log *slog.Logger) error {
 			log.Error("close relay log", "err", err)
 		}
 	}()
+	fan, err := newFanOut(cfg, store, log)
+	if err != nil {
+		return err
+	}
+	defer fan.close()
 	codec, err := wire.NewCodec(0, int(cfg.Limits.MaxPacketSize)*8)
 	if err != nil {
 		return err
@@ -59,13 +77,16 @@ func Run(ctx context.Context, cfg *Config, log *slog.Logger) error {
 		RatePerSite:    limit,
 		RateBurst:      cfg.Limits.RateBurst,
 		KeepAlive:      cfg.Limits.KeepAlive.D(),
-		Logger:         log,
+		Logger:         log.With("component", "ingest"),
 	}, store, codec)
 	if err != nil {
 		return err
 	}
-	log.Info("relay running", "quic", cfg.Listen.QUIC, "tcp", cfg.Listen.TCP, "data", cfg.DataDir)
+	fan.start()
+	log.Info("relay running", "quic", cfg.Listen.QUIC, "tcp", cfg.Listen.TCP, "data", cfg.DataDir,
+		"sinks", len(cfg.Sinks), "routes", len(cfg.Routes), "admin", cfg.Admin.Listen)
 	err = srv.Run(ctx)
+	fan.stop()
 	log.Info("relay stopped")
 	return err
 }

@@ -205,8 +205,8 @@ func (s *Secret) validate(path string, errs *configfile.Errors) {
 	}
 }
 
-// read returns the secret.
-func (s *Secret) read() (string, error) {
+// Read returns the secret.
+func (s *Secret) Read() (string, error) {
 	if s.Env != "" {
 		v, ok := os.LookupEnv(s.Env)
 		if !ok || v == "" {

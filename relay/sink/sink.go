@@ -202,20 +202,20 @@ func (s *Sink) setupAuth(tr *http.Transport) error {
 	a := s.cfg.Auth
 	switch {
 	case a.Bearer != nil:
-		tok, err := a.Bearer.read()
+		tok, err := a.Bearer.Read()
 		if err != nil {
 			return fmt.Errorf("bearer: %w", err)
 		}
 		s.auth = func(r *http.Request) error { r.Header.Set("Authorization", "Bearer "+tok); return nil }
 	case a.APIKey != nil:
-		v, err := a.APIKey.Value.read()
+		v, err := a.APIKey.Value.Read()
 		if err != nil {
 			return fmt.Errorf("api_key: %w", err)
 		}
 		h := a.APIKey.Header
 		s.auth = func(r *http.Request) error { r.Header.Set(h, v); return nil }
 	case a.OAuth2 != nil:
-		secret, err := a.OAuth2.ClientSecret.read()
+		secret, err := a.OAuth2.ClientSecret.Read()
 		if err != nil {
 			return fmt.Errorf("oauth2 client_secret: %w", err)
 		}
