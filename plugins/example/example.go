@@ -36,6 +36,8 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/draylink/dray/canonical"
@@ -297,6 +299,52 @@ func readLine(r *bufio.Reader) (line []byte, n int, complete bool, err error) {
 func recordVersion(line []byte) string {
 	sum := sha256.Sum256(line)
 	return hex.EncodeToString(sum[:8])
+}
+
+var _ sdk.Retrier = (*Connector)(nil)
+
+// Retry re-processes a quarantined line with the current configuration:
+// r.Payload is the line (as rejected, or as an operator corrected it) and
+// r.Ref its "file:line[:column]". A line gives the event, and the event id,
+// a read of the same line in that file would give. A reject the SDK or the
+// agent made of an invalid event (code invalid_event) carries the event as
+// canonical JSON: that is decoded and validated again instead.
+func (c *Connector) Retry(_ context.Context, r sdk.Reject) (sdk.RetryResult, error) {
+	if r.Code == sdk.RejectInvalidEvent {
+		ev, err := canonical.UnmarshalJSON(r.Payload)
+		if err != nil {
+			return sdk.RetryResult{Rejects: []sdk.Reject{{Code: sdk.RejectInvalidEvent, Reason: err.Error(), Ref: r.Ref, Payload: r.Payload}}}, nil
+		}
+		return sdk.RetryResult{Events: []*canonical.Event{ev}}, nil
+	}
+	file, lineNo := splitRef(r.Ref)
+	line := bytes.TrimRight(r.Payload, "\r\n")
+	if len(bytes.TrimSpace(line)) == 0 {
+		return sdk.RetryResult{Rejects: []sdk.Reject{{Code: RejectMissingField, Reason: "the line is empty", Ref: r.Ref, Payload: r.Payload}}}, nil
+	}
+	ev, rej := c.parse(file, lineNo, line, len(line)+1)
+	if rej != nil {
+		return sdk.RetryResult{Rejects: []sdk.Reject{*rej}}, nil
+	}
+	return sdk.RetryResult{Events: []*canonical.Event{ev}}, nil
+}
+
+// splitRef splits "file:line[:column]" (the refs parse makes); a ref
+// without a line number is the file, line 0.
+func splitRef(ref string) (file string, line int) {
+	parts := strings.Split(ref, ":")
+	num := func(i int) (int, bool) {
+		n, err := strconv.Atoi(parts[i])
+		return n, err == nil && i > 0
+	}
+	last := len(parts) - 1
+	if n, ok := num(last); ok {
+		if m, ok := num(last - 1); ok && last > 1 {
+			return strings.Join(parts[:last-1], ":"), m
+		}
+		return strings.Join(parts[:last], ":"), n
+	}
+	return ref, 0
 }
 
 // parse turns one line into an event, or a reject saying what is wrong.

@@ -88,6 +88,52 @@ func (p *Plugin) Apply(ctx context.Context, cmd sdk.Command) error {
 	})
 }
 
+// RetryResult is what a connector's retry of one quarantined record gave.
+type RetryResult struct {
+	// Events are canonical events in the binary codec, checked like a
+	// HostBatch's.
+	Events [][]byte
+	// Rejects say why the record (or an event made of it) is still bad.
+	Rejects []sdk.Reject
+}
+
+// Retry asks the connector to re-process one quarantined record (see
+// sdk.Retrier), under CallTimeout. A connector without the ability gives an
+// error wrapping sdk.ErrNoRetry; other failures are classified as for any
+// call (ErrConnector, ErrCrashed, ...).
+func (p *Plugin) Retry(ctx context.Context, r sdk.Reject) (RetryResult, error) {
+	var resp *pluginpb.RetryResponse
+	err := p.call(ctx, "retry", func(ctx context.Context) (err error) {
+		resp, err = p.rpc.Retry(ctx, &pluginpb.RetryRequest{Record: &pluginpb.Reject{
+			Code: r.Code, Reason: r.Reason, Ref: r.Ref, Payload: r.Payload,
+		}})
+		return err
+	})
+	if errors.Is(err, sdk.ErrUnsupported) {
+		return RetryResult{}, fmt.Errorf("retry: %w", sdk.ErrNoRetry)
+	}
+	if err != nil {
+		return RetryResult{}, err
+	}
+	var res RetryResult
+	for i, ev := range resp.GetEvents() {
+		if _, err := canonical.PeekIdentity(ev); err != nil {
+			res.Rejects = append(res.Rejects, sdk.Reject{
+				Code:    RejectUndecodable,
+				Reason:  fmt.Sprintf("event %d of the retry of %s: %v", i, r.Ref, err),
+				Ref:     r.Ref,
+				Payload: ev,
+			})
+			continue
+		}
+		res.Events = append(res.Events, ev)
+	}
+	for _, rj := range resp.GetRejects() {
+		res.Rejects = append(res.Rejects, sdk.Reject{Code: rj.GetCode(), Reason: rj.GetReason(), Ref: rj.GetRef(), Payload: rj.GetPayload()})
+	}
+	return res, nil
+}
+
 // Ping checks the plugin answers.
 func (p *Plugin) Ping(ctx context.Context) error {
 	return p.call(ctx, "ping", func(ctx context.Context) error {

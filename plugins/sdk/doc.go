@@ -50,6 +50,9 @@
 //     *ConfigError listing every problem (DecodeConfig does the decoding part).
 //   - Logging: Logger writes to stderr in the agent's format. Never write to
 //     stdout: go-plugin uses it for the handshake.
+//   - Optional abilities are one-method interfaces: Applier (downlink
+//     commands) and Retrier (re-process a quarantined record on an
+//     operator's request, after the cause was fixed).
 //
 // Serve runs the plugin side of the protocol: handshake, gRPC server,
 // heartbeats, validation, and a watch on the parent process so a connector

@@ -111,14 +111,27 @@ func encodeBatch(b Batch) (*pluginpb.Batch, error) {
 	if len(b.Cursor) == 0 {
 		return nil, errors.New("emit: the batch has no cursor (every batch carries the cursor after it)")
 	}
+	msg, err := encodeRecords("emit", b.Events, b.Rejects, len(b.Cursor))
+	if err != nil {
+		return nil, err
+	}
+	msg.Cursor = b.Cursor
+	return msg, nil
+}
+
+// encodeRecords validates and encodes events (invalid ones become rejects)
+// and converts rejects, for a batch or a retry; extra is the size of what
+// else the message carries. op prefixes errors.
+func encodeRecords(op string, events []*canonical.Event, rejects []Reject, extra int) (*pluginpb.Batch, error) {
+	b := Batch{Events: events, Rejects: rejects}
 	for i, ev := range b.Events {
 		if ev == nil {
-			return nil, fmt.Errorf("emit: event %d is nil", i)
+			return nil, fmt.Errorf("%s: event %d is nil", op, i)
 		}
 	}
 	for i, r := range b.Rejects {
 		if r.Code == "" {
-			return nil, fmt.Errorf("emit: reject %d (ref %q) has no code", i, r.Ref)
+			return nil, fmt.Errorf("%s: reject %d (ref %q) has no code", op, i, r.Ref)
 		}
 	}
 
@@ -152,8 +165,8 @@ func encodeBatch(b Batch) (*pluginpb.Batch, error) {
 		wg.Wait()
 	}
 
-	msg := &pluginpb.Batch{Cursor: b.Cursor, Events: make([][]byte, 0, len(encoded))}
-	size := len(b.Cursor)
+	msg := &pluginpb.Batch{Events: make([][]byte, 0, len(encoded))}
+	size := extra
 	for i, buf := range encoded {
 		if rejected[i] != nil {
 			msg.Rejects = append(msg.Rejects, rejected[i])
@@ -168,7 +181,7 @@ func encodeBatch(b Batch) (*pluginpb.Batch, error) {
 		size += len(r.Payload) + len(r.Reason) + len(r.Ref)
 	}
 	if size > MaxBatchBytes {
-		return nil, fmt.Errorf("emit: the batch encodes to about %d bytes, over the %d-byte limit: emit smaller batches", size, MaxBatchBytes)
+		return nil, fmt.Errorf("%s: the batch encodes to about %d bytes, over the %d-byte limit: emit smaller batches", op, size, MaxBatchBytes)
 	}
 	return msg, nil
 }

@@ -91,6 +91,26 @@ func (s *server) Apply(ctx context.Context, req *pluginpb.ApplyRequest) (*plugin
 	return &pluginpb.ApplyResponse{}, nil
 }
 
+func (s *server) Retry(ctx context.Context, req *pluginpb.RetryRequest) (*pluginpb.RetryResponse, error) {
+	r, ok := s.c.(Retrier)
+	if !ok {
+		return nil, status.Error(codes.Unimplemented, "retry: the connector cannot retry quarantined records (no sdk.Retrier)")
+	}
+	if !s.isConfigured() {
+		return nil, status.Error(codes.FailedPrecondition, "retry: not configured")
+	}
+	rec := req.GetRecord()
+	res, err := r.Retry(ctx, Reject{Code: rec.GetCode(), Reason: rec.GetReason(), Ref: rec.GetRef(), Payload: rec.GetPayload()})
+	if err != nil {
+		return nil, statusOf("retry "+rec.GetRef(), err)
+	}
+	msg, err := encodeRecords("retry", res.Events, res.Rejects, 0)
+	if err != nil {
+		return nil, status.Error(codes.Aborted, err.Error())
+	}
+	return &pluginpb.RetryResponse{Events: msg.GetEvents(), Rejects: msg.GetRejects()}, nil
+}
+
 // statusOf turns a connector's error into a gRPC status the agent can show.
 func statusOf(op string, err error) error {
 	code := codes.Unknown

@@ -110,9 +110,38 @@ type Command struct {
 	Payload []byte
 }
 
+// Retrier is an optional ability: a connector that can re-process one
+// record it (or the agent) quarantined earlier implements it. An operator
+// asks for a retry after fixing the cause — the connector's configuration,
+// the source, or the record itself (the payload may come back corrected).
+type Retrier interface {
+	// Retry turns r back into events with the connector's current
+	// configuration, reading r.Payload (and, if the connector wants, the
+	// source at r.Ref). It may run concurrently with Read, never before a
+	// successful Configure. Return the events the record gives, or a
+	// Reject saying why it is still bad (the agent keeps the record and
+	// counts the attempt); an error is a failed attempt too. The events must
+	// have the ids a normal read would give them. ctx carries the agent's
+	// call deadline.
+	Retry(ctx context.Context, r Reject) (RetryResult, error)
+}
+
+// RetryResult is what a retry produced. The SDK validates the events as
+// Emit does (an invalid one becomes a Reject). The agent commits the events
+// and removes the quarantine record in one transaction only when there are
+// events and no rejects.
+type RetryResult struct {
+	Events  []*canonical.Event
+	Rejects []Reject
+}
+
 // ErrUnsupported is returned by the agent side when a connector does not
 // accept a command type (or no commands at all).
 var ErrUnsupported = errors.New("command not supported by the connector")
+
+// ErrNoRetry is returned by the agent side when a connector does not
+// implement Retrier.
+var ErrNoRetry = errors.New("the connector cannot retry quarantined records (it does not implement sdk.Retrier)")
 
 // ConfigError lists every problem found in a configuration.
 type ConfigError struct {

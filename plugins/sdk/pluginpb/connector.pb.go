@@ -845,6 +845,106 @@ func (*ApplyResponse) Descriptor() ([]byte, []int) {
 	return file_dray_plugin_v1_connector_proto_rawDescGZIP(), []int{13}
 }
 
+type RetryRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// record is the quarantined record as it was rejected: its code, reason,
+	// ref and payload (the payload may have been corrected by an operator).
+	Record        *Reject `protobuf:"bytes,1,opt,name=record,proto3" json:"record,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RetryRequest) Reset() {
+	*x = RetryRequest{}
+	mi := &file_dray_plugin_v1_connector_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RetryRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RetryRequest) ProtoMessage() {}
+
+func (x *RetryRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_dray_plugin_v1_connector_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RetryRequest.ProtoReflect.Descriptor instead.
+func (*RetryRequest) Descriptor() ([]byte, []int) {
+	return file_dray_plugin_v1_connector_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *RetryRequest) GetRecord() *Reject {
+	if x != nil {
+		return x.Record
+	}
+	return nil
+}
+
+// RetryResponse is what re-processing the record gave: events (validated,
+// binary codec, as in Batch) and rejects (the record is still bad).
+type RetryResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Events        [][]byte               `protobuf:"bytes,1,rep,name=events,proto3" json:"events,omitempty"`
+	Rejects       []*Reject              `protobuf:"bytes,2,rep,name=rejects,proto3" json:"rejects,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RetryResponse) Reset() {
+	*x = RetryResponse{}
+	mi := &file_dray_plugin_v1_connector_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RetryResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RetryResponse) ProtoMessage() {}
+
+func (x *RetryResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_dray_plugin_v1_connector_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RetryResponse.ProtoReflect.Descriptor instead.
+func (*RetryResponse) Descriptor() ([]byte, []int) {
+	return file_dray_plugin_v1_connector_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *RetryResponse) GetEvents() [][]byte {
+	if x != nil {
+		return x.Events
+	}
+	return nil
+}
+
+func (x *RetryResponse) GetRejects() []*Reject {
+	if x != nil {
+		return x.Rejects
+	}
+	return nil
+}
+
 type PingRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -853,7 +953,7 @@ type PingRequest struct {
 
 func (x *PingRequest) Reset() {
 	*x = PingRequest{}
-	mi := &file_dray_plugin_v1_connector_proto_msgTypes[14]
+	mi := &file_dray_plugin_v1_connector_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -865,7 +965,7 @@ func (x *PingRequest) String() string {
 func (*PingRequest) ProtoMessage() {}
 
 func (x *PingRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_dray_plugin_v1_connector_proto_msgTypes[14]
+	mi := &file_dray_plugin_v1_connector_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -878,7 +978,7 @@ func (x *PingRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PingRequest.ProtoReflect.Descriptor instead.
 func (*PingRequest) Descriptor() ([]byte, []int) {
-	return file_dray_plugin_v1_connector_proto_rawDescGZIP(), []int{14}
+	return file_dray_plugin_v1_connector_proto_rawDescGZIP(), []int{16}
 }
 
 type PingResponse struct {
@@ -889,7 +989,7 @@ type PingResponse struct {
 
 func (x *PingResponse) Reset() {
 	*x = PingResponse{}
-	mi := &file_dray_plugin_v1_connector_proto_msgTypes[15]
+	mi := &file_dray_plugin_v1_connector_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -901,7 +1001,7 @@ func (x *PingResponse) String() string {
 func (*PingResponse) ProtoMessage() {}
 
 func (x *PingResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_dray_plugin_v1_connector_proto_msgTypes[15]
+	mi := &file_dray_plugin_v1_connector_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -914,7 +1014,7 @@ func (x *PingResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PingResponse.ProtoReflect.Descriptor instead.
 func (*PingResponse) Descriptor() ([]byte, []int) {
-	return file_dray_plugin_v1_connector_proto_rawDescGZIP(), []int{15}
+	return file_dray_plugin_v1_connector_proto_rawDescGZIP(), []int{17}
 }
 
 var File_dray_plugin_v1_connector_proto protoreflect.FileDescriptor
@@ -966,15 +1066,21 @@ const file_dray_plugin_v1_connector_proto_rawDesc = "" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04type\x18\x02 \x01(\tR\x04type\x12\x18\n" +
 	"\apayload\x18\x03 \x01(\fR\apayload\"\x0f\n" +
-	"\rApplyResponse\"\r\n" +
+	"\rApplyResponse\">\n" +
+	"\fRetryRequest\x12.\n" +
+	"\x06record\x18\x01 \x01(\v2\x16.dray.plugin.v1.RejectR\x06record\"Y\n" +
+	"\rRetryResponse\x12\x16\n" +
+	"\x06events\x18\x01 \x03(\fR\x06events\x120\n" +
+	"\arejects\x18\x02 \x03(\v2\x16.dray.plugin.v1.RejectR\arejects\"\r\n" +
 	"\vPingRequest\"\x0e\n" +
-	"\fPingResponse2\xf7\x02\n" +
+	"\fPingResponse2\xbd\x03\n" +
 	"\x10ConnectorService\x12A\n" +
 	"\x04Info\x12\x1b.dray.plugin.v1.InfoRequest\x1a\x1c.dray.plugin.v1.InfoResponse\x12P\n" +
 	"\tConfigure\x12 .dray.plugin.v1.ConfigureRequest\x1a!.dray.plugin.v1.ConfigureResponse\x12E\n" +
 	"\x04Read\x12\x1b.dray.plugin.v1.ReadRequest\x1a\x1c.dray.plugin.v1.ReadResponse(\x010\x01\x12D\n" +
 	"\x05Apply\x12\x1c.dray.plugin.v1.ApplyRequest\x1a\x1d.dray.plugin.v1.ApplyResponse\x12A\n" +
-	"\x04Ping\x12\x1b.dray.plugin.v1.PingRequest\x1a\x1c.dray.plugin.v1.PingResponseB8Z6github.com/draylink/dray/plugins/sdk/pluginpb;pluginpbb\x06proto3"
+	"\x04Ping\x12\x1b.dray.plugin.v1.PingRequest\x1a\x1c.dray.plugin.v1.PingResponse\x12D\n" +
+	"\x05Retry\x12\x1c.dray.plugin.v1.RetryRequest\x1a\x1d.dray.plugin.v1.RetryResponseB8Z6github.com/draylink/dray/plugins/sdk/pluginpb;pluginpbb\x06proto3"
 
 var (
 	file_dray_plugin_v1_connector_proto_rawDescOnce sync.Once
@@ -988,7 +1094,7 @@ func file_dray_plugin_v1_connector_proto_rawDescGZIP() []byte {
 	return file_dray_plugin_v1_connector_proto_rawDescData
 }
 
-var file_dray_plugin_v1_connector_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
+var file_dray_plugin_v1_connector_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
 var file_dray_plugin_v1_connector_proto_goTypes = []any{
 	(*InfoRequest)(nil),       // 0: dray.plugin.v1.InfoRequest
 	(*InfoResponse)(nil),      // 1: dray.plugin.v1.InfoResponse
@@ -1004,8 +1110,10 @@ var file_dray_plugin_v1_connector_proto_goTypes = []any{
 	(*Heartbeat)(nil),         // 11: dray.plugin.v1.Heartbeat
 	(*ApplyRequest)(nil),      // 12: dray.plugin.v1.ApplyRequest
 	(*ApplyResponse)(nil),     // 13: dray.plugin.v1.ApplyResponse
-	(*PingRequest)(nil),       // 14: dray.plugin.v1.PingRequest
-	(*PingResponse)(nil),      // 15: dray.plugin.v1.PingResponse
+	(*RetryRequest)(nil),      // 14: dray.plugin.v1.RetryRequest
+	(*RetryResponse)(nil),     // 15: dray.plugin.v1.RetryResponse
+	(*PingRequest)(nil),       // 16: dray.plugin.v1.PingRequest
+	(*PingResponse)(nil),      // 17: dray.plugin.v1.PingResponse
 }
 var file_dray_plugin_v1_connector_proto_depIdxs = []int32{
 	4,  // 0: dray.plugin.v1.ConfigureResponse.field_errors:type_name -> dray.plugin.v1.FieldError
@@ -1014,21 +1122,25 @@ var file_dray_plugin_v1_connector_proto_depIdxs = []int32{
 	9,  // 3: dray.plugin.v1.ReadResponse.batch:type_name -> dray.plugin.v1.Batch
 	11, // 4: dray.plugin.v1.ReadResponse.heartbeat:type_name -> dray.plugin.v1.Heartbeat
 	10, // 5: dray.plugin.v1.Batch.rejects:type_name -> dray.plugin.v1.Reject
-	0,  // 6: dray.plugin.v1.ConnectorService.Info:input_type -> dray.plugin.v1.InfoRequest
-	2,  // 7: dray.plugin.v1.ConnectorService.Configure:input_type -> dray.plugin.v1.ConfigureRequest
-	5,  // 8: dray.plugin.v1.ConnectorService.Read:input_type -> dray.plugin.v1.ReadRequest
-	12, // 9: dray.plugin.v1.ConnectorService.Apply:input_type -> dray.plugin.v1.ApplyRequest
-	14, // 10: dray.plugin.v1.ConnectorService.Ping:input_type -> dray.plugin.v1.PingRequest
-	1,  // 11: dray.plugin.v1.ConnectorService.Info:output_type -> dray.plugin.v1.InfoResponse
-	3,  // 12: dray.plugin.v1.ConnectorService.Configure:output_type -> dray.plugin.v1.ConfigureResponse
-	8,  // 13: dray.plugin.v1.ConnectorService.Read:output_type -> dray.plugin.v1.ReadResponse
-	13, // 14: dray.plugin.v1.ConnectorService.Apply:output_type -> dray.plugin.v1.ApplyResponse
-	15, // 15: dray.plugin.v1.ConnectorService.Ping:output_type -> dray.plugin.v1.PingResponse
-	11, // [11:16] is the sub-list for method output_type
-	6,  // [6:11] is the sub-list for method input_type
-	6,  // [6:6] is the sub-list for extension type_name
-	6,  // [6:6] is the sub-list for extension extendee
-	0,  // [0:6] is the sub-list for field type_name
+	10, // 6: dray.plugin.v1.RetryRequest.record:type_name -> dray.plugin.v1.Reject
+	10, // 7: dray.plugin.v1.RetryResponse.rejects:type_name -> dray.plugin.v1.Reject
+	0,  // 8: dray.plugin.v1.ConnectorService.Info:input_type -> dray.plugin.v1.InfoRequest
+	2,  // 9: dray.plugin.v1.ConnectorService.Configure:input_type -> dray.plugin.v1.ConfigureRequest
+	5,  // 10: dray.plugin.v1.ConnectorService.Read:input_type -> dray.plugin.v1.ReadRequest
+	12, // 11: dray.plugin.v1.ConnectorService.Apply:input_type -> dray.plugin.v1.ApplyRequest
+	16, // 12: dray.plugin.v1.ConnectorService.Ping:input_type -> dray.plugin.v1.PingRequest
+	14, // 13: dray.plugin.v1.ConnectorService.Retry:input_type -> dray.plugin.v1.RetryRequest
+	1,  // 14: dray.plugin.v1.ConnectorService.Info:output_type -> dray.plugin.v1.InfoResponse
+	3,  // 15: dray.plugin.v1.ConnectorService.Configure:output_type -> dray.plugin.v1.ConfigureResponse
+	8,  // 16: dray.plugin.v1.ConnectorService.Read:output_type -> dray.plugin.v1.ReadResponse
+	13, // 17: dray.plugin.v1.ConnectorService.Apply:output_type -> dray.plugin.v1.ApplyResponse
+	17, // 18: dray.plugin.v1.ConnectorService.Ping:output_type -> dray.plugin.v1.PingResponse
+	15, // 19: dray.plugin.v1.ConnectorService.Retry:output_type -> dray.plugin.v1.RetryResponse
+	14, // [14:20] is the sub-list for method output_type
+	8,  // [8:14] is the sub-list for method input_type
+	8,  // [8:8] is the sub-list for extension type_name
+	8,  // [8:8] is the sub-list for extension extendee
+	0,  // [0:8] is the sub-list for field type_name
 }
 
 func init() { file_dray_plugin_v1_connector_proto_init() }
@@ -1050,7 +1162,7 @@ func file_dray_plugin_v1_connector_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_dray_plugin_v1_connector_proto_rawDesc), len(file_dray_plugin_v1_connector_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   16,
+			NumMessages:   18,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

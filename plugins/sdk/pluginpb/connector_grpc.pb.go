@@ -38,6 +38,7 @@ const (
 	ConnectorService_Read_FullMethodName      = "/dray.plugin.v1.ConnectorService/Read"
 	ConnectorService_Apply_FullMethodName     = "/dray.plugin.v1.ConnectorService/Apply"
 	ConnectorService_Ping_FullMethodName      = "/dray.plugin.v1.ConnectorService/Ping"
+	ConnectorService_Retry_FullMethodName     = "/dray.plugin.v1.ConnectorService/Retry"
 )
 
 // ConnectorServiceClient is the client API for ConnectorService service.
@@ -66,6 +67,13 @@ type ConnectorServiceClient interface {
 	Apply(ctx context.Context, in *ApplyRequest, opts ...grpc.CallOption) (*ApplyResponse, error)
 	// Ping answers at once; the host uses it as a health check.
 	Ping(ctx context.Context, in *PingRequest, opts ...grpc.CallOption) (*PingResponse, error)
+	// Retry re-processes one quarantined record (a Reject this connector, or
+	// the host, produced earlier) with the connector's current configuration.
+	// Optional: UNIMPLEMENTED when the connector cannot retry records;
+	// FAILED_PRECONDITION before a successful Configure. It may run
+	// concurrently with Read. The host commits the events (and removes the
+	// quarantine record) only when the response holds events and no rejects.
+	Retry(ctx context.Context, in *RetryRequest, opts ...grpc.CallOption) (*RetryResponse, error)
 }
 
 type connectorServiceClient struct {
@@ -129,6 +137,16 @@ func (c *connectorServiceClient) Ping(ctx context.Context, in *PingRequest, opts
 	return out, nil
 }
 
+func (c *connectorServiceClient) Retry(ctx context.Context, in *RetryRequest, opts ...grpc.CallOption) (*RetryResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RetryResponse)
+	err := c.cc.Invoke(ctx, ConnectorService_Retry_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ConnectorServiceServer is the server API for ConnectorService service.
 // All implementations must embed UnimplementedConnectorServiceServer
 // for forward compatibility.
@@ -155,6 +173,13 @@ type ConnectorServiceServer interface {
 	Apply(context.Context, *ApplyRequest) (*ApplyResponse, error)
 	// Ping answers at once; the host uses it as a health check.
 	Ping(context.Context, *PingRequest) (*PingResponse, error)
+	// Retry re-processes one quarantined record (a Reject this connector, or
+	// the host, produced earlier) with the connector's current configuration.
+	// Optional: UNIMPLEMENTED when the connector cannot retry records;
+	// FAILED_PRECONDITION before a successful Configure. It may run
+	// concurrently with Read. The host commits the events (and removes the
+	// quarantine record) only when the response holds events and no rejects.
+	Retry(context.Context, *RetryRequest) (*RetryResponse, error)
 	mustEmbedUnimplementedConnectorServiceServer()
 }
 
@@ -179,6 +204,9 @@ func (UnimplementedConnectorServiceServer) Apply(context.Context, *ApplyRequest)
 }
 func (UnimplementedConnectorServiceServer) Ping(context.Context, *PingRequest) (*PingResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Ping not implemented")
+}
+func (UnimplementedConnectorServiceServer) Retry(context.Context, *RetryRequest) (*RetryResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Retry not implemented")
 }
 func (UnimplementedConnectorServiceServer) mustEmbedUnimplementedConnectorServiceServer() {}
 func (UnimplementedConnectorServiceServer) testEmbeddedByValue()                          {}
@@ -280,6 +308,24 @@ func _ConnectorService_Ping_Handler(srv interface{}, ctx context.Context, dec fu
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ConnectorService_Retry_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RetryRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ConnectorServiceServer).Retry(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ConnectorService_Retry_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ConnectorServiceServer).Retry(ctx, req.(*RetryRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // ConnectorService_ServiceDesc is the grpc.ServiceDesc for ConnectorService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -302,6 +348,10 @@ var ConnectorService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Ping",
 			Handler:    _ConnectorService_Ping_Handler,
+		},
+		{
+			MethodName: "Retry",
+			Handler:    _ConnectorService_Retry_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

@@ -1,9 +1,11 @@
 //go:build unix
 
 // Command testconnector is a connector built on the SDK whose behaviour the
-// configuration chooses, for pluginhost's tests and benchmark: it emits
-// numbered test events, and can also crash, hang, write to stdout, emit
-// invalid events, spawn a child, or apply commands.
+// configuration chooses, for pluginhost's tests and benchmark (and the
+// agent's supervisor tests): it emits numbered test events, and can also
+// crash, hang, write to stdout, emit invalid events, spawn a child, apply
+// commands, or retry a record whose payload is an index
+// (TESTCONNECTOR_NO_RETRY=1 serves it without the Retrier ability).
 package main
 
 import (
@@ -163,6 +165,35 @@ func (c *connector) Apply(_ context.Context, cmd sdk.Command) error {
 	return err
 }
 
-var _ sdk.Applier = (*connector)(nil)
+// Retry turns a payload holding an index into that test event; anything
+// else stays rejected.
+func (c *connector) Retry(_ context.Context, r sdk.Reject) (sdk.RetryResult, error) {
+	i, err := strconv.Atoi(string(r.Payload))
+	if err != nil {
+		return sdk.RetryResult{Rejects: []sdk.Reject{{Code: "not_an_index", Reason: fmt.Sprintf("payload %q is not an index", r.Payload), Ref: r.Ref, Payload: r.Payload}}}, nil
+	}
+	return sdk.RetryResult{Events: []*canonical.Event{testevents.Count(i)}}, nil
+}
 
-func main() { sdk.Serve(&connector{}) }
+var (
+	_ sdk.Applier = (*connector)(nil)
+	_ sdk.Retrier = (*connector)(nil)
+)
+
+// noRetry is the connector without the Retrier ability
+// (TESTCONNECTOR_NO_RETRY=1 in the environment).
+type noRetry struct{ c *connector }
+
+func (n noRetry) Info() sdk.Info                                   { return n.c.Info() }
+func (n noRetry) Configure(ctx context.Context, raw []byte) error  { return n.c.Configure(ctx, raw) }
+func (n noRetry) Apply(ctx context.Context, cmd sdk.Command) error { return n.c.Apply(ctx, cmd) }
+func (n noRetry) Read(ctx context.Context, cursor []byte, out sdk.Emitter) error {
+	return n.c.Read(ctx, cursor, out)
+}
+
+func main() {
+	if os.Getenv("TESTCONNECTOR_NO_RETRY") == "1" {
+		sdk.Serve(noRetry{&connector{}})
+	}
+	sdk.Serve(&connector{})
+}
