@@ -20,6 +20,10 @@ import (
 	"github.com/spf13/cobra"
 )
 
+func init() {
+	commands = append(commands, func(root *cobra.Command, c *cli) { addAdminCommands(root, &c.configPath) })
+}
+
 // adminFlags locate and authenticate to the running relay's admin API.
 type adminFlags struct {
 	configPath *string
