@@ -31,17 +31,27 @@ const (
 // disk too full to write its group.
 var errReadmit = errors.New("readmit")
 
-// commitReq is one Commit call waiting for the committer.
+// commitReq is one Commit (or CommitBatch, or quarantine operation) call
+// waiting for the committer.
 type commitReq struct {
-	source  string
-	cursor  []byte
-	entries []Entry
-	bytes   int        // sum of the event sizes
-	done    chan error // capacity 1; receives the outcome
+	source string
+	cursor []byte
+	// setCursor is false for a quarantine operation, which leaves every
+	// cursor alone.
+	setCursor bool
+	entries   []Entry
+	bytes     int // sum of the event sizes
+	// quarantine is stored in the same transaction (quarantine.go);
+	// qbytes is its size.
+	quarantine []QuarantineRecord
+	qbytes     int
+	// qop resolves or updates one quarantine record in the transaction.
+	qop  *quarantineOp
+	done chan error // capacity 1; receives the outcome
 }
 
-// size is what the request writes: its events and its cursor.
-func (r *commitReq) size() int { return r.bytes + len(r.cursor) }
+// size is what the request writes: its events, cursor and quarantine.
+func (r *commitReq) size() int { return r.bytes + len(r.cursor) + r.qbytes }
 
 func newCommitReq(source string, cursor []byte, entries []Entry) (*commitReq, error) {
 	if source == "" || len(source) > maxSourceLen {
@@ -50,20 +60,29 @@ func newCommitReq(source string, cursor []byte, entries []Entry) (*commitReq, er
 	if len(cursor) > maxCursorLen {
 		return nil, fmt.Errorf("cursor of %d bytes exceeds %d", len(cursor), maxCursorLen)
 	}
-	r := &commitReq{source: source, cursor: cursor, entries: entries, done: make(chan error, 1)}
+	r := &commitReq{source: source, cursor: cursor, setCursor: true, done: make(chan error, 1)}
+	if err := r.addEntries(entries); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// addEntries checks entries and adds them to the request.
+func (r *commitReq) addEntries(entries []Entry) error {
 	for i, e := range entries {
 		if !validLane(e.Lane) {
-			return nil, fmt.Errorf("entry %d: unknown lane %v", i, e.Lane)
+			return fmt.Errorf("entry %d: unknown lane %v", i, e.Lane)
 		}
 		if len(e.Event) == 0 {
-			return nil, fmt.Errorf("entry %d: empty event", i)
+			return fmt.Errorf("entry %d: empty event", i)
 		}
 		r.bytes += len(e.Event)
 	}
 	if r.bytes > maxCommitBytes {
-		return nil, fmt.Errorf("%w: %d bytes of events, limit %d", ErrCommitTooLarge, r.bytes, maxCommitBytes)
+		return fmt.Errorf("%w: %d bytes of events, limit %d", ErrCommitTooLarge, r.bytes, maxCommitBytes)
 	}
-	return r, nil
+	r.entries = entries
+	return nil
 }
 
 // Commit appends entries and stores source's cursor in one fsynced Badger
@@ -87,6 +106,12 @@ func (s *Spool) Commit(ctx context.Context, source string, cursor []byte, entrie
 	if err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
+	return s.submit(ctx, req)
+}
+
+// submit hands a request to the committer once intake is open and waits for
+// its transaction.
+func (s *Spool) submit(ctx context.Context, req *commitReq) error {
 	for {
 		if err := s.admit(ctx); err != nil {
 			return err
@@ -146,6 +171,10 @@ func (s *Spool) commitGroup(group []*commitReq, size int) {
 		for _, r := range group {
 			r.done <- errReadmit
 		}
+		return
+	}
+	group = s.checkQuarantineOps(group)
+	if len(group) == 0 {
 		return
 	}
 	s.commitChunks(group)
@@ -242,17 +271,24 @@ func (s *Spool) commitChunk(reqs []*commitReq) error {
 	// The last cursor of each source wins: requests are in arrival order.
 	cursors := make(map[string][]byte, len(reqs))
 	for _, r := range reqs {
-		cursors[r.source] = r.cursor
+		if r.setCursor {
+			cursors[r.source] = r.cursor
+		}
 	}
 	for src, cur := range cursors {
 		if err := txn.Set(cursorKey(src), cur); err != nil {
 			return err
 		}
 	}
+	counts, err := s.writeQuarantine(txn, reqs, now)
+	if err != nil {
+		return err
+	}
 	if err := txn.Commit(); err != nil {
 		return err
 	}
 	s.applyCommit(appends[:], events, now)
+	s.applyQuarantine(counts)
 	return nil
 }
 

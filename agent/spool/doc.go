@@ -12,6 +12,13 @@
 // and waits on [Spool.Notify] when idle. On start the agent hands each
 // connector [Spool.Cursor]. Every method is safe for concurrent use.
 //
+// Connector supervisors call [Spool.CommitBatch] instead: the batch's
+// events, its cursor and its rejects (quarantine records) in one
+// transaction. The quarantine (quarantine.go) is read with
+// [Spool.ListQuarantine] and [Spool.Quarantined]; a successful retry calls
+// [Spool.ResolveQuarantine] (its events and the record's removal in one
+// transaction), a failed one [Spool.FailQuarantineRetry].
+//
 // # Blocks and keys
 //
 // Storing one Badger key per event costs about 35 µs of CPU per event
@@ -25,6 +32,8 @@
 //	's' lane stream        stream record: head, purged, dropped
 //	'c' source             cursor
 //	'm' "epoch"/"format"   metadata
+//	'q' chunk              quarantine records of one commit ('p' patches,
+//	                       'n' counts; see quarantine_store.go)
 //
 // Keying a block by its last sequence makes Seek(from) land on the block
 // holding `from`. Every walk Seeks from the head (or the purged mark), never

@@ -17,6 +17,11 @@ import (
 //	                               block that holds `from`
 //	'c' source                     cursor of a source
 //	'm' name                       spool metadata ("epoch", "format")
+//	'n' source                     number of records of a source in
+//	                               quarantine (quarantine_store.go)
+//	'p' chunk(8) idx(4)            patch of a quarantine record
+//	'q' chunk(8)                   quarantine chunk: the records one commit
+//	                               quarantined
 //	's' lane(1) stream(4)          stream record (head, purged, dropped)
 //	'z'                            scratch key used to flush the memtable
 //	                               (reclaim.go); never holds data
@@ -25,7 +30,11 @@ const (
 	prefixCursor = 'c'
 	prefixMeta   = 'm'
 	prefixStream = 's'
-	prefixFlush  = 'z'
+
+	prefixQuarantineCount = 'n'
+	prefixPatch           = 'p'
+	prefixQuarantine      = 'q'
+	prefixFlush           = 'z'
 )
 
 const (

@@ -20,6 +20,9 @@ func (s *Spool) load(m marker) error {
 	if err := s.loadStreams(); err != nil {
 		return err
 	}
+	if err := s.loadQuarantine(); err != nil {
+		return err
+	}
 	// Finish interrupted purges; drop empty retired streams.
 	for i := range s.lanes {
 		for _, st := range slices.Clone(s.lanes[i].streams) {

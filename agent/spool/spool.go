@@ -43,6 +43,9 @@ type Spool struct {
 	ackMu sync.Mutex
 	// committer-owned scratch, guarded by commitMu.
 	builder blockBuilder
+	// qlast is the key of the last quarantine chunk written (quarantine.go);
+	// guarded by commitMu.
+	qlast uint64
 
 	mu             sync.Mutex
 	lanes          [len(lanes)]lane // guarded by mu
@@ -54,6 +57,7 @@ type Spool struct {
 	reclaimable    int64            // bytes acked or dropped since the last reclaim; guarded by mu
 	measureFailing bool             // guarded by mu
 	stats          counters         // guarded by mu
+	quarantined    map[string]int64 // records in quarantine per source; guarded by mu
 }
 
 // counters are the cumulative figures reported by Stats.
