@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Installs, idempotently, the Debian packages dray's tests and benchmarks
 # run against for real (never mocks): an independent MQTT v5 client for the
-# relay's interoperability test, and mosquitto as the benchmarks' peer. Called by `make test`; a no-op when
+# relay's interoperability test, mosquitto as the benchmarks' peer, and
+# PostgreSQL and MariaDB servers for the sql connector's integration tests
+# (testenv/dbserver starts private instances; the packages' own services are
+# not used). Called by `make test`; a no-op when
 # everything is present. Without root or apt it says what is missing and
 # carries on (the tests that need a package skip with that reason).
 set -euo pipefail
@@ -9,6 +12,8 @@ set -euo pipefail
 need=()
 command -v mosquitto_pub >/dev/null 2>&1 || need+=(mosquitto-clients)
 [ -x /usr/sbin/mosquitto ] || command -v mosquitto >/dev/null 2>&1 || need+=(mosquitto)
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || command -v initdb >/dev/null 2>&1 || need+=(postgresql)
+[ -x /usr/sbin/mariadbd ] || command -v mariadbd >/dev/null 2>&1 || need+=(mariadb-server)
 
 if [ ${#need[@]} -eq 0 ]; then
 	exit 0
