@@ -24,6 +24,7 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -153,17 +154,28 @@ func (s *Server) start(cmd *exec.Cmd, ready func() error, timeout time.Duration)
 		return err
 	}
 	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		_ = logf.Close()
+	s.done = make(chan struct{})
+	started := make(chan error, 1)
+	// The parent-death signal fires when the thread that forked the
+	// server exits, and the Go runtime ends threads (one a goroutine
+	// locked and left, as pluginhost does). So the server is started from
+	// a goroutine locked to its thread for as long as the server runs; it
+	// never unlocks, so the thread ends with it.
+	go func() {
+		runtime.LockOSThread()
+		defer close(s.done)
+		defer func() { _ = logf.Close() }()
+		if err := cmd.Start(); err != nil {
+			started <- err
+			return
+		}
+		started <- nil
+		_ = cmd.Wait()
+	}()
+	if err := <-started; err != nil {
 		return fmt.Errorf("start %s: %w", cmd.Path, err)
 	}
 	s.cmd = cmd
-	s.done = make(chan struct{})
-	go func() {
-		_ = cmd.Wait()
-		_ = logf.Close()
-		close(s.done)
-	}()
 	deadline := time.Now().Add(timeout)
 	for {
 		err := ready()
