@@ -313,6 +313,39 @@ type Expected struct {
 	Index                  int
 	// Committed is when its source committed it (zero if unknown).
 	Committed time.Time
+	// LogSeq is its sequence in the relay log (0 if unknown). Delivery is
+	// in relay log order per key, which is the source's order per spool
+	// stream: live events may overtake a backlog (ARCHITECTURE.md,
+	// guarantee 8), so the order checks use LogSeq when it is known.
+	LogSeq uint64
+}
+
+// InLogOrder returns want with each event's relay log sequence, read with
+// `dray-relay log dump` (the relay must be stopped). An event missing from
+// the log fails the test.
+func (r *Relay) InLogOrder(want []Expected) []Expected {
+	r.env.t.Helper()
+	seqs := map[string]uint64{}
+	for _, l := range r.Dump() {
+		seqs[l.Event.GetId()] = l.Seq
+	}
+	out := slices.Clone(want)
+	for i := range out {
+		s, ok := seqs[out[i].ID]
+		if !ok {
+			r.env.t.Fatalf("event %s (%s #%d) is not in the relay log", out[i].ID, out[i].Site, out[i].Index)
+		}
+		out[i].LogSeq = s
+	}
+	return out
+}
+
+// order is the position an order check uses.
+func (e *Expected) order() int {
+	if e.LogSeq != 0 {
+		return int(e.LogSeq)
+	}
+	return e.Index
 }
 
 // SyntheticExpected lists the events 1..count of a dray-agent's synthetic
@@ -354,7 +387,7 @@ type LedgerReport struct {
 
 // VerifyLedger checks a sink's ledger against the events it must hold:
 // each applied exactly once, nothing else applied, and, per partition key,
-// applied in source order. It reports every problem (the first few in
+// applied in relay log order (LogSeq; the source's Index when unknown). It reports every problem (the first few in
 // detail) and fails the test when any is found.
 func VerifyLedger(t testing.TB, name string, recs []refsink.Record, want []Expected) LedgerReport {
 	t.Helper()
@@ -395,11 +428,11 @@ func VerifyLedger(t testing.TB, name string, recs []refsink.Record, want []Expec
 		}
 		rep.Applied++
 		k := e.Site + "|" + e.PartitionKey
-		if p, seen := last[k]; seen && e.Index < p {
+		if p, seen := last[k]; seen && e.order() < p {
 			rep.Disorder++
-			report("partition %s: event #%d applied after #%d", e.PartitionKey, e.Index, p)
+			report("partition %s: event #%d (position %d) applied after position %d", e.PartitionKey, e.Index, e.order(), p)
 		}
-		last[k] = max(last[k], e.Index)
+		last[k] = max(last[k], e.order())
 	}
 	for _, e := range want {
 		if applied[e.ID] == 0 {
