@@ -312,16 +312,22 @@ func compile(raw []byte) (*plan, error) {
 	if budget > cursorBudget {
 		ps.add("tables", "the tables may keep about %d bytes in the cursor (overlap_max_rows × 11 bytes, max_gaps × 24 bytes); the limit is %d: lower them", budget, cursorBudget)
 	}
-	if p.d != nil && p.loc != nil {
-		for i := range p.cfg.Tables {
-			t := newTablePlan(&ps, fmt.Sprintf("tables[%d]", i), p, &p.cfg.Tables[i])
-			p.tables = append(p.tables, t)
-		}
-		// Tombstone tables refer to the tables they retract.
-		for i, t := range p.tables {
-			if t != nil && t.mode == ModeTombstones {
-				linkTombstones(&ps, fmt.Sprintf("tables[%d]", i), p, t)
-			}
+	// The tables are checked even when the driver or zone is wrong (with
+	// stand-ins), so that every problem is reported at once.
+	if p.d == nil {
+		p.d = postgres{}
+	}
+	if p.loc == nil {
+		p.loc = time.UTC
+	}
+	for i := range p.cfg.Tables {
+		t := newTablePlan(&ps, fmt.Sprintf("tables[%d]", i), p, &p.cfg.Tables[i])
+		p.tables = append(p.tables, t)
+	}
+	// Tombstone tables refer to the tables they retract.
+	for i, t := range p.tables {
+		if t != nil && t.mode == ModeTombstones {
+			linkTombstones(&ps, fmt.Sprintf("tables[%d]", i), p, t)
 		}
 	}
 	if len(ps) > 0 {

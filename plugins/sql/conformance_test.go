@@ -96,5 +96,4 @@ func TestConformancePostgresIntegration(t *testing.T) {
 	})
 }
 
-
 func osMkdirTemp() (string, error) { return os.MkdirTemp("", "dray-connector-sql-") }

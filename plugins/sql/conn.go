@@ -137,7 +137,7 @@ func (s *sqlConn) query(ctx context.Context, sqlText string, args []any) ([]*row
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
+	defer func() { _ = rows.Close() }()
 	ct, err := rows.ColumnTypes()
 	if err != nil {
 		return nil, err

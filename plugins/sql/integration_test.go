@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"slices"
@@ -30,8 +31,8 @@ type testDB struct {
 	// database has a single writer (SQLite).
 	begin func(t *testing.T) (exec func(q string, args ...any), commit func())
 	// types used in DDL
-	ts, text, bytes, num, serial string
-	trigger                      []string
+	ts, text, bytes, num, serial, json string
+	trigger                            []string
 }
 
 func pgTestDB(t *testing.T, s *dbserver.Server) *testDB {
@@ -69,7 +70,7 @@ func pgTestDB(t *testing.T, s *dbserver.Server) *testDB {
 					_ = c2.Close(ctx)
 				}
 		},
-		ts: "TIMESTAMP(6)", text: "TEXT", bytes: "BYTEA", num: "NUMERIC(12,3)", serial: "BIGSERIAL PRIMARY KEY",
+		ts: "TIMESTAMP(6)", text: "TEXT", bytes: "BYTEA", num: "NUMERIC(12,3)", serial: "BIGSERIAL PRIMARY KEY", json: "TEXT",
 		trigger: []string{
 			`CREATE FUNCTION movement_deleted() RETURNS trigger LANGUAGE plpgsql AS $$
 			 BEGIN INSERT INTO movements_deleted (move_no, updated_at, deleted_at) VALUES (OLD.move_no, OLD.updated_at, now()); RETURN OLD; END $$`,
@@ -130,7 +131,7 @@ func sqlTestDB(t *testing.T, driver, openDriver, dsn, connDSN string) *testDB {
 
 func mariaTestDB(t *testing.T, s *dbserver.Server) *testDB {
 	d := sqlTestDB(t, "mysql", "mysql", s.DSN, s.DSN)
-	d.ts, d.text, d.bytes, d.num, d.serial = "DATETIME(6)", "VARCHAR(64)", "VARBINARY(64)", "DECIMAL(12,3)", "BIGINT AUTO_INCREMENT PRIMARY KEY"
+	d.ts, d.text, d.bytes, d.num, d.serial, d.json = "DATETIME(6)", "VARCHAR(64)", "VARBINARY(64)", "DECIMAL(12,3)", "BIGINT AUTO_INCREMENT PRIMARY KEY", "LONGTEXT"
 	d.trigger = []string{`CREATE TRIGGER movements_tombstone AFTER DELETE ON movements FOR EACH ROW
 		INSERT INTO movements_deleted (move_no, updated_at, deleted_at) VALUES (OLD.move_no, OLD.updated_at, NOW(6))`}
 	return d
@@ -139,7 +140,7 @@ func mariaTestDB(t *testing.T, s *dbserver.Server) *testDB {
 func sqliteTestDB(t *testing.T) *testDB {
 	path := filepath.Join(t.TempDir(), "wms.db")
 	d := sqlTestDB(t, "sqlite", "sqlite", path+"?_pragma=journal_mode(WAL)&_pragma=busy_timeout(5000)", path)
-	d.ts, d.text, d.bytes, d.num, d.serial = "TIMESTAMP", "TEXT", "BLOB", "NUMERIC", "INTEGER PRIMARY KEY AUTOINCREMENT"
+	d.ts, d.text, d.bytes, d.num, d.serial, d.json = "TIMESTAMP", "TEXT", "BLOB", "NUMERIC", "INTEGER PRIMARY KEY AUTOINCREMENT", "TEXT"
 	d.trigger = []string{`CREATE TRIGGER movements_tombstone AFTER DELETE ON movements BEGIN
 		INSERT INTO movements_deleted (move_no, updated_at, deleted_at) VALUES (OLD.move_no, OLD.updated_at, strftime('%Y-%m-%d %H:%M:%f', 'now')); END`}
 	return d
@@ -309,7 +310,7 @@ func (r *run) stop(t *testing.T) {
 	r.cancel()
 	select {
 	case err := <-r.done:
-		if err != nil && err != context.Canceled {
+		if err != nil && !errors.Is(err, context.Canceled) {
 			t.Errorf("Read: %v", err)
 		}
 		r.done <- nil // for a second stop
