@@ -13,12 +13,15 @@ import (
 	"sync"
 	"time"
 
+	"github.com/draylink/dray/agent/quarantine"
 	"github.com/draylink/dray/agent/spool"
+	"github.com/draylink/dray/agent/supervisor"
 	"github.com/draylink/dray/agent/synthetic"
 	"github.com/draylink/dray/agent/uplink"
 	"github.com/draylink/dray/canonical"
 	"github.com/draylink/dray/internal/pki"
 	"github.com/draylink/dray/internal/wire"
+	"github.com/draylink/dray/plugins/pluginhost"
 )
 
 // Source is something that produces events into the spool, committing each
@@ -97,6 +100,10 @@ func Run(ctx context.Context, cfg *Config, log *slog.Logger) error {
 			sources = append(sources, synthetic.New(s.Name, cfg.Site, *s.Synthetic))
 		}
 	}
+	sups, err := Supervisors(cfg, sp, log)
+	if err != nil {
+		return err
+	}
 
 	// The uplink runs until the very end; sources stop first.
 	upCtx, stopUplink := context.WithCancel(context.Background())
@@ -112,7 +119,7 @@ func Run(ctx context.Context, cfg *Config, log *slog.Logger) error {
 
 	var statusWG sync.WaitGroup
 	if cfg.Status.Listen != "" {
-		srv, ln, err := statusServer(cfg, sp, up, log)
+		srv, ln, err := statusServer(cfg, sp, up, sups, log)
 		if err != nil {
 			stopUplink()
 			upWG.Wait()
@@ -141,13 +148,53 @@ func Run(ctx context.Context, cfg *Config, log *slog.Logger) error {
 			runSource(ctx, src, sp, log.With("source", src.Name()))
 		}()
 	}
-	log.Info("agent running", "site", cfg.Site, "spool", SpoolDir(cfg.DataDir), "epoch", sp.Epoch(), "sources", len(sources))
+	// Connectors are sources too: they start last and stop first. Each
+	// supervisor restarts its plugin itself and returns once ctx has ended
+	// and the plugin is gone.
+	for _, sup := range sups {
+		srcWG.Go(func() {
+			if err := sup.Run(ctx); err != nil {
+				log.Error("connector supervisor stopped", "connector", sup.Name(), "err", err)
+			}
+		})
+	}
+	log.Info("agent running", "site", cfg.Site, "spool", SpoolDir(cfg.DataDir), "epoch", sp.Epoch(),
+		"sources", len(sources), "connectors", len(sups))
 	<-ctx.Done()
 	log.Info("agent stopping")
 	srcWG.Wait()
 	stopUplink()
 	upWG.Wait()
 	return nil
+}
+
+// Supervisors makes one supervisor per declared connector; none is started.
+func Supervisors(cfg *Config, sp supervisor.Store, log *slog.Logger) ([]*supervisor.Supervisor, error) {
+	var sups []*supervisor.Supervisor
+	for _, c := range cfg.Connectors {
+		sup, err := supervisor.New(supervisor.Config{
+			Name: c.Name,
+			Site: cfg.Site,
+			Plugin: pluginhost.Config{
+				Path:             c.Path,
+				SHA256:           c.SHA256,
+				Args:             c.Args,
+				Env:              c.EnvList(),
+				StartTimeout:     c.Timeouts.Start.D(),
+				CallTimeout:      c.Timeouts.Call.D(),
+				HeartbeatTimeout: c.Timeouts.Heartbeat.D(),
+			},
+			Connector:  c.Config.JSON(),
+			MinBackoff: c.Restart.MinBackoff.D(),
+			MaxBackoff: c.Restart.MaxBackoff.D(),
+			Logger:     log,
+		}, sp)
+		if err != nil {
+			return nil, err
+		}
+		sups = append(sups, sup)
+	}
+	return sups, nil
 }
 
 // runSource runs a source, restarting it with backoff when it fails.
@@ -188,10 +235,29 @@ func serverName(r RelayConfig) string {
 
 // Status is what /status reports.
 type Status struct {
-	Site    string         `json:"site"`
-	Spool   spool.Stats    `json:"spool"`
-	Uplink  uplink.Status  `json:"uplink"`
-	Sources []SourceStatus `json:"sources"`
+	Site       string            `json:"site"`
+	Spool      spool.Stats       `json:"spool"`
+	Uplink     uplink.Status     `json:"uplink"`
+	Sources    []SourceStatus    `json:"sources"`
+	Connectors []ConnectorStatus `json:"connectors"`
+	Quarantine QuarantineStatus  `json:"quarantine"`
+}
+
+// ConnectorStatus is a connector's supervisor state and its committed
+// position.
+type ConnectorStatus struct {
+	supervisor.Status
+	// Cursor is the cursor committed in the spool (text when it is UTF-8,
+	// else "hex:…"): where a restarted plugin resumes.
+	Cursor string `json:"cursor"`
+	// InQuarantine is the number of its records in quarantine now.
+	InQuarantine int64 `json:"in_quarantine"`
+}
+
+// QuarantineStatus counts the records in quarantine.
+type QuarantineStatus struct {
+	Total    int64            `json:"total"`
+	BySource map[string]int64 `json:"by_source"`
 }
 
 // SourceStatus is a source's committed position.
@@ -202,7 +268,7 @@ type SourceStatus struct {
 	Cursor string `json:"cursor"`
 }
 
-func statusServer(cfg *Config, sp *spool.Spool, up *uplink.Uplink, log *slog.Logger) (*http.Server, net.Listener, error) {
+func statusServer(cfg *Config, sp *spool.Spool, up *uplink.Uplink, sups []*supervisor.Supervisor, log *slog.Logger) (*http.Server, net.Listener, error) {
 	ln, err := net.Listen("tcp", cfg.Status.Listen)
 	if err != nil {
 		return nil, nil, fmt.Errorf("status listen: %w", err)
@@ -223,10 +289,37 @@ func statusServer(cfg *Config, sp *spool.Spool, up *uplink.Uplink, log *slog.Log
 			}
 			st.Sources = append(st.Sources, SourceStatus{Name: src.Name, Cursor: hex.EncodeToString(cur)})
 		}
+		counts := sp.QuarantineCounts()
+		st.Quarantine.BySource = counts
+		for _, n := range counts {
+			st.Quarantine.Total += n
+		}
+		st.Connectors = []ConnectorStatus{}
+		for _, sup := range sups {
+			cur, err := sp.Cursor(sup.Name())
+			if err != nil {
+				log.Warn("status cursor", "connector", sup.Name(), "err", err)
+			}
+			st.Connectors = append(st.Connectors, ConnectorStatus{Status: sup.Status(),
+				Cursor: supervisor.CursorText(cur), InQuarantine: counts[sup.Name()]})
+		}
 		if err := enc.Encode(st); err != nil {
 			log.Warn("status encode", "err", err)
 		}
 	})
+	byName := make(map[string]*supervisor.Supervisor, len(sups))
+	for _, sup := range sups {
+		byName[sup.Name()] = sup
+	}
+	qapi := &quarantine.API{
+		Store: sp,
+		Connector: func(name string) (quarantine.Retrier, bool) {
+			sup, ok := byName[name]
+			return sup, ok
+		},
+		Logger: log.With("component", "quarantine"),
+	}
+	qapi.Register(mux)
 	log.Info("status endpoint", "addr", ln.Addr().String())
 	return &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}, ln, nil
 }

@@ -156,8 +156,8 @@ func TestBackoff(t *testing.T) {
 
 func TestCursorText(t *testing.T) {
 	for in, want := range map[string]string{"": "", `{"file":"a","offset":3}`: `{"file":"a","offset":3}`, "\x00\x01": "hex:0001", "a\nb": "hex:610a62"} {
-		if got := cursorText([]byte(in)); got != want {
-			t.Errorf("cursorText(%q) = %q; want %q", in, got, want)
+		if got := CursorText([]byte(in)); got != want {
+			t.Errorf("CursorText(%q) = %q; want %q", in, got, want)
 		}
 	}
 }

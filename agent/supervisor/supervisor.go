@@ -232,7 +232,7 @@ func (s *Supervisor) runOnce(ctx context.Context) error {
 	s.mu.Unlock()
 	s.setState(StateRunning)
 	s.log.Info("connector started", "plugin", info.Name, "version", info.Version, "pid", p.Pid(),
-		"event_types", info.EventTypes, "cursor", cursorText(cursor))
+		"event_types", info.EventTypes, "cursor", CursorText(cursor))
 
 	if err := p.Read(ctx, cursor, func(ctx context.Context, b pluginhost.HostBatch) error {
 		return s.commit(ctx, r, b)
@@ -271,7 +271,7 @@ func (s *Supervisor) commit(ctx context.Context, r *run, b pluginhost.HostBatch)
 	s.st.Events += uint64(len(entries))
 	s.st.Quarantined += uint64(len(quarantine))
 	s.st.LastCommit = time.Now()
-	s.st.LastCursor = cursorText(b.Cursor)
+	s.st.LastCursor = CursorText(b.Cursor)
 	s.mu.Unlock()
 	if len(quarantine) > 0 {
 		q := quarantine[0]
@@ -338,8 +338,9 @@ func (s *Supervisor) current() *run {
 	return s.cur
 }
 
-// cursorText shows a cursor: as text when it is printable UTF-8, else hex.
-func cursorText(c []byte) string {
+// CursorText shows a cursor: as text when it is printable UTF-8, else
+// "hex:" and its bytes in hex.
+func CursorText(c []byte) string {
 	if len(c) == 0 {
 		return ""
 	}
