@@ -27,6 +27,7 @@ import (
 type mapping struct {
 	et        *canonical.EventType
 	fields    []*fieldPlan
+	parents   [][]protoreflect.FieldDescriptor // the messages holding the targets, each once
 	occurred  *timePlan
 	recorded  *timePlan
 	locations [][]protoreflect.FieldDescriptor // Location messages whose siteId defaults to the site
@@ -60,6 +61,7 @@ const (
 type fieldPlan struct {
 	target   string
 	fds      []protoreflect.FieldDescriptor
+	parent   int // index in mapping.parents; -1 for the root
 	kind     kind
 	list     bool
 	split    string
@@ -123,6 +125,15 @@ func compileMapping(ps *problems, path string, em EventMapping, cols columns) *m
 			continue
 		}
 		m.fields = append(m.fields, fp)
+		fp.parent = -1
+		if len(fp.fds) > 1 {
+			pp := jsonPath(fp.fds[:len(fp.fds)-1])
+			fp.parent = slices.IndexFunc(m.parents, func(p []protoreflect.FieldDescriptor) bool { return jsonPath(p) == pp })
+			if fp.parent < 0 {
+				m.parents = append(m.parents, fp.fds[:len(fp.fds)-1])
+				fp.parent = len(m.parents) - 1
+			}
+		}
 		targeted[jsonPath(fp.fds)] = true
 		if fp.received != nil {
 			targeted[jsonPath(fp.received)] = true
@@ -520,8 +531,23 @@ func (m *mapping) build(r *row, loc *time.Location, site string) (canonical.Data
 	var errs []*rowError
 	data := m.et.New()
 	root := data.ProtoReflect()
+	// The message holding each target is made once per row, not walked to
+	// from the root for every field.
+	var parentBuf [8]protoreflect.Message
+	parents := parentBuf[:0]
+	if len(m.parents) > len(parentBuf) {
+		parents = make([]protoreflect.Message, 0, len(m.parents))
+	}
+	parents = parents[:len(m.parents)]
 	for _, f := range m.fields {
-		if err := f.apply(r, root, loc); err != nil {
+		holder := root
+		if f.parent >= 0 {
+			if parents[f.parent] == nil {
+				parents[f.parent] = mutable(root, m.parents[f.parent]).Message()
+			}
+			holder = parents[f.parent]
+		}
+		if err := f.apply(r, root, holder, loc); err != nil {
 			err.msg = f.target + ": " + err.msg
 			errs = append(errs, err)
 		}
@@ -599,15 +625,16 @@ func set(root protoreflect.Message, fds []protoreflect.FieldDescriptor, v protor
 	m.Set(fds[len(fds)-1], v)
 }
 
-// apply reads the field's value from the row and sets it in root. NULL
+// apply reads the field's value from the row and sets it in root, the
+// message holding the target (data is the event's data, for received). NULL
 // leaves the field unset (validation reports a required one).
-func (f *fieldPlan) apply(r *row, root protoreflect.Message, loc *time.Location) *rowError {
+func (f *fieldPlan) apply(r *row, data, root protoreflect.Message, loc *time.Location) *rowError {
 	if f.kind == kTime {
 		t, ok, err := f.time.get(r, loc)
 		if err != nil || !ok {
 			return err
 		}
-		set(root, f.fds, protoreflect.ValueOfMessage(timestamppb.New(t).ProtoReflect()))
+		root.Set(f.leaf(), protoreflect.ValueOfMessage(timestamppb.New(t).ProtoReflect()))
 		return nil
 	}
 	val, ok, err := f.src.get(r)
@@ -623,7 +650,7 @@ func (f *fieldPlan) apply(r *row, root protoreflect.Message, loc *time.Location)
 		if f.split != "" {
 			parts = strings.Split(s, f.split)
 		}
-		l := mutable(root, f.fds).List()
+		l := root.Mutable(f.leaf()).List()
 		for _, p := range parts {
 			if p = strings.TrimSpace(p); p == "" {
 				continue
@@ -638,15 +665,17 @@ func (f *fieldPlan) apply(r *row, root protoreflect.Message, loc *time.Location)
 	}
 	switch f.kind {
 	case kQuantity, kMoney:
-		return f.amount(r, root, s)
+		return f.amount(r, data, root, s)
 	}
 	v, err := f.scalar(s)
 	if err != nil {
 		return err
 	}
-	set(root, f.fds, v)
+	root.Set(f.leaf(), v)
 	return nil
 }
+
+func (f *fieldPlan) leaf() protoreflect.FieldDescriptor { return f.fds[len(f.fds)-1] }
 
 func (f *fieldPlan) scalar(s string) (protoreflect.Value, *rowError) {
 	switch f.kind {
@@ -725,7 +754,7 @@ func parseAmount(s string, rules *canonical.FieldRules) (decimal.Decimal, string
 }
 
 // amount sets a quantity or money target from its value and unit.
-func (f *fieldPlan) amount(r *row, root protoreflect.Message, s string) *rowError {
+func (f *fieldPlan) amount(r *row, data, root protoreflect.Message, s string) *rowError {
 	_, text, err := parseAmount(s, f.rules)
 	if err != nil {
 		return err
@@ -743,7 +772,7 @@ func (f *fieldPlan) amount(r *row, root protoreflect.Message, s string) *rowErro
 	}
 	unit = strings.TrimSpace(unit)
 	if f.kind == kMoney {
-		set(root, f.fds, protoreflect.ValueOfMessage((&canonical.Money{Amount: text, Currency: unit}).ProtoReflect()))
+		root.Set(f.leaf(), protoreflect.ValueOfMessage((&canonical.Money{Amount: text, Currency: unit}).ProtoReflect()))
 		return nil
 	}
 	if !units.Known(unit) {
@@ -779,11 +808,11 @@ func (f *fieldPlan) amount(r *row, root protoreflect.Message, s string) *rowErro
 			return rowErr(RejectBadValue, "%s %s cannot be expressed in %s (%s): %v", text, unit, f.toBase.uom, code, cerr)
 		}
 		if f.received != nil {
-			set(root, f.received, protoreflect.ValueOfMessage(q.ProtoReflect()))
+			set(data, f.received, protoreflect.ValueOfMessage(q.ProtoReflect()))
 		}
 		q = base
 	}
-	set(root, f.fds, protoreflect.ValueOfMessage(q.ProtoReflect()))
+	root.Set(f.leaf(), protoreflect.ValueOfMessage(q.ProtoReflect()))
 	return nil
 }
 
