@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -193,6 +194,10 @@ func (s *Supervisor) runOnce(ctx context.Context) error {
 	s.setState(StateStarting)
 	p, err := pluginhost.Start(ctx, s.cfg.Plugin)
 	if err != nil {
+		if strings.Contains(err.Error(), "Unrecognized remote plugin message") {
+			// go-plugin read something else than its handshake on stdout.
+			return fmt.Errorf("%w (handshake: the plugin printed on stdout before its handshake line; connectors must log to stderr)", err)
+		}
 		return err
 	}
 	defer func() {
@@ -305,7 +310,7 @@ func (s *Supervisor) failed(err error, delay time.Duration) {
 	restarts := s.st.Restarts
 	s.mu.Unlock()
 	s.log.Error("connector failed; restarting it", "err", err, "kind", failureKind(err),
-		"restart_in", delay.Round(time.Millisecond), "restarts", restarts)
+		"restart_in", delay.Round(time.Millisecond).String(), "restarts", restarts)
 }
 
 // failureKind names the kind of failure for the logs.
@@ -326,6 +331,8 @@ func failureKind(err error) string {
 		return "connector"
 	case errors.Is(err, pluginhost.ErrProtocol):
 		return "protocol"
+	case strings.Contains(err.Error(), "(handshake:"):
+		return "handshake"
 	default:
 		return "other"
 	}
