@@ -26,49 +26,49 @@ import (
 
 // Connector binaries the supervisor tests run, built once per process.
 const (
-	examplePkg       = "./plugins/example/cmd/dray-connector-example"
-	testConnectorPkg = "./plugins/pluginhost/internal/testconnector"
+	supExamplePkg       = "./plugins/example/cmd/dray-connector-example"
+	supTestConnPkg = "./plugins/pluginhost/internal/testconnector"
 )
 
 var (
-	connBuildOnce sync.Once
-	connBins      map[string]string
-	connBuildErr  error
+	supBuildOnce sync.Once
+	supBins      map[string]string
+	supBuildErr  error
 )
 
-// connectorBin returns the path of a built connector binary.
-func connectorBin(t *testing.T, pkg string) string {
+// supConnectorBin returns the path of a built connector binary.
+func supConnectorBin(t *testing.T, pkg string) string {
 	t.Helper()
-	connBuildOnce.Do(func() {
+	supBuildOnce.Do(func() {
 		root, err := testenv.ModuleRoot()
 		if err != nil {
-			connBuildErr = err
+			supBuildErr = err
 			return
 		}
 		dir, err := os.MkdirTemp("", "dray-connectors-")
 		if err != nil {
-			connBuildErr = err
+			supBuildErr = err
 			return
 		}
-		connBins = map[string]string{}
-		for _, p := range []string{examplePkg, testConnectorPkg} {
+		supBins = map[string]string{}
+		for _, p := range []string{supExamplePkg, supTestConnPkg} {
 			out := filepath.Join(dir, filepath.Base(p))
 			cmd := exec.Command("go", "build", "-o", out, p)
 			cmd.Dir = root
 			if b, err := cmd.CombinedOutput(); err != nil {
-				connBuildErr = fmt.Errorf("go build %s: %w\n%s", p, err, b)
+				supBuildErr = fmt.Errorf("go build %s: %w\n%s", p, err, b)
 				return
 			}
-			connBins[p] = out
+			supBins[p] = out
 		}
 	})
-	if connBuildErr != nil {
-		t.Fatal(connBuildErr)
+	if supBuildErr != nil {
+		t.Fatal(supBuildErr)
 	}
-	return connBins[pkg]
+	return supBins[pkg]
 }
 
-func sha256Of(t *testing.T, path string) string {
+func supSHA256(t *testing.T, path string) string {
 	t.Helper()
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -78,23 +78,23 @@ func sha256Of(t *testing.T, path string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// connectorEntry declares a connector with short restart bounds for tests.
-func connectorEntry(t *testing.T, name, bin string, cfg map[string]any) agent.ConnectorEntry {
+// supConnectorEntry declares a connector with short restart bounds for tests.
+func supConnectorEntry(t *testing.T, name, bin string, cfg map[string]any) agent.ConnectorEntry {
 	t.Helper()
 	block, err := agent.ConnectorConfigOf(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return agent.ConnectorEntry{
-		Name: name, Path: bin, SHA256: sha256Of(t, bin), Config: block,
+		Name: name, Path: bin, SHA256: supSHA256(t, bin), Config: block,
 		Restart:  agent.RestartConfig{MinBackoff: configfile.Duration(100 * time.Millisecond), MaxBackoff: configfile.Duration(time.Second)},
 		Timeouts: agent.TimeoutConfig{Heartbeat: configfile.Duration(2 * time.Second)},
 	}
 }
 
-// connectorAgent prepares an agent for MEM1 with connectors and no other
+// supAgent prepares an agent for MEM1 with connectors and no other
 // source, its status endpoint on.
-func connectorAgent(t *testing.T, env *testenv.Env, r *testenv.Relay, conns ...agent.ConnectorEntry) *testenv.Agent {
+func supAgent(t *testing.T, env *testenv.Env, r *testenv.Relay, conns ...agent.ConnectorEntry) *testenv.Agent {
 	t.Helper()
 	a := env.NewAgent("MEM1", r.Config.Listen.QUIC, r.Config.Listen.TCP, synthetic.Config{})
 	a.Config.Sources = nil
@@ -103,8 +103,8 @@ func connectorAgent(t *testing.T, env *testenv.Env, r *testenv.Relay, conns ...a
 	return a
 }
 
-// connStatus is the part of a connector's /status entry the tests read.
-type connStatus struct {
+// supConnStatus is the part of a connector's /status entry the tests read.
+type supConnStatus struct {
 	Name         string `json:"name"`
 	State        string `json:"state"`
 	PID          int    `json:"pid"`
@@ -117,21 +117,21 @@ type connStatus struct {
 	InQuarantine int64  `json:"in_quarantine"`
 }
 
-type agentStatus struct {
+type supAgentStatus struct {
 	Spool struct {
 		Streams []struct {
 			Head uint64 `json:"Head"`
 			Next uint64 `json:"Next"`
 		} `json:"Streams"`
 	} `json:"spool"`
-	Connectors []connStatus `json:"connectors"`
+	Connectors []supConnStatus `json:"connectors"`
 	Quarantine struct {
 		Total    int64            `json:"total"`
 		BySource map[string]int64 `json:"by_source"`
 	} `json:"quarantine"`
 }
 
-func (s *agentStatus) pending() uint64 {
+func (s *supAgentStatus) pending() uint64 {
 	var n uint64
 	for _, st := range s.Spool.Streams {
 		n += st.Next - st.Head
@@ -139,90 +139,90 @@ func (s *agentStatus) pending() uint64 {
 	return n
 }
 
-func (s *agentStatus) connector(name string) connStatus {
+func (s *supAgentStatus) connector(name string) supConnStatus {
 	for _, c := range s.Connectors {
 		if c.Name == name {
 			return c
 		}
 	}
-	return connStatus{}
+	return supConnStatus{}
 }
 
 // status fetches /status (nil when the agent does not answer).
-func status(a *testenv.Agent) *agentStatus {
+func supStatus(a *testenv.Agent) *supAgentStatus {
 	c := http.Client{Timeout: 2 * time.Second}
 	resp, err := c.Get("http://" + a.Config.Status.Listen + "/status")
 	if err != nil {
 		return nil
 	}
 	defer func() { _ = resp.Body.Close() }()
-	var st agentStatus
+	var st supAgentStatus
 	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
 		return nil
 	}
 	return &st
 }
 
-// exampleCursor is the example connector's cursor.
-type exampleCursor struct {
+// supCursor is the example connector's cursor.
+type supCursor struct {
 	File   string `json:"file"`
 	Offset int64  `json:"offset"`
 	Line   int    `json:"line"`
 }
 
-func parseCursor(s string) exampleCursor {
-	var c exampleCursor
+func supParseCursor(s string) supCursor {
+	var c supCursor
 	_ = json.Unmarshal([]byte(s), &c)
 	return c
 }
 
-// waitCommitted waits until connector name has committed through line
+// supWaitCommitted waits until connector name has committed through line
 // `lines` of file and the spool holds nothing unacknowledged.
-func waitCommitted(t *testing.T, a *testenv.Agent, name, file string, lines int, timeout time.Duration) *agentStatus {
+func supWaitCommitted(t *testing.T, a *testenv.Agent, name, file string, lines int, timeout time.Duration) *supAgentStatus {
 	t.Helper()
-	var st *agentStatus
+	var st *supAgentStatus
 	testenv.Eventually(t, timeout, 200*time.Millisecond, name+" to commit line "+strconv.Itoa(lines)+" and drain", func() bool {
 		if !a.Proc.Running() {
 			t.Fatalf("%s exited:\n%s", a.Name, a.Proc.Log())
 		}
-		st = status(a)
+		st = supStatus(a)
 		if st == nil {
 			return false
 		}
-		c := parseCursor(st.connector(name).Cursor)
+		c := supParseCursor(st.connector(name).Cursor)
 		return c.File == file && c.Line == lines && st.pending() == 0
 	})
 	return st
 }
 
-// countLine is a valid line of the example connector.
-func countLine(id string, i int) string {
+// supCountLine is a valid line of the example connector.
+func supCountLine(id string, i int) string {
 	return fmt.Sprintf(`{"count_id":%q,"owner":"ACME","sku":"AF-%d","location":"R-%02d-01-A","uom":"EA","counted":%d,"expected":"%d","counted_at":"2025-03-14T16:05:00-05:00"}`,
 		id, 1000+i%500, i%40, 10+i%90, 12+i%90)
 }
 
-// badCountLines are rejected by the example connector: code and line.
-var badCountLines = []struct{ code, line string }{
+// supBadLines are rejected by the example connector: code and line.
+var supBadLines = []struct{ code, line string }{
 	{"json_unknown_field", `{"count_id":"CC-bad-1","sku":"AF-1","location":"X","uom":"EA","counted":1,"counted_at":"2025-03-14T16:05:00-05:00","colour":"red"}`},
 	{"json_syntax", "not json at all"},
 	{"invalid_count", `{"count_id":"CC-bad-3","sku":"AF-1","location":"X","uom":"EA","counted":-4,"counted_at":"2025-03-14T16:05:00-05:00"}`},
 }
 
-// writeCountFile drops a file of n valid lines (ids CC-<from>…) with the bad
+// supWriteCountFile drops a file of n valid lines (ids CC-<from>…) with the bad
 // lines spread through it, and returns its size and line count.
-func writeCountFile(t *testing.T, dir, name string, from, n int) (size int64, lines int) {
+func supWriteCountFile(t *testing.T, dir, name string, from, n int) (size int64, lines int) {
 	t.Helper()
 	badAt := map[int]int{} // valid line index → the bad line written before it
-	for k := range badCountLines {
-		badAt[(k+1)*n/(len(badCountLines)+1)] = k
+	for k := range supBadLines {
+		badAt[(k+1)*n/(len(supBadLines)+1)] = k
 	}
 	var b bytes.Buffer
 	for i := range n {
 		if k, ok := badAt[i]; ok {
-			b.WriteString(badCountLines[k].line + "\n")
+			b.WriteString(supBadLines[k].line + "\n")
 			lines++
 		}
-		b.WriteString(countLine(fmt.Sprintf("CC-%07d", from+i), i) + "\n")
+		b.WriteString(supCountLine(fmt.Sprintf("CC-%07d", from+i), i) + "\n")
 		lines++
 	}
 	tmp := filepath.Join(dir, name+".tmp")
@@ -235,9 +235,9 @@ func writeCountFile(t *testing.T, dir, name string, from, n int) (size int64, li
 	return int64(b.Len()), lines
 }
 
-// verifyCounts checks the relay log: every count id in want exactly once
+// supVerifyCounts checks the relay log: every count id in want exactly once
 // from the example source, nothing else from it.
-func verifyCounts(t *testing.T, lines []testenv.LogLine, want map[string]bool) {
+func supVerifyCounts(t *testing.T, lines []testenv.LogLine, want map[string]bool) {
 	t.Helper()
 	seen := map[string]int{}
 	ids := map[string]bool{}
@@ -283,7 +283,7 @@ func verifyCounts(t *testing.T, lines []testenv.LogLine, want map[string]bool) {
 	}
 }
 
-func countIDs(from, n int) map[string]bool {
+func supCountIDs(from, n int) map[string]bool {
 	want := make(map[string]bool, n)
 	for i := range n {
 		want[fmt.Sprintf("CC-%07d", from+i)] = true
@@ -291,8 +291,8 @@ func countIDs(from, n int) map[string]bool {
 	return want
 }
 
-// procsOf returns the live (not zombie) processes running binary bin.
-func procsOf(bin string) []int {
+// supProcsOf returns the live (not zombie) processes running binary bin.
+func supProcsOf(bin string) []int {
 	entries, _ := os.ReadDir("/proc")
 	var out []int
 	for _, e := range entries {
@@ -315,12 +315,12 @@ func procsOf(bin string) []int {
 	return out
 }
 
-// waitNoProcs waits until no process runs bin.
-func waitNoProcs(t *testing.T, bin string, within time.Duration, what string) {
+// supWaitNoProcs waits until no process runs bin.
+func supWaitNoProcs(t *testing.T, bin string, within time.Duration, what string) {
 	t.Helper()
 	deadline := time.Now().Add(within)
 	for {
-		left := procsOf(bin)
+		left := supProcsOf(bin)
 		if len(left) == 0 {
 			return
 		}
@@ -333,7 +333,7 @@ func waitNoProcs(t *testing.T, bin string, within time.Duration, what string) {
 
 // cli runs dray-agent with args against a's configuration and returns its
 // stdout, stderr and exit code.
-func cli(t *testing.T, env *testenv.Env, a *testenv.Agent, args ...string) (string, string, int) {
+func supCLI(t *testing.T, env *testenv.Env, a *testenv.Agent, args ...string) (string, string, int) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
