@@ -26,7 +26,7 @@ import (
 
 // Connector binaries the supervisor tests run, built once per process.
 const (
-	supExamplePkg       = "./plugins/example/cmd/dray-connector-example"
+	supExamplePkg  = "./plugins/example/cmd/dray-connector-example"
 	supTestConnPkg = "./plugins/pluginhost/internal/testconnector"
 )
 
