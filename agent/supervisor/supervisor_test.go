@@ -151,10 +151,12 @@ func TestExampleConnectorIntegration(t *testing.T) {
 func TestCrashingPluginResumesFromCursorIntegration(t *testing.T) {
 	bin := build(t, testConnectorPkg)
 	h := startHarness(t, Config{Plugin: pluginConfig(t, bin),
-		Connector: []byte(`{"events": 3000, "batch": 100, "crash_after": 5, "then": "wait"}`)}, nil)
+		Connector: []byte(`{"events": 3000, "batch": 100, "crash_after": 7, "then": "wait"}`)}, nil)
+	// Processes 1-4 crash after 7 batches each; the fifth reads the last 2
+	// batches and waits.
 	waitFor(t, 60*time.Second, "3000 events", func() bool {
 		cur, _ := h.sp.Cursor("counts")
-		return string(cur) == "3000"
+		return string(cur) == "3000" && h.sup.Status().State == StateRunning
 	})
 	events := spoolEvents(t, h.sp)
 	seen := map[string]int{}
@@ -170,8 +172,8 @@ func TestCrashingPluginResumesFromCursorIntegration(t *testing.T) {
 		t.Fatalf("%d events; want 3000", len(events))
 	}
 	st := h.sup.Status()
-	if st.Restarts < 5 || st.Starts != st.Restarts+1 || !strings.Contains(st.LastError, "exited unexpectedly") {
-		t.Errorf("status %+v; want ≥ 5 restarts after crashes", st)
+	if st.Restarts != 4 || st.Starts != 5 || !strings.Contains(st.LastError, "exited unexpectedly (exit status 7)") {
+		t.Errorf("status %+v; want 4 restarts after crashes", st)
 	}
 	if !strings.Contains(h.logs.String(), "kind=crashed") || !strings.Contains(h.logs.String(), "restart_in=") {
 		t.Error("the crashes are not logged with their kind and backoff")
