@@ -14,7 +14,6 @@ import (
 
 	"github.com/draylink/dray/canonical"
 	"github.com/draylink/dray/plugins/filedrop/dropdir"
-	"github.com/draylink/dray/plugins/sdk"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden want.json files")
@@ -196,5 +195,3 @@ func compareGolden(t *testing.T, path string, got outcome) {
 		}
 	}
 }
-
-var _ = sdk.Reject{}

@@ -54,7 +54,7 @@ func pluginBinary(t testing.TB) string {
 		binPath = filepath.Join(binDir, "dray-connector-filedrop")
 		out, err := exec.Command("go", "build", "-o", binPath, "./cmd/dray-connector-filedrop").CombinedOutput()
 		if err != nil {
-			binErr = fmt.Errorf("go build: %v\n%s", err, out)
+			binErr = fmt.Errorf("go build: %w\n%s", err, out)
 		}
 	})
 	if binErr != nil {

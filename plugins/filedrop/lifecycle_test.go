@@ -237,17 +237,8 @@ func TestDedup(t *testing.T) {
 	if got := files(t, s.outbox); len(got) != 1 {
 		t.Errorf("outbox = %v; want the one 997 of the first delivery", got)
 	}
-	j, err := journal.Open(filepath.Join(s.root, "state"), time.Hour, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer j.Close()
-	dups := 0
-	for _, e := range j.After(0) {
-		_ = e
-	}
 	raw, _ := os.ReadFile(filepath.Join(s.root, "state", journal.FileName))
-	dups = strings.Count(string(raw), `"outcome":"duplicate"`)
+	dups := strings.Count(string(raw), `"outcome":"duplicate"`)
 	if dups != 2 {
 		t.Errorf("journal has %d duplicate entries; want 2:\n%s", dups, raw)
 	}

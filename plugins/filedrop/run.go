@@ -421,6 +421,7 @@ func (r *run) finish(done []doneItem, verify bool) error {
 	}
 	var moves []move
 	var entries []journal.Entry
+	var acks []dropdir.OutFile
 	now := r.now().In(r.cfg.zone)
 	for _, d := range done {
 		if d.replay {
@@ -443,10 +444,11 @@ func (r *run) finish(done []doneItem, verify bool) error {
 			}
 		}
 		if d.Outcome == journal.Archived && d.Acks > 0 && d.Ctl > 0 {
-			if err := r.write997(ib, d); err != nil {
+			out, err := r.ack997(ib, d)
+			if err != nil {
 				return err
 			}
-			r.c.crash.at("after_997")
+			acks = append(acks, out...)
 		}
 		e := journal.Entry{Seq: d.Seq, SHA256: d.SHA256, Inbox: d.Inbox, Name: d.Name, Outcome: d.Outcome, At: now.UTC(),
 			Events: d.Events, Rejects: d.Rejects, Interchanges: d.X12, Ctl: d.Ctl, Acks: d.Acks,
@@ -459,25 +461,45 @@ func (r *run) finish(done []doneItem, verify bool) error {
 		entries = append(entries, e)
 		moves = append(moves, move{ib, e})
 	}
+	if len(acks) > 0 {
+		if err := dropdir.WriteFilesAtomic(r.cfg.outbox, acks, 0o640); err != nil {
+			return err
+		}
+		r.log.Info("997s written", "count", len(acks), "first", acks[0].Name)
+		r.c.crash.at("after_997")
+	}
 	if err := r.j.Append(entries...); err != nil {
 		return err
 	}
 	if len(entries) > 0 {
 		r.c.crash.at("after_journal")
 	}
+	var dirs []string
 	for i, m := range moves {
-		if err := r.move(m.ib, m.e.Name, &m.e); err != nil {
+		dir, err := r.rename(m.ib, m.e.Name, &m.e)
+		if err != nil {
 			return err
 		}
+		dirs = append(dirs, dir, m.ib.dir.Path(dropdir.WorkDir))
 		if i == 0 {
 			r.c.crash.at("after_move")
 		}
 	}
-	return nil
+	return dropdir.SyncDirs(dirs...)
 }
 
 // move takes a journaled file from work/ to where the journal says.
 func (r *run) move(ib *inbox, name string, e *journal.Entry) error {
+	dir, err := r.rename(ib, name, e)
+	if err != nil {
+		return err
+	}
+	return dropdir.SyncDirs(dir, ib.dir.Path(dropdir.WorkDir))
+}
+
+// rename is move without the directory syncs; it returns the target
+// directory to sync.
+func (r *run) rename(ib *inbox, name string, e *journal.Entry) (string, error) {
 	if e.Outcome == journal.Quarantined {
 		var size int64
 		if fi, err := os.Stat(ib.dir.Path(dropdir.WorkDir, name)); err == nil {
@@ -485,10 +507,10 @@ func (r *run) move(ib *inbox, name string, e *journal.Entry) error {
 		}
 		if err := ib.dir.WriteReason(e.Path, dropdir.Reason{File: name, Inbox: ib.name, SHA256: e.SHA256, Size: size,
 			Code: e.Code, Message: e.Message, Location: e.Location, At: e.At}); err != nil {
-			return err
+			return "", err
 		}
 	}
-	return ib.dir.Move(name, e.Path)
+	return ib.dir.Rename(name, e.Path)
 }
 
 // finishDuplicate archives a file whose content was archived before,
@@ -512,23 +534,24 @@ func (r *run) interchangeSeen(key string) (string, bool) {
 	return r.j.Interchange(key)
 }
 
-// write997 writes the 997s for the fresh interchanges of an archived X12
-// file to the outbox, with the control numbers the cursor assigned and the
-// file's modification time: a restart writes the same bytes again.
-func (r *run) write997(ib *inbox, d doneItem) error {
+// ack997 makes the 997s for the fresh interchanges of an archived X12
+// file, with the control numbers the cursor assigned and the file's
+// modification time: a restart makes the same bytes again.
+func (r *run) ack997(ib *inbox, d doneItem) ([]dropdir.OutFile, error) {
 	path := ib.dir.Path(dropdir.WorkDir, d.Name)
 	data, err := os.ReadFile(path) //nolint:gosec // a file of the drop
 	if err != nil {
-		return fmt.Errorf("997 for %s: %w", d.Name, err)
+		return nil, fmt.Errorf("997 for %s: %w", d.Name, err)
 	}
 	fi, err := os.Stat(path)
 	if err != nil {
-		return fmt.Errorf("997 for %s: %w", d.Name, err)
+		return nil, fmt.Errorf("997 for %s: %w", d.Name, err)
 	}
 	ics, err := x12.ParseAll(data)
 	if err != nil {
-		return fmt.Errorf("997 for %s: %w", d.Name, err)
+		return nil, fmt.Errorf("997 for %s: %w", d.Name, err)
 	}
+	var files []dropdir.OutFile
 	fresh := map[string]string{}
 	for _, ic := range d.X12 {
 		fresh[ic.Key] = ic.SHA256
@@ -546,16 +569,16 @@ func (r *run) write997(ib *inbox, d doneItem) error {
 		ctl := next
 		b, err := a.Encode997(x12.Outbound{Counter: x12.CounterFunc(func() (uint64, error) { return ctl, nil }), Now: at})
 		if err != nil {
-			return fmt.Errorf("997 for %s: %w", d.Name, err)
+			return nil, fmt.Errorf("997 for %s: %w", d.Name, err)
 		}
 		out := fmt.Sprintf("997_%09d_%s_%s.edi", ctl, safeName(ic.SenderID), ic.ControlNumber)
-		if err := dropdir.WriteFileAtomic(r.cfg.outbox, out, b, 0o640); err != nil {
-			return err
+		files = append(files, dropdir.OutFile{Name: out, Data: b})
+		if a.Status() != x12.AckAccepted {
+			r.log.Warn("997 rejects sets", "file", d.Name, "interchange", ic.ControlNumber, "ack", out, "status", a.Status())
 		}
-		r.log.Info("997 written", "file", d.Name, "interchange", ic.ControlNumber, "ack", out, "status", a.Status())
 		next++
 	}
-	return nil
+	return files, nil
 }
 
 // safeName keeps letters, digits, '-' and '_' of an id for a file name.

@@ -43,6 +43,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -193,9 +194,7 @@ func (d *Dir) Ready() ([]File, error) {
 		}
 		f := File{Name: name, Size: fi.Size(), ModTime: fi.ModTime()}
 		present[name] = true
-		if now.Sub(f.ModTime) < d.p.MinAge {
-			continue
-		}
+		young := now.Sub(f.ModTime) < d.p.MinAge
 		switch d.p.Mode {
 		case Marker:
 			if !names[name+d.p.MarkerSuffix] {
@@ -215,6 +214,9 @@ func (d *Dir) Ready() ([]File, error) {
 			if o.count < d.p.StablePolls {
 				continue
 			}
+		}
+		if young {
+			continue
 		}
 		ready = append(ready, f)
 	}
@@ -340,22 +342,46 @@ func (d *Dir) QuarantinePath(sha, name string) string {
 // directory, and syncs both directories. A missing source whose target
 // exists counts as done (the move happened before a crash).
 func (d *Dir) Move(name, rel string) error {
+	dir, err := d.Rename(name, rel)
+	if err != nil {
+		return err
+	}
+	return SyncDirs(dir, d.Path(WorkDir))
+}
+
+// Rename is Move without the syncs: it returns the target's directory, for
+// the caller to sync (once for many renames) with SyncDirs, together with
+// work/.
+func (d *Dir) Rename(name, rel string) (string, error) {
 	src, dst := d.Path(WorkDir, name), d.Path(filepath.FromSlash(rel))
-	if err := os.MkdirAll(filepath.Dir(dst), 0o750); err != nil {
-		return fmt.Errorf("move %s: %w", name, err)
+	dir := filepath.Dir(dst)
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return "", fmt.Errorf("move %s: %w", name, err)
 	}
 	if err := os.Rename(src, dst); err != nil {
 		if _, serr := os.Lstat(src); errors.Is(serr, fs.ErrNotExist) {
 			if _, derr := os.Lstat(dst); derr == nil {
-				return nil
+				return dir, nil
 			}
 		}
-		return fmt.Errorf("move %s to %s: %w", name, rel, err)
+		return "", fmt.Errorf("move %s to %s: %w", name, rel, err)
 	}
-	if err := SyncDir(filepath.Dir(dst)); err != nil {
-		return err
+	return dir, nil
+}
+
+// SyncDirs syncs each distinct directory once.
+func SyncDirs(dirs ...string) error {
+	seen := map[string]bool{}
+	for _, dir := range dirs {
+		if seen[dir] {
+			continue
+		}
+		seen[dir] = true
+		if err := SyncDir(dir); err != nil {
+			return err
+		}
 	}
-	return SyncDir(d.Path(WorkDir))
+	return nil
 }
 
 // Reason is the content of a quarantined file's reason file.
@@ -378,6 +404,67 @@ func (d *Dir) WriteReason(rel string, r Reason) error {
 	}
 	p := d.Path(filepath.FromSlash(rel)) + ReasonSuffix
 	return WriteFileAtomic(filepath.Dir(p), filepath.Base(p), append(b, '\n'), 0o640)
+}
+
+// OutFile is a file to write with WriteFilesAtomic.
+type OutFile struct {
+	Name string
+	Data []byte
+}
+
+// WriteFilesAtomic writes several files into dir as WriteFileAtomic does,
+// but syncs their contents concurrently (the file system commits its
+// journal for several at once) and the directory once.
+func WriteFilesAtomic(dir string, files []OutFile, perm fs.FileMode) error {
+	if len(files) == 1 {
+		return WriteFileAtomic(dir, files[0].Name, files[0].Data, perm)
+	}
+	tmps := make([]*os.File, len(files))
+	defer func() {
+		for _, t := range tmps {
+			if t != nil {
+				t.Close()
+				_ = os.Remove(t.Name())
+			}
+		}
+	}()
+	for i, f := range files {
+		t, err := os.CreateTemp(dir, "."+f.Name+".tmp*")
+		if err != nil {
+			return fmt.Errorf("write %s: %w", f.Name, err)
+		}
+		tmps[i] = t
+		if _, err := t.Write(f.Data); err != nil {
+			return fmt.Errorf("write %s: %w", f.Name, err)
+		}
+		if err := t.Chmod(perm); err != nil {
+			return fmt.Errorf("write %s: %w", f.Name, err)
+		}
+	}
+	errs := make([]error, len(tmps))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 8)
+	for i, t := range tmps {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			errs[i] = t.Sync()
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("write to %s: %w", dir, err)
+	}
+	for i, t := range tmps {
+		if err := t.Close(); err != nil {
+			return fmt.Errorf("write %s: %w", files[i].Name, err)
+		}
+		if err := os.Rename(t.Name(), filepath.Join(dir, files[i].Name)); err != nil {
+			return fmt.Errorf("write %s: %w", files[i].Name, err)
+		}
+		tmps[i] = nil
+	}
+	return SyncDir(dir)
 }
 
 // WriteFileAtomic writes name in dir through a temporary dot file, fsyncs
