@@ -18,7 +18,7 @@ func TestExampleConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	tabs := cfg.RouteTables()
-	for sink, want := range map[string]int{"erp": 4, "tms": 2, "hooks": 1} {
+	for sink, want := range map[string]int{"erp": 4, "tms": 2, "hooks": 1, "wms-archive": 1} {
 		if got := len(tabs[sink].Routes); got != want {
 			t.Errorf("sink %s: %d routes; want %d", sink, got, want)
 		}

@@ -175,32 +175,27 @@ type FanOut struct {
 // and inventory counts sent as CloudEvents unchanged.
 func ERPRoutes(sinkName string) []route.Config {
 	return []route.Config{
-		{Name: "erp-goods-movements", Sink: sinkName, Match: route.MatchConfig{Types: []string{"logistics.inventory.moved"}},
-			Path: `"/erp/v1/goods-movements"`,
+		{Name: sinkName + "-goods-movements", Sink: sinkName, Match: route.MatchConfig{Types: []string{"logistics.inventory.moved"}},
+			Path: `"/erp/v1/goods-movements"`, DropNulls: true,
 			Transform: `.data.movement as $m
-| {transfer: "311", receipt: "101", pick: "601", adjustment: "701"} as $codes
-| {movementType: ($codes[$m.movementType] // "999"), material: $m.item.sku, plant: .siteid,
-   storageLocation: $m.from.code, toStorageLocation: $m.to.code, batch: $m.item.lot,
-   quantity: $m.quantity.value, unit: $m.quantity.uom, occurredAt: .time, reference: $m.sourceKey}
-| with_entries(select(.value != null))`},
-		{Name: "erp-counts", Sink: sinkName, Match: route.MatchConfig{Types: []string{"logistics.inventory.counted"}, Lane: "bulk"},
+| {movementType: ({transfer: "311", receipt: "101", pick: "601", adjustment: "701"}[$m.movementType] // "999"),
+   material: $m.item.sku, plant: .siteid, storageLocation: $m.from.code, toStorageLocation: $m.to.code,
+   batch: $m.item.lot, quantity: $m.quantity.value, unit: $m.quantity.uom, occurredAt: .time, reference: $m.sourceKey}`},
+		{Name: sinkName + "-counts", Sink: sinkName, Match: route.MatchConfig{Types: []string{"logistics.inventory.counted"}, Lane: "bulk"},
 			Path: `"/erp/v1/goods-movements"`, Mode: route.ModeCloudEvents},
-		{Name: "erp-goods-issues", Sink: sinkName, Match: route.MatchConfig{Types: []string{"logistics.shipment.shipped"}},
-			Path: `"/erp/v1/goods-issues"`,
+		{Name: sinkName + "-goods-issues", Sink: sinkName, Match: route.MatchConfig{Types: []string{"logistics.shipment.shipped"}},
+			Path: `"/erp/v1/goods-issues"`, DropNulls: true,
 			Transform: `{delivery: (.data.lines[0].order.orderNo // .data.shipment.shipmentId), plant: .siteid,
  issuedAt: .data.shippedAt, shipmentId: .data.shipment.shipmentId, carrierScac: .data.shipment.carrier.scac,
  billOfLading: .data.shipment.bol,
- items: [.data.lines[] | {item: .lineNo, material: .item.sku, quantity: .shipped.value, unit: .shipped.uom, batch: .item.lot}
-         | with_entries(select(.value != null))]}
-| with_entries(select(.value != null))`},
-		{Name: "erp-pod", Sink: sinkName, Match: route.MatchConfig{Types: []string{"logistics.delivery.confirmed"}},
-			Path: `"/erp/v1/proofs-of-delivery"`,
+ items: [.data.lines[] | {item: .lineNo, material: .item.sku, quantity: .shipped.value, unit: .shipped.uom, batch: .item.lot}]}`},
+		{Name: sinkName + "-pod", Sink: sinkName, Match: route.MatchConfig{Types: []string{"logistics.delivery.confirmed"}},
+			Path: `"/erp/v1/proofs-of-delivery"`, DropNulls: true,
 			Transform: `.data.delivery as $d
 | {delivery: $d.shipmentId, shipmentId: $d.shipmentId, deliveredAt: $d.deliveredAt, signedBy: $d.signedBy,
    items: [($d.osdLines // [])[] | {material: .sku, deliveredQuantity: .received.value, unit: .received.uom,
-            damagedQuantity: .damaged.value, differenceReason: .reasonCode} | with_entries(select(.value != null))]}
-| with_entries(select(.value != null))`},
-		{Name: "erp-freight-invoices", Sink: sinkName, Match: route.MatchConfig{Types: []string{"logistics.freight_charge.invoiced"}},
+            damagedQuantity: .damaged.value, differenceReason: .reasonCode}]}`},
+		{Name: sinkName + "-freight-invoices", Sink: sinkName, Match: route.MatchConfig{Types: []string{"logistics.freight_charge.invoiced"}},
 			Path: `"/erp/v1/freight-invoices"`,
 			Transform: `{invoiceNumber: .data.invoiceNo, invoiceDate: .data.invoiceDate, supplierScac: .data.carrier.scac,
  currency: .data.total.currency, totalAmount: .data.total.amount, shipmentId: .data.shipmentId,
@@ -212,21 +207,18 @@ func ERPRoutes(sinkName string) []route.Config {
 // milestones (CloudEvents unchanged) and shipped shipments (jq).
 func TMSRoutes(sinkName string) []route.Config {
 	return []route.Config{
-		{Name: "tms-milestones", Sink: sinkName, Match: route.MatchConfig{Types: []string{"logistics.shipment.status_changed"}},
-			Path: `"/tms/v1/shipments/\(.data.shipmentId | @uri)/milestones"`,
+		{Name: sinkName + "-milestones", Sink: sinkName, Match: route.MatchConfig{Types: []string{"logistics.shipment.status_changed"}},
+			Path: `"/tms/v1/shipments/\(.data.shipmentId | @uri)/milestones"`, DropNulls: true,
 			Transform: `{code: .data.milestone, timestamp: .time, shipmentId: .data.shipmentId, stopSequence: .data.stopSeq,
- reasonCode: .data.reasonCode,
- location: (.data.location | if . then {city, region, country} | with_entries(select(.value != null)) else null end)}
-| with_entries(select(.value != null))`},
-		{Name: "tms-pod", Sink: sinkName, Match: route.MatchConfig{Types: []string{"logistics.delivery.confirmed"}},
+ reasonCode: .data.reasonCode, location: (.data.location | if . then {city, region, country} else null end)}`},
+		{Name: sinkName + "-pod", Sink: sinkName, Match: route.MatchConfig{Types: []string{"logistics.delivery.confirmed"}},
 			Path: `"/tms/v1/shipments/\(.data.delivery.shipmentId | @uri)/milestones"`, Mode: route.ModeCloudEvents},
-		{Name: "tms-shipments", Sink: sinkName, Match: route.MatchConfig{Types: []string{"logistics.shipment.shipped"}},
-			Path: `"/tms/v1/shipments"`,
+		{Name: sinkName + "-shipments", Sink: sinkName, Match: route.MatchConfig{Types: []string{"logistics.shipment.shipped"}},
+			Path: `"/tms/v1/shipments"`, DropNulls: true,
 			Transform: `.data.shipment as $s
 | {shipmentId: $s.shipmentId, mode: $s.mode, carrierScac: $s.carrier.scac, billOfLading: $s.bol,
    stops: [$s.stops[] | {sequence: .seq, type: .kind,
-           location: {id: .party.id, name: .party.name, city: .party.address.city, country: .party.address.country}}]}
-| with_entries(select(.value != null))`},
+           location: {id: .party.id, name: .party.name, city: .party.address.city, country: .party.address.country}}]}`},
 	}
 }
 
@@ -258,9 +250,8 @@ func (r *Relay) ConfigureFanOut(f FanOut) {
 	if f.ERP != nil {
 		d := delivery()
 		if f.ERPBatch {
-			d.Batch = &dispatch.BatchConfig{Path: "/erp/v1/batch", MaxEvents: 100, MaxWait: configfile.Duration(5 * time.Millisecond),
-				Body:    `{requests: [to_entries[] | {id: (.key + 1 | tostring), method: .value.method, url: .value.path, headers: .value.headers, body: .value.body}]}`,
-				Results: `[.responses[] | .status]`}
+			d.Batch = &dispatch.BatchConfig{Path: "/erp/v1/batch", Format: route.BatchJSON, MaxEvents: 100,
+				MaxWait: configfile.Duration(5 * time.Millisecond)}
 		}
 		r.Config.Sinks = append(r.Config.Sinks, relay.SinkConfig{
 			HTTP: sink.Config{Name: f.ERP.Name, URL: f.ERP.URL(), Timeout: configfile.Duration(5 * time.Second),

@@ -19,6 +19,7 @@
 //	POST /v1/sinks/{sink}/dlq/{id}/discard          {"reason": "…"}; removes it
 //	POST /v1/sinks/{sink}/replays                   {"since", "until", "sites", "types"}; 202 with a job
 //	GET  /v1/replays, /v1/replays/{id}              replay jobs and their results
+//	GET  /debug/pprof/…                             Go profiles (net/http/pprof)
 //
 // Every state-changing call — redrive, discard, replay (at its start and
 // at its end) — writes a structured audit line (action, actor, remote

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -128,6 +129,7 @@ const (
 	ActionRedrive Action = "redrive"
 	ActionDiscard Action = "discard"
 	ActionReplay  Action = "replay"
+	ActionDebug   Action = "debug"
 )
 
 // Principal is an authenticated caller.
@@ -175,6 +177,9 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("POST /v1/sinks/{sink}/replays", s.guard(ActionReplay, s.startReplay))
 	s.mux.HandleFunc("GET /v1/replays", s.guard(ActionRead, s.listReplays))
 	s.mux.HandleFunc("GET /v1/replays/{id}", s.guard(ActionRead, s.showReplay))
+	// Go's profiler, for the operators who hold a token.
+	s.mux.HandleFunc("GET /debug/pprof/", s.guard(ActionDebug, func(w http.ResponseWriter, r *http.Request, _ Principal) { pprof.Index(w, r) }))
+	s.mux.HandleFunc("GET /debug/pprof/profile", s.guard(ActionDebug, func(w http.ResponseWriter, r *http.Request, _ Principal) { pprof.Profile(w, r) }))
 }
 
 type handler func(w http.ResponseWriter, r *http.Request, p Principal)

@@ -52,10 +52,11 @@ type BatchConfig struct {
 	// Path is the batch endpoint, appended to the sink's URL (e.g.
 	// /erp/v1/batch).
 	Path string `yaml:"path"`
-	// Format is "jq" (default: the body is built by Body from the rendered
-	// requests) or "cloudevents" (a JSON array of the events,
-	// application/cloudevents-batch+json; every route of the sink must be
-	// in mode cloudevents).
+	// Format is "json-batch" (an OData 4.01 JSON batch of the rendered
+	// requests, built and read natively: the cheapest), "jq" (default: the
+	// body is built by Body from the rendered requests) or "cloudevents" (a
+	// JSON array of the events, application/cloudevents-batch+json; every
+	// route of the sink must be in mode cloudevents).
 	Format string `yaml:"format"`
 	// Body is a jq expression over the array of rendered requests, each
 	// {route, method, path, headers, body}, yielding the batch body

@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"slices"
+	"strconv"
 
 	"github.com/draylink/dray/internal/configfile"
 	"github.com/itchyny/gojq"
@@ -20,6 +22,11 @@ const (
 	// BatchJQ builds the body with a jq expression over the array of item
 	// envelopes {method, path, headers, body}.
 	BatchJQ = "jq"
+	// BatchJSON is the OData 4.01 JSON batch format (also Microsoft Graph's
+	// $batch): {"requests":[{"id","method","url","headers","body"}]},
+	// answered {"responses":[{"id","status",…}]} in any order. Built and
+	// read natively, without jq: the cheapest format.
+	BatchJSON = "json-batch"
 )
 
 // Batch renders batch request bodies and reads per-item results.
@@ -46,8 +53,16 @@ func CompileBatch(path, format, body, results string, errs *configfile.Errors) *
 		if body != "" {
 			b.body = compileField(path+".body", body, errs)
 		}
+	case BatchJSON:
+		if body != "" {
+			errs.Add(path+".body", "not used with format json-batch")
+		}
+		if results != "" {
+			errs.Add(path+".results", "not used with format json-batch (responses are matched by id)")
+			results = ""
+		}
 	default:
-		errs.Add(path+".format", "want cloudevents or jq, got %q", format)
+		errs.Add(path+".format", "want json-batch, cloudevents or jq, got %q", format)
 	}
 	if results != "" {
 		b.results = compileField(path+".results", results, errs)
@@ -74,6 +89,9 @@ func (b *Batch) Body(ctx context.Context, reqs []*Request) ([]byte, string, erro
 			buf = append(buf, r.Body...)
 		}
 		return append(buf, ']'), ContentTypeCloudEventBatch, nil
+	}
+	if b.Format == BatchJSON {
+		return jsonBatchBody(reqs)
 	}
 	items := make([]any, len(reqs))
 	for i, r := range reqs {
@@ -124,6 +142,9 @@ const maxDetail = 2048
 // when the batch has no results expression or the response does not yield
 // exactly n results; the response status then applies to every item.
 func (b *Batch) Results(ctx context.Context, body []byte, n int) (res []ItemResult, ok bool, err error) {
+	if b.Format == BatchJSON {
+		return jsonBatchResults(body, n)
+	}
 	if b.results == nil {
 		return nil, false, nil
 	}
@@ -182,4 +203,107 @@ func statusOf(v any) (int, bool) {
 		return 0, false
 	}
 	return int(f), true
+}
+
+// jsonBatchBody renders an OData JSON batch: sub-request ids are the item
+// positions from 1; bodies are spliced in as they were rendered.
+func jsonBatchBody(reqs []*Request) ([]byte, string, error) {
+	n := 16
+	for _, r := range reqs {
+		n += len(r.Body) + len(r.Path) + 64
+		for k, v := range r.Header {
+			n += len(k) + len(v[0]) + 6
+		}
+	}
+	buf := make([]byte, 0, n)
+	buf = append(buf, `{"requests":[`...)
+	for i, r := range reqs {
+		if i > 0 {
+			buf = append(buf, ',')
+		}
+		buf = append(buf, `{"id":"`...)
+		buf = strconv.AppendInt(buf, int64(i+1), 10)
+		buf = append(buf, `","method":`...)
+		buf = strconv.AppendQuote(buf, r.Method)
+		buf = append(buf, `,"url":`...)
+		buf = appendJSONString(buf, r.Path)
+		buf = append(buf, `,"headers":{`...)
+		first := true
+		for _, k := range sortedKeys(r.Header) {
+			if len(r.Header[k]) == 0 {
+				continue
+			}
+			if !first {
+				buf = append(buf, ',')
+			}
+			first = false
+			buf = appendJSONString(buf, k)
+			buf = append(buf, ':')
+			buf = appendJSONString(buf, r.Header[k][0])
+		}
+		buf = append(buf, `},"body":`...)
+		if len(r.Body) == 0 {
+			return nil, "", fmt.Errorf("batch item %d: empty body", i)
+		}
+		buf = append(buf, r.Body...) // JSON: rendered by gojq or canonical
+		buf = append(buf, '}')
+	}
+	buf = append(buf, "]}"...)
+	return buf, ContentTypeJSON, nil
+}
+
+// jsonBatchResults reads an OData JSON batch answer (one pass; item bodies
+// are kept raw).
+func jsonBatchResults(body []byte, n int) ([]ItemResult, bool, error) {
+	var ans struct {
+		Responses []struct {
+			ID      string          `json:"id"`
+			Status  int             `json:"status"`
+			Headers json.RawMessage `json:"headers"`
+			Body    json.RawMessage `json:"body"`
+		} `json:"responses"`
+	}
+	if err := json.Unmarshal(body, &ans); err != nil {
+		return nil, false, fmt.Errorf("batch results: %w", err)
+	}
+	if len(ans.Responses) != n {
+		return nil, false, fmt.Errorf("batch results: %d responses for %d requests", len(ans.Responses), n)
+	}
+	res := make([]ItemResult, n)
+	seen := make([]bool, n)
+	for _, r := range ans.Responses {
+		i, err := strconv.Atoi(r.ID)
+		if err != nil || i < 1 || i > n || seen[i-1] {
+			return nil, false, fmt.Errorf("batch results: unknown or repeated response id %q", r.ID)
+		}
+		if r.Status < 100 || r.Status > 599 {
+			return nil, false, fmt.Errorf("batch results: response %q has status %d", r.ID, r.Status)
+		}
+		seen[i-1] = true
+		res[i-1] = ItemResult{Status: r.Status}
+		if r.Status >= 300 {
+			// Detail for dead letters only: the response as received.
+			d, _ := json.Marshal(r)
+			if len(d) > maxDetail {
+				d = d[:maxDetail]
+			}
+			res[i-1].Detail = d
+		}
+	}
+	return res, true, nil
+}
+
+func sortedKeys(h map[string][]string) []string {
+	ks := make([]string, 0, len(h))
+	for k := range h {
+		ks = append(ks, k)
+	}
+	slices.Sort(ks)
+	return ks
+}
+
+// appendJSONString appends s as a JSON string.
+func appendJSONString(buf []byte, s string) []byte {
+	b, _ := json.Marshal(s)
+	return append(buf, b...)
 }

@@ -12,6 +12,9 @@
 // headers are static. Every expression is compiled once, by Compile, when
 // the configuration loads; a compile error names the route's field.
 //
+// With drop_nulls, members whose value is null are removed from the
+// transform's output at every depth, so optional fields map plainly.
+//
 // Expressions see the event as their input and one variable, $relay:
 // {seq, site, received, lane, route, sink}. $ENV and env are empty (secrets
 // live in the relay's environment), and input/inputs have nothing to read.
@@ -26,8 +29,13 @@
 // one whose trace id is derived from the event id, stable across retries),
 // X-Correlation-ID (correlationid, when set), dray-site and ce-id.
 //
-// Batch renders the body of a batch request from rendered requests — a
-// CloudEvents batch (application/cloudevents-batch+json), or any JSON
-// built by a jq expression over the items — and reads per-item results
-// from a batch response with another jq expression.
+// Batch renders the body of a batch request from rendered requests — an
+// OData 4.01 JSON batch (native, no jq), a CloudEvents batch
+// (application/cloudevents-batch+json), or any JSON built by a jq
+// expression over the items — and reads per-item results from the
+// response (natively for JSON batches, by a jq expression otherwise).
+//
+// The event's JSON is decoded for jq by a small purpose-built parser
+// (jsonvalue.go), about four times faster than encoding/json into `any`,
+// with the same result (a fuzz target compares them).
 package route

@@ -1,7 +1,6 @@
 package route
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -47,9 +46,7 @@ func (e *Event) Doc() (any, error) {
 		e.docErr = err
 		return nil, err
 	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
-	if err := dec.Decode(&e.doc); err != nil {
+	if e.doc, err = parseValue(b); err != nil {
 		e.docErr = fmt.Errorf("decode event json: %w", err)
 	}
 	return e.doc, e.docErr

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"reflect"
 	"slices"
 	"strings"
 
@@ -51,6 +52,11 @@ type Config struct {
 	Transform string `yaml:"transform"`
 	// Headers are static headers added to every request of the route.
 	Headers map[string]string `yaml:"headers"`
+	// DropNulls removes object members whose value is null from the
+	// transform's output, at every depth (mode jq), so optional fields can
+	// be mapped plainly instead of with with_entries(select(...)), which
+	// costs several times more.
+	DropNulls bool `yaml:"drop_nulls"`
 }
 
 // MatchConfig selects events. Empty fields match everything.
@@ -78,14 +84,15 @@ type Route struct {
 	Mode       string
 	Method     string
 
-	types    map[string]bool
-	prefixes []string
-	sites    map[string]bool
-	lane     canonical.Lane // 0: any
-	filter   *expr          // nil: none
-	path     *expr
-	body     *expr // nil in cloudevents mode
-	headers  http.Header
+	types     map[string]bool
+	prefixes  []string
+	sites     map[string]bool
+	lane      canonical.Lane // 0: any
+	filter    *expr          // nil: none
+	path      *expr
+	body      *expr // nil in cloudevents mode
+	dropNulls bool
+	headers   http.Header
 }
 
 // Validate reports every problem of the route under path (e.g. "routes[2]"),
@@ -99,7 +106,7 @@ func (c *Config) Validate(path string, errs *configfile.Errors) {
 func Compile(path string, c Config, errs *configfile.Errors) *Route {
 	before := len(*errs)
 	r := &Route{Name: c.Name, Sink: c.Sink, Mode: c.Mode, Method: strings.ToUpper(c.Method),
-		types: map[string]bool{}, headers: http.Header{}}
+		types: map[string]bool{}, headers: http.Header{}, dropNulls: c.DropNulls}
 	if r.Mode == "" {
 		r.Mode = ModeJQ
 	}
@@ -165,6 +172,9 @@ func Compile(path string, c Config, errs *configfile.Errors) *Route {
 	case ModeCloudEvents:
 		if c.Transform != "" {
 			errs.Add(path+".transform", "not used in mode cloudevents (the event is sent unchanged)")
+		}
+		if c.DropNulls {
+			errs.Add(path+".drop_nulls", "not used in mode cloudevents (the event is sent unchanged)")
 		}
 	default:
 		errs.Add(path+".mode", "want jq or cloudevents, got %q", c.Mode)
@@ -299,6 +309,9 @@ func (r *Route) Render(ctx context.Context, ev *Event) (*Request, error) {
 		if err != nil {
 			return nil, &RenderError{Route: r.Name, Field: "transform", Err: err}
 		}
+		if r.dropNulls {
+			v = dropNulls(v)
+		}
 		b, err := gojq.Marshal(v)
 		if err != nil {
 			return nil, &RenderError{Route: r.Name, Field: "transform", Err: err}
@@ -417,4 +430,65 @@ func jqType(v any) string {
 	default:
 		return fmt.Sprintf("%T", v)
 	}
+}
+
+// dropNulls removes null members of objects, at every depth. It copies
+// only what it changes: the transform's output may share values with the
+// event's document.
+func dropNulls(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		type member struct {
+			k string
+			v any
+		}
+		var kept []member
+		changed := false
+		for k, e := range x {
+			if e == nil {
+				changed = true
+				continue
+			}
+			ne := dropNulls(e)
+			changed = changed || !same(ne, e)
+			kept = append(kept, member{k, ne})
+		}
+		if changed {
+			out := make(map[string]any, len(kept))
+			for _, m := range kept {
+				out[m.k] = m.v
+			}
+			return out
+		}
+	case []any:
+		var out []any
+		for i, e := range x {
+			ne := dropNulls(e)
+			if out == nil && !same(ne, e) {
+				out = make([]any, len(x))
+				copy(out, x[:i])
+			}
+			if out != nil {
+				out[i] = ne
+			}
+		}
+		if out != nil {
+			return out
+		}
+	}
+	return v
+}
+
+// same reports whether dropNulls returned its argument unchanged (maps
+// and slices by identity).
+func same(a, b any) bool {
+	switch x := a.(type) {
+	case map[string]any:
+		y, ok := b.(map[string]any)
+		return ok && len(x) == len(y) && (len(x) == 0 || reflect.ValueOf(x).UnsafePointer() == reflect.ValueOf(y).UnsafePointer())
+	case []any:
+		y, ok := b.([]any)
+		return ok && len(x) == len(y) && (len(x) == 0 || &x[0] == &y[0])
+	}
+	return true
 }

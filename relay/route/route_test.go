@@ -3,12 +3,15 @@ package route
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/draylink/dray/canonical"
 	"github.com/draylink/dray/internal/configfile"
+	"github.com/itchyny/gojq"
 )
 
 func milestone(t testing.TB, site, shipment string, opts ...canonical.EventOption) *Event {
@@ -322,5 +325,85 @@ func BenchmarkRenderJQ(b *testing.B) {
 		if _, err := r.Render(ctx, ev); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+func TestDropNulls(t *testing.T) {
+	inner := map[string]any{"keep": "x", "gone": nil}
+	shared := map[string]any{"a": 1}
+	in := map[string]any{"n": nil, "s": "v", "o": inner, "arr": []any{nil, map[string]any{"z": nil}}, "shared": shared}
+	out := dropNulls(in)
+	b, _ := gojq.Marshal(out)
+	if string(b) != `{"arr":[null,{}],"o":{"keep":"x"},"s":"v","shared":{"a":1}}` {
+		t.Errorf("dropNulls = %s", b)
+	}
+	if _, ok := in["n"]; !ok || len(inner) != 2 {
+		t.Error("dropNulls changed its input")
+	}
+	if m := out.(map[string]any); reflect.ValueOf(m["shared"]).UnsafePointer() != reflect.ValueOf(shared).UnsafePointer() {
+		t.Error("dropNulls copied a member it did not change")
+	}
+	big := map[string]any{"null": nil}
+	for i := range 50 {
+		big[fmt.Sprint("k", i)] = i
+	}
+	if got := dropNulls(big).(map[string]any); len(got) != 50 || got["k49"] != 49 {
+		t.Errorf("dropNulls of 50 members and a null kept %d", len(got))
+	}
+	r := compile(t, Config{Name: "r", Sink: "s", Path: `"/x"`, DropNulls: true,
+		Transform: `{material: .data.movement.item.sku, batch: .data.movement.item.lot, unit: .data.movement.quantity.uom}`})
+	req, err := r.Render(context.Background(), movement(t, "MEM1", "m1"))
+	if err != nil || string(req.Body) != `{"material":"AF-1002","unit":"KGM"}` {
+		t.Errorf("drop_nulls route: %s, %v", req.Body, err)
+	}
+}
+
+func TestJSONBatch(t *testing.T) {
+	ctx := context.Background()
+	var errs configfile.Errors
+	b := CompileBatch("b", BatchJSON, "", "", &errs)
+	if err := errs.Err(); err != nil {
+		t.Fatal(err)
+	}
+	r := compile(t, tmsMilestones)
+	var reqs []*Request
+	for _, s := range []string{"S1", "S2", "S3"} {
+		req, err := r.Render(ctx, milestone(t, "MEM1", s))
+		if err != nil {
+			t.Fatal(err)
+		}
+		reqs = append(reqs, req)
+	}
+	body, ct, err := b.Body(ctx, reqs)
+	if err != nil || ct != ContentTypeJSON {
+		t.Fatal(err, ct)
+	}
+	var got struct {
+		Requests []struct {
+			ID, Method, URL string
+			Headers         map[string]string
+			Body            map[string]any
+		}
+	}
+	if err := json.Unmarshal(body, &got); err != nil {
+		t.Fatalf("%s: %v", body, err)
+	}
+	if len(got.Requests) != 3 || got.Requests[2].ID != "3" || got.Requests[2].URL != "/tms/v1/shipments/S3/milestones" ||
+		got.Requests[1].Headers["Idempotency-Key"] != reqs[1].Header.Get("Idempotency-Key") || got.Requests[0].Body["shipment"] != "S1" ||
+		got.Requests[0].Method != "POST" || got.Requests[0].Headers["Content-Type"] != ContentTypeJSON {
+		t.Fatalf("json batch %s", body)
+	}
+	res, ok, err := b.Results(ctx, []byte(`{"responses":[{"id":"2","status":422,"body":{"title":"bad"}},{"id":"1","status":201},{"id":"3","status":503}]}`), 3)
+	if err != nil || !ok || res[0].Status != 201 || res[1].Status != 422 || res[2].Status != 503 || !strings.Contains(string(res[1].Detail), "bad") {
+		t.Fatalf("results %+v %v %v", res, ok, err)
+	}
+	for _, bad := range []string{`{"responses":[{"id":"1","status":201}]}`, `{"responses":[{"id":"1","status":201},{"id":"1","status":201},{"id":"3","status":201}]}`, `nope`} {
+		if _, ok, _ := b.Results(ctx, []byte(bad), 3); ok {
+			t.Errorf("results %s accepted", bad)
+		}
+	}
+	CompileBatch("c", BatchJSON, ".", ".x", &errs)
+	if len(errs) != 2 {
+		t.Errorf("errors %v; want body and results refused", errs)
 	}
 }
