@@ -8,6 +8,7 @@ import (
 
 	"github.com/draylink/dray/agent/spool"
 	"github.com/draylink/dray/canonical"
+	"github.com/draylink/dray/plugins/pluginhost"
 	"github.com/draylink/dray/plugins/sdk"
 )
 
@@ -42,9 +43,11 @@ type RetryOutcome struct {
 // current configuration). payload, when not nil, replaces the record's
 // payload (an operator's correction). Events and no rejects: the events are
 // committed and the record removed in one transaction. Otherwise the
-// attempt is counted on the record (RetryOutcome.Record). An error means
-// nothing was attempted or stored: ErrNotRunning, ErrNoRetry,
-// spool.ErrNotQuarantined, or a spool error.
+// attempt is counted on the record (RetryOutcome.Record): the connector
+// rejected it again, failed, crashed or missed its deadline on it. An error
+// means nothing was attempted or stored: ErrNotRunning (also when the
+// plugin is stopped during the call), ErrNoRetry, spool.ErrNotQuarantined,
+// or a spool error.
 func (s *Supervisor) Retry(ctx context.Context, rec spool.QuarantineRecord, payload []byte) (RetryOutcome, error) {
 	if rec.Source != s.cfg.Name {
 		return RetryOutcome{}, fmt.Errorf("retry %s: the record comes from %q, not connector %q", rec.ID, rec.Source, s.cfg.Name)
@@ -69,6 +72,12 @@ func (s *Supervisor) Retry(ctx context.Context, rec spool.QuarantineRecord, payl
 	res, err := r.p.Retry(ctx, reject)
 	if errors.Is(err, sdk.ErrNoRetry) {
 		return RetryOutcome{}, fmt.Errorf("retry %s: connector %s (%s %s): %w", rec.ID, s.cfg.Name, r.info.Name, r.info.Version, ErrNoRetry)
+	}
+	if errors.Is(err, pluginhost.ErrKilled) {
+		// The supervisor (or the agent's shutdown) stopped the plugin
+		// meanwhile: not the record's doing, so no attempt is counted. A
+		// crash or a missed deadline is counted: the record may cause it.
+		return RetryOutcome{}, fmt.Errorf("retry %s: %w (the plugin was stopped during the retry: %w)", rec.ID, ErrNotRunning, err)
 	}
 	if err != nil {
 		return s.retryFailed(ctx, rec, spool.RetryFailure{Err: err.Error()}, nil)
