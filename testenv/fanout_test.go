@@ -108,28 +108,6 @@ func TestFanOutSinkOutageIntegration(t *testing.T) {
 		t.Fatalf("the ERP answered no request with its outage (%+v, %v)", fs, err)
 	}
 
-	// The TMS kept up during the outage: events committed in its middle
-	// 50 s were applied promptly.
-	committed := map[string]time.Time{}
-	for _, e := range site.Committed() {
-		committed[e.ID] = e.Committed
-	}
-	var delays []time.Duration
-	for _, rec := range fe.tms.Records() {
-		c, ok := committed[rec.EventID]
-		if ok && rec.Outcome == refsink.OutcomeApplied && c.After(down.Add(5*time.Second)) && c.Before(up.Add(-5*time.Second)) {
-			delays = append(delays, rec.Time.Sub(c))
-		}
-	}
-	if len(delays) < rate*40*5/7 {
-		t.Fatalf("the TMS applied only %d events committed during the ERP outage", len(delays))
-	}
-	slices.Sort(delays)
-	p50, p99, worst := delays[len(delays)/2], delays[len(delays)*99/100], delays[len(delays)-1]
-	t.Logf("TMS during the ERP outage: %d events, commit → applied p50 %v, p99 %v, max %v", len(delays), p50, p99, worst)
-	if p99 > 2*time.Second {
-		t.Errorf("TMS delay p99 %v during the ERP outage; want ≤ 2s", p99)
-	}
 	// The ERP applied nothing while it was down.
 	for _, rec := range fe.erp.Records() {
 		if rec.Outcome == refsink.OutcomeApplied && rec.Time.After(down.Add(time.Second)) && rec.Time.Before(up) {
@@ -153,6 +131,40 @@ func TestFanOutSinkOutageIntegration(t *testing.T) {
 	waitApplied(t, fe.tms, wantTMS, time.Minute)
 	site.Stop()
 	r.Proc.Stop(30 * time.Second)
+
+	// The TMS kept up during the outage: the events the relay received in
+	// its middle 50 s reached the TMS promptly. (Measured from the relay's
+	// receipt: the site → relay leg is the spine's, and on this shared box
+	// a relay log commit can stall for a second or more.)
+	received := map[string]time.Time{}
+	for _, l := range r.Dump() {
+		if tm, err := time.Parse("2006-01-02T15:04:05.000Z", l.Received); err == nil {
+			received[l.Event.GetId()] = tm
+		}
+	}
+	committed := map[string]time.Time{}
+	for _, e := range site.Committed() {
+		committed[e.ID] = e.Committed
+	}
+	var delays, endToEnd []time.Duration
+	for _, rec := range fe.tms.Records() {
+		rt, ok := received[rec.EventID]
+		if ok && rec.Outcome == refsink.OutcomeApplied && rt.After(down.Add(5*time.Second)) && rt.Before(up.Add(-5*time.Second)) {
+			delays = append(delays, rec.Time.Sub(rt))
+			endToEnd = append(endToEnd, rec.Time.Sub(committed[rec.EventID]))
+		}
+	}
+	if len(delays) < rate*40*5/7 {
+		t.Fatalf("the TMS applied only %d events received during the ERP outage", len(delays))
+	}
+	slices.Sort(delays)
+	slices.Sort(endToEnd)
+	p99 := delays[len(delays)*99/100]
+	t.Logf("TMS during the ERP outage: %d events; relay received → TMS applied p50 %v, p99 %v, max %v; site commit → TMS applied p50 %v, p99 %v",
+		len(delays), delays[len(delays)/2], p99, delays[len(delays)-1], endToEnd[len(endToEnd)/2], endToEnd[len(endToEnd)*99/100])
+	if p99 > time.Second {
+		t.Errorf("TMS delay p99 %v during the ERP outage; want ≤ 1s", p99)
+	}
 	testenv.VerifyLedger(t, "erp", fe.erp.Records(), r.InLogOrder(wantERP))
 	testenv.VerifyLedger(t, "tms", fe.tms.Records(), r.InLogOrder(wantTMS))
 }
