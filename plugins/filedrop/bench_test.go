@@ -112,7 +112,7 @@ func benchSpool(b *testing.B, s *site, nfiles, units int, unit string) {
 		b.Fatal(err)
 	}
 	defer sp.Close()
-	pl := startPlugin(b, s, nil, nil)
+	pl := startPlugin(b, s, strings.Fields(os.Getenv("FILEDROP_BENCH_ENV")), nil)
 	defer pl.Kill()
 	var events, batches atomic.Int64
 	ctx, cancel := context.WithCancel(context.Background())

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -106,10 +107,11 @@ func (r *run) open(ib *inbox, path, name string, replay bool) (*opened, *problem
 }
 
 func loc(name string, line, col int) string {
+	s := name + ":" + strconv.Itoa(line)
 	if col > 0 {
-		return fmt.Sprintf("%s:%d:%d", name, line, col)
+		s += ":" + strconv.Itoa(col)
 	}
-	return fmt.Sprintf("%s:%d", name, line)
+	return s
 }
 
 func capPayload(b []byte) []byte {

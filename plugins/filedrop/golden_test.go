@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/draylink/dray/canonical"
 	"github.com/draylink/dray/plugins/filedrop/dropdir"
@@ -193,5 +194,65 @@ func compareGolden(t *testing.T, path string, got outcome) {
 				t.Fatalf("%s differs from line %d:\n got: %s\nwant: %s\n(run go test -update and review the diff)", path, i+1, g, w)
 			}
 		}
+	}
+}
+
+// TestFixtureFacts states the facts of the fixtures' story that the golden
+// file holds, so that a -update cannot silently change them: the short line
+// of the 945, the local time of the 214's departure, the reversal, the
+// absolute count and the backdated receipt of the CSV.
+func TestFixtureFacts(t *testing.T) {
+	s := mem1(t)
+	c := configure(t, s)
+	dropCase(t, s, "testdata/golden/fixtures")
+	h := &host{}
+	readUntil(t, c, nil, h, s.idle)
+	bySource := map[string]*canonical.Event{}
+	var departed, short *canonical.Event
+	for _, e := range h.events {
+		switch {
+		case e.GetShipmentStatusChanged().GetSourceStatusCode() == "AF":
+			departed = e
+		case e.GetOrderLineStatusChanged().GetLineNo() == "2":
+			short = e
+		}
+		if k := e.GetInventoryMoved().GetMovement().GetSourceKey(); k != "" {
+			bySource[k] = e
+		}
+		if k := e.GetInventoryCounted().GetSourceKey(); k != "" {
+			bySource[k] = e
+		}
+		if k := e.GetInventoryStatusChanged().GetSourceKey(); k != "" {
+			bySource[k] = e
+		}
+	}
+	if departed == nil || departed.GetTime().AsTime().UTC().Format("2006-01-02T15:04Z") != "2025-03-14T20:48Z" {
+		t.Errorf("214 AF at %v; want 2025-03-14T20:48Z (15:48 LT in Memphis)", departed.GetTime().AsTime())
+	}
+	if q := short.GetOrderLineStatusChanged().GetQuantities(); short == nil ||
+		canonical.EnumName(short.GetOrderLineStatusChanged().GetStatus()) != "short_shipped" ||
+		q.GetShipped().GetValue() != "8" || q.GetShortClosed().GetValue() != "2" {
+		t.Errorf("945 line 2 = %v; want short_shipped, 8 shipped, 2 short-closed", short)
+	}
+	rev := bySource["884114"].GetInventoryMoved().GetMovement()
+	if canonical.EnumName(rev.GetMovementType()) != "adjustment_out" || rev.GetQuantity().GetValue() != "1" || rev.GetQuantity().GetUom() != "EA" ||
+		rev.GetFrom().GetCode() != "PF-07-11" || rev.GetTo() != nil || rev.GetReverses() != "884113" {
+		t.Errorf("reversal 884114 = %v; want adjustment_out of 1 EA from PF-07-11 reversing 884113", rev)
+	}
+	cnt := bySource["884118"].GetInventoryCounted()
+	if cnt.GetCounted().GetValue() != "156" || cnt.GetExpected().GetValue() != "168" || cnt.GetLocation().GetCode() != "R-40-02-C" {
+		t.Errorf("count 884118 = %v; want 156 EA counted (13 CA), 168 EA expected (14 CA) at R-40-02-C", cnt)
+	}
+	back := bySource["884119"]
+	if back.GetTime().AsTime().UTC().Format(time.RFC3339) != "2025-03-14T10:55:00Z" || back.GetRecordedTime().AsTime().UTC().Format(time.RFC3339) != "2025-03-14T21:20:33Z" {
+		t.Errorf("backdated 884119 at %v recorded %v; want 10:55Z recorded 21:20:33Z", back.GetTime().AsTime(), back.GetRecordedTime().AsTime())
+	}
+	for _, k := range []string{"884105", "884108"} {
+		if bySource[k].GetInventoryStatusChanged() == nil {
+			t.Errorf("%s is not an inventory.status_changed", k)
+		}
+	}
+	if len(h.events) != 31 || len(h.rejects) != 0 {
+		t.Errorf("%d events, %d rejects; want 31 (19 CSV rows, 4+1 from the 945, 6+1 from the 214) and none", len(h.events), len(h.rejects))
 	}
 }

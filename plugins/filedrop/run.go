@@ -317,7 +317,7 @@ func (r *run) process(ctx context.Context, ib *inbox, name, path, sha string, st
 	if op.duplicate {
 		return r.finishDuplicate(ib, name, sha, "every interchange in it was received before")
 	}
-	err = op.each(start, func(it item) error {
+	err = prefetch(ctx, op, start, func(it item) error {
 		if it.ev != nil {
 			d.Events++
 		} else {
@@ -335,6 +335,49 @@ func (r *run) process(ctx context.Context, ib *inbox, name, path, sha string, st
 	}
 	d.Outcome, d.X12, d.Acks = journal.Archived, op.x12, op.acks
 	return r.complete(ctx, d)
+}
+
+// prefetchItems is how many records the reader may run ahead of the
+// batches: about two batches.
+const prefetchItems = 1024
+
+// prefetch reads op's items after start in a goroutine of its own and
+// hands them to fn in order, so that reading and mapping the next records
+// overlaps the SDK's validation of a batch and the agent's commit of it (an
+// Emit blocks until the commit). It returns fn's first error, or the
+// reader's, after the reader has stopped.
+func prefetch(ctx context.Context, op *opened, start filePos, fn func(item) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	items := make(chan item, prefetchItems)
+	var readErr error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer close(items)
+		readErr = op.each(start, func(it item) error {
+			select {
+			case items <- it:
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		})
+	}()
+	var err error
+	for it := range items {
+		if err != nil {
+			continue // draining until the reader sees the cancellation
+		}
+		if err = fn(it); err != nil {
+			cancel()
+		}
+	}
+	<-done
+	if err != nil {
+		return err
+	}
+	return readErr
 }
 
 func (r *run) addItem(it item) {
