@@ -124,7 +124,7 @@ func (s *Sim) dbJunk(t *txb, category string) {
 	}
 	s.insertMovement(t, m, id, m.item.SKU, m.pack.GTIN)
 	agg := sourceKey
-	ob := t.outbox("inventory_movement", agg, "movement.created", s.movementPayload(m, id, m.item.SKU, m.pack.GTIN))
+	ob := t.outbox("inventory_movement", agg, outboxMovementType(m), s.movementPayload(m, id, m.item.SKU, m.pack.GTIN))
 	tv := s.tableVia(name, "inventory_movements", sourceKey, m.version, false)
 	ov := s.outboxVia(ob)
 	tv.Field, tv.Code, ov.Field, ov.Code = field, tcode, ofield, ocode

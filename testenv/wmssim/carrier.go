@@ -167,12 +167,14 @@ func (s *Sim) import214(ms []*milestone) {
 		s.ids.sevent++
 		id := s.ids.sevent
 		ver := s.version()
-		t.insert("shipment_events", []string{"shipment_event_id", "shipment_id", "status_code", "reason_code", "occurred_at",
-			"time_zone", "city", "region", "country", "stop_seq", "pod_name", "remark", "row_version", "last_modified"},
-			id, m.sh.id, m.code, m.reason, m.at.In(m.zone).Format("2006-01-02 15:04:05"), m.zone.String(), m.city, m.region, "US",
+		local := m.at.In(m.zone).Format("2006-01-02 15:04:05")
+		utc, _ := time.Parse(time.RFC3339, m.f.t.Format(time.RFC3339))
+		t.insert("shipment_events", []string{"shipment_event_id", "shipment_id", "status_code", "reason_code", "occurred_at_utc",
+			"local_time", "time_zone", "city", "region", "country", "stop_seq", "pod_name", "remark", "row_version", "last_modified"},
+			id, m.sh.id, m.code, m.reason, utc.Format("2006-01-02 15:04:05"), local, m.zone.String(), m.city, m.region, "US",
 			int64(m.stopSeq), nullStr(m.pod), nullStr(m.remark), ver, t.tech)
 		b, _ := json.Marshal(milestonePayload{ShipmentEventID: id, ShipmentID: m.sh.id, StatusCode: m.code, ReasonCode: m.reason,
-			OccurredAt: m.at.In(m.zone).Format("2006-01-02 15:04:05"), TimeZone: m.zone.String(), City: m.city, Region: m.region,
+			OccurredAt: m.f.t.In(m.zone).Format(time.RFC3339), TimeZone: m.zone.String(), City: m.city, Region: m.region,
 			Country: "US", StopSeq: m.stopSeq, PODName: m.pod, Remark: m.remark, RowVersion: ver})
 		ob := t.outbox("shipment", m.sh.id, "shipment.status_reported", b)
 		t.via(m.f, s.tableVia("shipment_events", "shipment_events", id, ver, false))
@@ -180,10 +182,10 @@ func (s *Sim) import214(ms []*milestone) {
 		if m.podF != nil {
 			s.ids.delivery++
 			did, dver := s.ids.delivery, s.version()
-			local := m.at.In(m.zone).Format("2006-01-02 15:04:05")
-			t.insert("deliveries", []string{"delivery_id", "shipment_id", "shipment_event_id", "stop_seq", "delivered_at", "time_zone",
-				"signed_by", "row_version", "last_modified"}, did, m.sh.id, id, int64(m.stopSeq), local, m.zone.String(), m.pod, dver, t.tech)
-			b, _ := json.Marshal(deliveryPayload{DeliveryID: did, ShipmentID: m.sh.id, StopSeq: m.stopSeq, DeliveredAt: local,
+			t.insert("deliveries", []string{"delivery_id", "shipment_id", "shipment_event_id", "stop_seq", "delivered_at_utc", "local_time",
+				"time_zone", "signed_by", "row_version", "last_modified"}, did, m.sh.id, id, int64(m.stopSeq), utc.Format("2006-01-02 15:04:05"),
+				local, m.zone.String(), m.pod, dver, t.tech)
+			b, _ := json.Marshal(deliveryPayload{DeliveryID: did, ShipmentID: m.sh.id, StopSeq: m.stopSeq, DeliveredAt: m.f.t.In(m.zone).Format(time.RFC3339),
 				TimeZone: m.zone.String(), SignedBy: m.pod, RowVersion: dver})
 			pob := t.outbox("shipment", m.sh.id, "shipment.delivered", b)
 			t.via(m.podF, s.tableVia("deliveries", "deliveries", did, dver, false))

@@ -71,8 +71,8 @@ func TestCSVExportsMap(t *testing.T) {
 		f   *Record
 		via Via
 	}
-	good := map[string]want{}      // path:line → fact
-	bad := map[string]*Record{}    // path:line → bad row
+	good := map[string]want{}   // path:line → fact
+	bad := map[string]*Record{} // path:line → bad row
 	for _, f := range tr.Facts {
 		for _, v := range f.Via {
 			if v.Src == "csv" {

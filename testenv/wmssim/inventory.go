@@ -191,7 +191,7 @@ func (s *Sim) move(t *txb, m *movement) *movement {
 	m.f = s.newFact(kind, d, m.at, s.loc, det)
 	s.insertMovement(t, m, m.id, it.SKU, m.pack.GTIN)
 	t.via(m.f, s.tableVia(name, "inventory_movements", m.id, m.version, false))
-	ob := t.outbox("inventory_movement", key, "movement.created", s.movementPayload(m, m.id, it.SKU, m.pack.GTIN))
+	ob := t.outbox("inventory_movement", key, outboxMovementType(m), s.movementPayload(m, m.id, it.SKU, m.pack.GTIN))
 	t.via(m.f, s.outboxVia(ob))
 	t.moves = append(t.moves, m)
 	return m
@@ -206,10 +206,28 @@ func (s *Sim) insertMovement(t *txb, m *movement, id, sku, gtin any) {
 		nullStr(m.reason), nullInt(m.reverses), m.user, nullStr(m.note), m.version, m.tech)
 }
 
+// outboxMovementType is the outbox type of a movement: the business event
+// (a reversal is its own event, carrying the quantity it takes back).
+func outboxMovementType(m *movement) string {
+	switch {
+	case m.typ == "STATUS_CHANGE":
+		return "stock.status_changed"
+	case m.typ == "CYCLE_COUNT":
+		return "stock.counted"
+	case m.reverses != 0:
+		return "movement.reversed"
+	}
+	return "movement.created"
+}
+
 func (s *Sim) movementPayload(m *movement, id, sku, gtin any) []byte {
+	q := m.qty
+	if m.reverses != 0 {
+		q = -q
+	}
 	b, _ := json.Marshal(movementPayload{MovementID: id, SiteCode: s.cfg.Site.ID, MovementType: m.typ,
 		OccurredAt: s.local(m.at), OwnerID: m.item.Owner.ID, SKU: sku, GTIN: gtin, Lot: m.lot, ExpiryDate: m.expiry,
-		Qty: fmtQty(m.qty, m.pack.UOM), UOM: m.pack.UOM, FromLoc: m.from, ToLoc: m.to, SSCC: m.sscc, OrderRef: m.ref,
+		Qty: fmtQty(q, m.pack.UOM), UOM: m.pack.UOM, FromLoc: m.from, ToLoc: m.to, SSCC: m.sscc, OrderRef: m.ref,
 		ReasonCode: m.reason, ReversesMovementID: m.reverses, UserID: m.user, Note: m.note, RowVersion: m.version})
 	return b
 }

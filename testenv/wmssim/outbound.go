@@ -113,10 +113,10 @@ func (s *Sim) newOrder() {
 	t.via(f, s.tableVia("orders", "orders", o.id, o.version, false))
 	for _, l := range o.lines {
 		l.ver = s.version()
-		t.insert("order_lines", []string{"order_line_id", "order_id", "line_no", "owner_id", "sku", "gtin", "uom", "qty_ordered",
+		t.insert("order_lines", []string{"order_line_id", "order_id", "order_no", "line_no", "owner_id", "sku", "gtin", "uom", "qty_ordered",
 			"qty_allocated", "qty_picked", "qty_packed", "qty_loaded", "qty_shipped", "qty_short", "qty_backordered", "qty_delivered",
 			"status", "status_at", "row_version", "last_modified"},
-			l.id, o.id, int64(l.no), o.owner.ID, l.item.SKU, l.pack.GTIN, l.pack.UOM, fmtQty(l.qty.ordered, l.pack.UOM),
+			l.id, o.id, o.no, int64(l.no), o.owner.ID, l.item.SKU, l.pack.GTIN, l.pack.UOM, fmtQty(l.qty.ordered, l.pack.UOM),
 			"0", "0", "0", "0", "0", "0", "0", "0", l.stat, s.local(s.now), l.ver, t.tech)
 		lf := s.newFact("line_status", s.lineData(l), s.now, s.loc, s.lineDetail(l))
 		t.via(lf, s.tableVia("order_lines", "order_lines", l.id, l.ver, true))

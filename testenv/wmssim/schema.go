@@ -112,6 +112,7 @@ CREATE TABLE orders (
 CREATE TABLE order_lines (
   order_line_id   {ID} PRIMARY KEY,
   order_id        {ID} NOT NULL REFERENCES orders (order_id),
+  order_no        TEXT NOT NULL,
   line_no         INTEGER NOT NULL,
   owner_id        TEXT NOT NULL,
   sku             TEXT NOT NULL,
@@ -231,8 +232,9 @@ CREATE TABLE shipment_events (
   shipment_id     TEXT NOT NULL,
   status_code     TEXT NOT NULL,            -- X12 AT7-01: X3 AF SD X1 D1
   reason_code     TEXT NOT NULL,            -- AT7-02
-  occurred_at     {LTS} NOT NULL,           -- local wall time at the place (see time_zone)
-  time_zone       TEXT NOT NULL,
+  occurred_at_utc {LTS} NOT NULL,           -- UTC, as resolved on import
+  local_time      {LTS} NOT NULL,           -- the wall time the carrier reported, at the place
+  time_zone       TEXT NOT NULL,            -- the place's zone
   city            TEXT NOT NULL,
   region          TEXT NOT NULL,
   country         TEXT NOT NULL,
@@ -248,7 +250,8 @@ CREATE TABLE deliveries (
   shipment_id       TEXT NOT NULL,
   shipment_event_id {ID} NOT NULL,
   stop_seq          INTEGER NOT NULL,
-  delivered_at      {LTS} NOT NULL,         -- local wall time at the stop
+  delivered_at_utc  {LTS} NOT NULL,         -- UTC
+  local_time        {LTS} NOT NULL,         -- wall time at the stop
   time_zone         TEXT NOT NULL,
   signed_by         TEXT NOT NULL,
   row_version       {ID} NOT NULL,

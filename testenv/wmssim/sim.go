@@ -60,9 +60,9 @@ type Sim struct {
 // runs with different seeds do not share keys.
 type ids struct {
 	order, orderNo, line, move, version, outbox, tomb, serial, ship, receipt, rline, sevent, delivery int64
-	fact, badID, junkMove, junkShip, isa                                                    int64
-	csvFile, snapshot                                                                       int64
-	isaBy                                                                                   map[string]int64
+	fact, badID, junkMove, junkShip, isa                                                              int64
+	csvFile, snapshot                                                                                 int64
+	isaBy                                                                                             map[string]int64
 }
 
 // action is something scheduled to happen at a simulated time.

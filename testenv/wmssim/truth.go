@@ -240,10 +240,67 @@ type Truth struct {
 	End *End
 
 	byID map[string]*Record
+
+	rows map[string]rowFate // table/pk → last version, deleted; built lazily
+}
+
+type rowFate struct {
+	last    int64
+	deleted bool
 }
 
 // Fact returns the fact with the id, or nil.
 func (t *Truth) Fact(id string) *Record { return t.byID[id] }
+
+// Superseded reports whether a table via is a row version that a later
+// write replaced: a later version of the same row, or the row's deletion
+// (a line_deleted fact retracts the event of its last version). A
+// watermark reader sees only what a row holds when it reads it, so a
+// superseded version may never be read; harnesses count it as optional.
+// Other vias (outbox rows, files, insert-only tables) are never superseded.
+func (t *Truth) Superseded(v Via) bool {
+	if v.Src != "table" {
+		return false
+	}
+	if t.rows == nil {
+		t.rows = map[string]rowFate{}
+		byEvent := map[string]string{}
+		for _, f := range t.Facts {
+			for _, w := range f.Via {
+				if w.Src != "table" {
+					continue
+				}
+				k := w.Table + "/" + w.PK
+				byEvent[w.EventID] = k
+				if n := parseVersion(w.Version); n > t.rows[k].last {
+					t.rows[k] = rowFate{last: n}
+				}
+			}
+		}
+		for _, f := range t.Facts {
+			if f.Kind == "line_deleted" && f.Detail != nil {
+				if k, ok := byEvent[f.Detail.Retracts]; ok {
+					r := t.rows[k]
+					r.deleted = true
+					t.rows[k] = r
+				}
+			}
+		}
+	}
+	r := t.rows[v.Table+"/"+v.PK]
+	return r.deleted || parseVersion(v.Version) < r.last
+}
+
+func parseVersion(s string) int64 {
+	var n int64
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return 0
+		}
+		n = n*10 + int64(c-'0')
+	}
+	return n
+}
 
 // ReadTruth reads a ground-truth file. A torn last line (the simulator
 // killed mid-write) is ignored; any other damage is an error.
