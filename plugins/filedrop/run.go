@@ -198,6 +198,15 @@ func (r *run) recoverWork(ctx context.Context, ib *inbox, name string, cc *curPo
 	if err != nil {
 		return err
 	}
+	if e, ok := r.j.Find(ib.name, name, sha); ok && e.Seq > 0 {
+		if _, err := os.Lstat(ib.dir.Path(filepath.FromSlash(e.Path))); errors.Is(err, fs.ErrNotExist) {
+			// Journaled, then a crash before the move: finish it. (When
+			// the destination exists, this is the same file dropped
+			// again, read as any other.)
+			r.log.Info("finishing a file journaled before a restart", "inbox", ib.name, "file", name, "to", e.Path)
+			return r.move(ib, name, e)
+		}
+	}
 	start, fresh := filePos{}, true
 	if cc != nil && cc.Inbox == ib.name && cc.Name == name && cc.SHA256 == sha {
 		start, fresh = cc.filePos, false

@@ -482,7 +482,11 @@ func (m *Mapper) Map(r *Row) Result {
 		return res
 	}
 	var opts []canonical.EventOption
-	if v[RecordedAt] != "" {
+	switch {
+	case v[RecordedAt] == "":
+	case v[RecordedAt] == v[OccurredAt]: // often: recorded as it happened
+		opts = append(opts, canonical.WithRecordedTime(occurred))
+	default:
 		rec, _, res := m.time(v[RecordedAt], RecordedAt)
 		if res.Reject != nil {
 			return res
