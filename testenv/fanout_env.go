@@ -58,7 +58,7 @@ func BuildRefsink(t testing.TB) string {
 		cmd := exec.Command("go", "build", "-o", dir+string(filepath.Separator), "./testenv/cmd/dray-refsink")
 		cmd.Dir = root
 		if out, err := cmd.CombinedOutput(); err != nil {
-			refsinkErr = fmt.Errorf("go build dray-refsink: %v\n%s", err, out)
+			refsinkErr = fmt.Errorf("go build dray-refsink: %w\n%s", err, out)
 			return
 		}
 		refsinkBin = filepath.Join(dir, "dray-refsink")

@@ -24,12 +24,11 @@ import (
 const token = "0123456789abcdef-ops"
 
 type fakeSink struct {
-	mu       sync.Mutex
-	store    *dlq.Store
-	replays  []dispatch.ReplayRequest
-	redrive  func(id string) (dispatch.RedriveResult, error)
-	release  chan struct{}
-	replayed chan struct{}
+	mu      sync.Mutex
+	store   *dlq.Store
+	replays []dispatch.ReplayRequest
+	redrive func(id string) (dispatch.RedriveResult, error)
+	release chan struct{}
 }
 
 func (f *fakeSink) Status() any { return map[string]int{"cursor": 7} }

@@ -59,7 +59,7 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any, ok ..
 	if err != nil {
 		return 0, fmt.Errorf("admin API: %w", err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
 	if err != nil {
 		return resp.StatusCode, fmt.Errorf("admin API: %w", err)

@@ -119,7 +119,7 @@ func New(o Options) (*Server, error) {
 	return s, nil
 }
 
-// Actions a caller may be authorised for. Roles (a later issue) will map
+// Action is what a caller asks to do. Roles (a later issue) will map
 // principals to the actions they may take.
 type Action string
 

@@ -50,7 +50,7 @@ func (p Policy) Delay(attempt int, retryAfter time.Duration) time.Duration {
 	d = min(d, p.Max)
 	// Jitter in [d/2, d]: retries of many workers spread out, and a delay
 	// never collapses to zero.
-	d = d/2 + rand.N(d/2+1)
+	d = d/2 + rand.N(d/2+1) //nolint:gosec // jitter, not a secret
 	if retryAfter > 0 {
 		retryAfter = min(retryAfter, p.MaxRetryAfter)
 		if retryAfter > d {

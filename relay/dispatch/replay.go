@@ -194,7 +194,7 @@ const (
 	RedriveFailed    = "failed"
 )
 
-// ErrNoRoute: no current route of the sink takes the event.
+// ErrNoRoute is returned by Redrive when no current route of the sink takes the event.
 var ErrNoRoute = errors.New("no route of the sink takes this event now")
 
 // RedriveResult reports one redrive.

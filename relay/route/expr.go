@@ -30,7 +30,7 @@ func compileExpr(src string) (*expr, error) {
 	if err != nil {
 		var pe *gojq.ParseError
 		if errors.As(err, &pe) {
-			return nil, fmt.Errorf("jq parse error at offset %d: %v", pe.Offset, err)
+			return nil, fmt.Errorf("jq parse error at offset %d: %w", pe.Offset, err)
 		}
 		return nil, fmt.Errorf("jq parse error: %w", err)
 	}

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -212,7 +213,7 @@ func validHeaderName(s string) bool {
 	}
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
+		if (c < 'a' || c > 'z') && (c < 'A' || c > 'Z') && (c < '0' || c > '9') && strings.IndexByte("!#$%&'*+-.^_`|~", c) < 0 {
 			return false
 		}
 	}
@@ -257,7 +258,7 @@ func (r *Route) Match(ctx context.Context, ev *Event) (bool, error) {
 		return false, &RenderError{Route: r.Name, Field: "match.filter", Err: err}
 	}
 	v, err := r.filter.first(ctx, doc, ev.relayVar(r.Name, r.Sink))
-	if err == errNoOutput {
+	if errors.Is(err, errNoOutput) {
 		return false, nil
 	}
 	if err != nil {
@@ -359,7 +360,7 @@ func validTraceparent(tp string) bool {
 		if i == 2 || i == 35 || i == 52 {
 			continue
 		}
-		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
 			return false
 		}
 	}
@@ -385,7 +386,7 @@ func newTraceparent(eventID string) string {
 
 func isLowerHex(s string) bool {
 	for _, c := range []byte(s) {
-		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
 			return false
 		}
 	}

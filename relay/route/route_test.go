@@ -3,6 +3,7 @@ package route
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"reflect"
 	"strings"
@@ -182,11 +183,7 @@ func TestRenderErrors(t *testing.T) {
 	}
 }
 
-func asRenderError(err error, re **RenderError) bool {
-	r, ok := err.(*RenderError)
-	*re = r
-	return ok
-}
+func asRenderError(err error, re **RenderError) bool { return errors.As(err, re) }
 
 func TestEnvironmentHidden(t *testing.T) {
 	t.Setenv("DRAY_TEST_SECRET", "hunter2")

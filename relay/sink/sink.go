@@ -28,14 +28,14 @@ import (
 type Outcome int
 
 const (
-	// Done: the sink applied the request (2xx).
+	// Done means the sink applied the request (2xx).
 	Done Outcome = iota + 1
-	// Duplicate: the sink had applied it already (409); done as well.
+	// Duplicate means the sink had applied it already (409): done as well.
 	Duplicate
-	// Retry: try again later (408, 425, 429, 5xx, 401, network errors,
+	// Retry means try again later (408, 425, 429, 5xx, 401, network errors,
 	// timeouts, the breaker open).
 	Retry
-	// Dead: the sink refused the request for good (any other 4xx, 3xx):
+	// Dead means the sink refused the request for good (any other 4xx, 3xx):
 	// it goes to the dead-letter store.
 	Dead
 )

@@ -116,7 +116,7 @@ func addAdminCommands(root *cobra.Command, configPath *string) {
 			out := c.OutOrStdout()
 			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 			if !asJSON {
-				fmt.Fprintln(tw, "ID\tSITE\tTYPE\tROUTE\tSTATUS\tATTEMPTS\tLAST\tREASON")
+				_, _ = fmt.Fprintln(tw, "ID\tSITE\tTYPE\tROUTE\tSTATUS\tATTEMPTS\tLAST\tREASON")
 			}
 			after, n := "", 0
 			for {
@@ -134,7 +134,7 @@ func addAdminCommands(root *cobra.Command, configPath *string) {
 							return err
 						}
 					} else {
-						fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%s\t%s\n", s.ID, s.Site, s.EventType, s.Route, s.Status,
+						_, _ = fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%s\t%s\n", s.ID, s.Site, s.EventType, s.Route, s.Status,
 							s.Attempts, s.LastAt.UTC().Format(time.RFC3339), s.Reason)
 					}
 					n++
@@ -188,11 +188,11 @@ func addAdminCommands(root *cobra.Command, configPath *string) {
 			for _, id := range ids {
 				res, err := cl.Redrive(ctx, sinkName, id)
 				if err != nil {
-					fmt.Fprintf(c.OutOrStdout(), "%s\terror\t%v\n", id, err)
+					_, _ = fmt.Fprintf(c.OutOrStdout(), "%s\terror\t%v\n", id, err)
 					failed++
 					continue
 				}
-				fmt.Fprintf(c.OutOrStdout(), "%s\t%s\tHTTP %d\t%s\n", id, res.Outcome, res.Status, res.Reason)
+				_, _ = fmt.Fprintf(c.OutOrStdout(), "%s\t%s\tHTTP %d\t%s\n", id, res.Outcome, res.Status, res.Reason)
 				if res.Outcome != dispatch.RedriveDelivered && res.Outcome != dispatch.RedriveDuplicate {
 					failed++
 				}
@@ -229,7 +229,7 @@ func addAdminCommands(root *cobra.Command, configPath *string) {
 				if _, err := cl.Discard(ctx, sinkName, id, reason); err != nil {
 					return fmt.Errorf("discard %s: %w", id, err)
 				}
-				fmt.Fprintf(c.OutOrStdout(), "%s\tdiscarded\n", id)
+				_, _ = fmt.Fprintf(c.OutOrStdout(), "%s\tdiscarded\n", id)
 			}
 			return nil
 		},
