@@ -153,8 +153,9 @@ func New(cfg Config, log *slog.Logger) (*Sim, error) {
 // factsPerOrder is how many facts one order brings on average with the
 // default process settings, everything it causes included (receipts to
 // replace its stock, counts, holds, the carrier's reports, snapshots):
-// measured with TestCalibration, it turns Rate into an order arrival rate.
-const factsPerOrder = 52.0
+// measured over two simulated days with the defaults (docs/PERFORMANCE.md),
+// it turns Rate into an order arrival rate.
+const factsPerOrder = 36.0
 
 // World returns the simulated world.
 func (s *Sim) World() *World { return s.w }

@@ -13,15 +13,15 @@ import (
 // fixtures look: "*" elements, ">" components, "~" terminators, a newline
 // after each segment, version 00401/004010.
 type x12w struct {
-	b                 []byte
-	isa13, gs06       string
-	sender            string
-	env               [5]string // sender qualifier, sender, receiver qualifier, receiver, functional id
-	nset              int
-	setStart, setSegs int
-	setOffset         int
-	st02              string
-	sets              []x12Set
+	b           []byte
+	isa13, gs06 string
+	sender      string
+	env         [5]string // sender qualifier, sender, receiver qualifier, receiver, functional id
+	nset        int
+	setSegs     int
+	setOffset   int
+	st02        string
+	sets        []x12Set
 }
 
 // x12Set is what the writer knows about a set it wrote.
