@@ -273,16 +273,16 @@ func checkExactlyOnce(t *testing.T, s *site, st *store, want int) {
 
 // TestKillRestartIntegration SIGKILLs the plugin ten times in the middle of
 // the drop — five times right after the agent committed a batch (before the
-// plugin hears of it and archives), five times at a random moment while it
-// reads and builds batches — restarting it from the last committed cursor
-// each time, as the supervisor does. Every event must be committed exactly
+// plugin hears of it and archives), five times 0–3 ms after a batch was
+// acknowledged, while it reads and builds the next one — restarting it
+// from the last committed cursor each time, as the supervisor does. Every event must be committed exactly
 // once and every file end in the archive.
 func TestKillRestartIntegration(t *testing.T) {
 	s := mem1(t)
 	want := killDrop(t, s)
 	st := newStore()
 	rng := rand.New(rand.NewPCG(1, 2)) //nolint:gosec // test schedule
-	kills := 0
+	kills, midFile := 0, 0
 	for i := 0; i < 10; i++ {
 		p := startPlugin(t, s, nil, nil)
 		pid := p.Pid()
@@ -292,22 +292,26 @@ func TestKillRestartIntegration(t *testing.T) {
 		kill := func() { once.Do(func() { _ = syscall.Kill(pid, syscall.SIGKILL); kills++ }) }
 		betweenBatches := i%2 == 0
 		k, n := 1+rng.IntN(4), 0
+		delay := time.Duration(rng.IntN(3000)) * time.Microsecond
 		go func() {
 			errc <- p.Read(ctx, st.last(), func(_ context.Context, b pluginhost.HostBatch) error {
 				if err := st.commit(b); err != nil {
 					return err
 				}
 				n++
-				if betweenBatches && n == k {
+				switch {
+				case n != k:
+				case betweenBatches:
 					kill() // committed; the plugin dies before it hears so
 					return errors.New("killed")
+				default:
+					// Acknowledged; the plugin dies a moment later, while
+					// it reads and maps the next batch.
+					time.AfterFunc(delay, kill)
 				}
 				return nil
 			})
 		}()
-		if !betweenBatches {
-			time.AfterFunc(time.Duration(10+rng.IntN(60))*time.Millisecond, kill)
-		}
 		deadline := time.Now().Add(30 * time.Second)
 	wait:
 		for {
@@ -325,6 +329,12 @@ func TestKillRestartIntegration(t *testing.T) {
 		if s.idle() {
 			t.Fatalf("the drop was finished after %d kills; make it bigger", kills)
 		}
+		if bytes.Contains(st.last(), []byte(`"cur":`)) {
+			midFile++ // the restart resumes a file after its last committed record
+		}
+	}
+	if midFile == 0 {
+		t.Error("no kill left a file half read; the test proves less than it says")
 	}
 	p := startPlugin(t, s, nil, nil)
 	defer p.Kill()
@@ -335,6 +345,7 @@ func TestKillRestartIntegration(t *testing.T) {
 		t.Errorf("%d kills; want 10", kills)
 	}
 	checkExactlyOnce(t, s, st, want)
+	t.Logf("%d kills, %d of them with a file half read", kills, midFile)
 }
 
 // TestCrashPointsIntegration makes the plugin kill itself at each narrow

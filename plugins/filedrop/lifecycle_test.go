@@ -107,9 +107,10 @@ func mustZone(t testing.TB, name string) *time.Location {
 // does not match, temporary names, a file without its marker, a growing file.
 func TestPickupRules(t *testing.T) {
 	s := mem1(t)
-	// wms: stable size and mtime over 2 polls 50 ms apart, 200 ms old.
+	// wms: stable size and mtime over 2 polls 50 ms apart, and 1 s old (a
+	// loaded machine may stall the writer below for a few hundred ms).
 	p := s.cfg["inboxes"].([]any)[0].(map[string]any)["pickup"].(map[string]any)
-	p["stable_polls"], p["min_age"] = 2, "200ms"
+	p["stable_polls"], p["min_age"] = 2, "1s"
 	c := configure(t, s)
 	ctx, cancel := context.WithCancel(context.Background())
 	h := &host{}

@@ -482,9 +482,9 @@ func (m *Mapper) Map(r *Row) Result {
 		return res
 	}
 	var opts []canonical.EventOption
-	switch {
-	case v[RecordedAt] == "":
-	case v[RecordedAt] == v[OccurredAt]: // often: recorded as it happened
+	switch v[RecordedAt] {
+	case "":
+	case v[OccurredAt]: // often: recorded as it happened
 		opts = append(opts, canonical.WithRecordedTime(occurred))
 	default:
 		rec, _, res := m.time(v[RecordedAt], RecordedAt)
