@@ -27,8 +27,10 @@ const (
 )
 
 // MaxBatchBytes caps the encoded size of one batch (events, rejects and
-// cursor). Emit refuses a larger batch: emit smaller ones.
-const MaxBatchBytes = 16 << 20
+// cursor). Emit refuses a larger batch: emit smaller ones. It matches the
+// agent spool's limit for one commit (agent/spool), so a batch the SDK
+// accepts is one the agent can commit in one transaction.
+const MaxBatchBytes = 4 << 20
 
 // exitGrace is how long Serve waits for Read to return after its context is
 // cancelled before the process exits anyway.
