@@ -142,18 +142,6 @@ func TestCheckKeepsOrderInLargeBatches(t *testing.T) {
 	}
 }
 
-func TestBackoff(t *testing.T) {
-	b := backoff{min: 100 * time.Millisecond, max: time.Second}
-	for attempt, want := range []time.Duration{0, 100 * time.Millisecond, 200 * time.Millisecond, 400 * time.Millisecond, 800 * time.Millisecond, time.Second, time.Second} {
-		for range 20 {
-			d := b.delay(attempt)
-			if d < want/2 || d > want {
-				t.Fatalf("delay(%d) = %v; want in [%v, %v]", attempt, d, want/2, want)
-			}
-		}
-	}
-}
-
 func TestCursorText(t *testing.T) {
 	for in, want := range map[string]string{"": "", `{"file":"a","offset":3}`: `{"file":"a","offset":3}`, "\x00\x01": "hex:0001", "a\nb": "hex:610a62"} {
 		if got := CursorText([]byte(in)); got != want {

@@ -11,6 +11,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/draylink/dray/internal/backoff"
+
 	"github.com/draylink/dray/agent/spool"
 	"github.com/draylink/dray/plugins/pluginhost"
 	"github.com/draylink/dray/plugins/sdk"
@@ -104,7 +106,7 @@ type Supervisor struct {
 	cfg   Config
 	store Store
 	log   *slog.Logger
-	bo    backoff
+	bo    backoff.Policy
 
 	retryMu sync.Mutex // serialises retries
 
@@ -139,7 +141,7 @@ func New(cfg Config, store Store) (*Supervisor, error) {
 	}
 	log := cfg.Logger.With("connector", cfg.Name)
 	cfg.Plugin.Logger = log
-	s := &Supervisor{cfg: cfg, store: store, log: log, bo: backoff{min: cfg.MinBackoff, max: cfg.MaxBackoff}}
+	s := &Supervisor{cfg: cfg, store: store, log: log, bo: backoff.Policy{Initial: cfg.MinBackoff, Max: cfg.MaxBackoff}}
 	s.st = Status{Name: cfg.Name, State: StateStopped, Since: time.Now()}
 	return s, nil
 }
@@ -169,7 +171,7 @@ func (s *Supervisor) Run(ctx context.Context) error {
 			attempt = 0
 		}
 		attempt++
-		delay := s.bo.delay(attempt)
+		delay := s.bo.Delay(attempt, 0)
 		s.failed(err, delay)
 		t := time.NewTimer(delay)
 		select {

@@ -81,7 +81,7 @@ func (u *Uplink) outcome(ev *linkEvent, now time.Time) {
 	case ev.code == codeQuotaExceeded:
 		u.counters.batchesRefused++
 		u.quotaFailures++
-		wait := u.back.delay(u.quotaFailures)
+		wait := u.back.Delay(u.quotaFailures, 0)
 		u.pausedUntil = now.Add(wait)
 		s.shrink = min(s.shrink+1, 16)
 		u.log.Info("relay quota exceeded: backing off", append(attrs, "reason", ev.reason, "wait", wait)...)
@@ -113,7 +113,7 @@ func (u *Uplink) refused(ev *linkEvent, now time.Time, attrs []any) {
 // backOff makes s wait before it sends again.
 func (u *Uplink) backOff(s *stream, now time.Time) time.Duration {
 	s.failures++
-	wait := u.back.delay(s.failures)
+	wait := u.back.Delay(s.failures, 0)
 	s.retryAt = now.Add(wait)
 	return wait
 }

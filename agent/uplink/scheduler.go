@@ -219,7 +219,7 @@ func (u *Uplink) fill(now time.Time) (more bool, err error) {
 		case err != nil:
 			u.log.Error("reading the spool failed", "stream", s.id, "from", s.next, "err", err)
 			s.failures++
-			s.retryAt = now.Add(u.back.delay(s.failures))
+			s.retryAt = now.Add(u.back.Delay(s.failures, 0))
 			continue
 		case b == nil:
 			s.end = s.next

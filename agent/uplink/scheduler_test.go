@@ -10,27 +10,6 @@ import (
 	"github.com/eclipse/paho.golang/packets"
 )
 
-func TestBackoffBounds(t *testing.T) {
-	b := backoff{min: 100 * time.Millisecond, max: time.Second}
-	for _, tc := range []struct {
-		attempt  int
-		low, top time.Duration
-	}{
-		{0, 0, 0},
-		{1, 50 * time.Millisecond, 100 * time.Millisecond},
-		{2, 100 * time.Millisecond, 200 * time.Millisecond},
-		{4, 400 * time.Millisecond, 800 * time.Millisecond},
-		{5, 500 * time.Millisecond, time.Second},
-		{60, 500 * time.Millisecond, time.Second},
-	} {
-		for range 100 {
-			if d := b.delay(tc.attempt); d < tc.low || d > tc.top {
-				t.Fatalf("delay(%d) = %v; want within [%v, %v]", tc.attempt, d, tc.low, tc.top)
-			}
-		}
-	}
-}
-
 // schedTest is an Uplink whose scheduler is driven by hand: batches are
 // made up and outcomes posted as the outbox would.
 type schedTest struct {

@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/draylink/dray/internal/backoff"
+
 	"github.com/draylink/dray/agent/spool"
 	"github.com/draylink/dray/internal/wire"
 	"github.com/eclipse/paho.golang/autopaho"
@@ -25,7 +27,7 @@ type Uplink struct {
 	log   *slog.Logger
 	topic string
 	epoch string
-	back  backoff
+	back  backoff.Policy
 	ran   atomic.Bool
 
 	out *outbox
@@ -82,7 +84,7 @@ func New(cfg Config, sp *spool.Spool, codec *wire.Codec) (*Uplink, error) {
 		log:     log,
 		topic:   wire.EventsTopic(cfg.Site),
 		epoch:   sp.Epoch(),
-		back:    backoff{min: cfg.BackoffMin, max: cfg.BackoffMax},
+		back:    backoff.Policy{Initial: cfg.BackoffMin, Max: cfg.BackoffMax},
 		streams: make(map[spool.StreamID]*stream),
 	}
 	u.out = newOutbox(log)
@@ -214,7 +216,7 @@ func (u *Uplink) reconnectDelay(attempt int) time.Duration {
 	u.mu.Lock()
 	flaps := u.flaps
 	u.mu.Unlock()
-	return u.back.delay(attempt + flaps)
+	return u.back.Delay(attempt+flaps, 0)
 }
 
 func (u *Uplink) connectionUp() {

@@ -5,8 +5,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/draylink/dray/internal/backoff"
 	"github.com/draylink/dray/internal/configfile"
-	"github.com/draylink/dray/relay/backoff"
 	"github.com/draylink/dray/relay/route"
 )
 

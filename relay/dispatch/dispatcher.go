@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/draylink/dray/canonical"
+	"github.com/draylink/dray/internal/backoff"
 	"github.com/draylink/dray/internal/configfile"
-	"github.com/draylink/dray/relay/backoff"
 	"github.com/draylink/dray/relay/dlq"
 	"github.com/draylink/dray/relay/relaylog"
 	"github.com/draylink/dray/relay/route"

@@ -17,7 +17,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/draylink/dray/relay/backoff"
+	"github.com/draylink/dray/internal/backoff"
 	"github.com/sony/gobreaker/v2"
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"

@@ -1,6 +1,8 @@
-// Package backoff is the relay's one retry-delay rule: jittered exponential
-// backoff that honours a server's Retry-After. Every retry loop of the
-// fan-out (dispatch, redrive, replay) asks it how long to wait.
+// Package backoff is dray's one retry-delay rule: jittered exponential
+// backoff that honours a server's Retry-After. Every retry loop asks it how
+// long to wait: the agent's reconnects and refusals (uplink), connector
+// restarts (supervisor), and the relay's deliveries (dispatch, redrive,
+// replay).
 package backoff
 
 import (
@@ -39,9 +41,13 @@ func (p Policy) withDefaults() Policy {
 }
 
 // Delay returns how long to wait before retry number attempt (1 for the
-// first retry). A positive retryAfter (the server's Retry-After) wins over
-// the computed delay when it is longer, capped at MaxRetryAfter.
+// first retry; 0 or less waits nothing). A positive retryAfter (the server's
+// Retry-After) wins over the computed delay when it is longer, capped at
+// MaxRetryAfter.
 func (p Policy) Delay(attempt int, retryAfter time.Duration) time.Duration {
+	if attempt <= 0 {
+		return 0
+	}
 	p = p.withDefaults()
 	d := p.Initial
 	for i := 1; i < attempt && d < p.Max; i++ {
