@@ -56,4 +56,3 @@ func BenchmarkSimPostgresFiles(b *testing.B) {
 	srv := dbserver.Postgres(b)
 	benchRun(b, 50000, func(_ string, c *Config) { c.Store = StoreConfig{Postgres: srv.DSN, Reset: true} })
 }
-

@@ -218,7 +218,11 @@
 //  4. Quarantine entries are located (CSV "file:line", X12 set reference,
 //     "<entry>/<pk>" or "outbox/<id>"): one at a fact's via → wrongly
 //     quarantined; a bad input's where (for a read source) with no
-//     quarantine entry → bad input missed.
+//     quarantine entry → bad input missed (rows with a NULL key share one
+//     location, so locations match by count).
+//
+// Truth.Count implements these rules over a sink's applied records and a
+// quarantine list; ReadTruth reads the file back.
 //
 // # Bad input
 //
