@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/draylink/dray/agent/identity"
 	"github.com/draylink/dray/agent/quarantine"
 	"github.com/draylink/dray/agent/spool"
 	"github.com/draylink/dray/agent/supervisor"
@@ -59,9 +60,18 @@ func SpoolOptions(cfg *Config, log *slog.Logger) spool.Options {
 
 // Run runs the agent until ctx ends.
 func Run(ctx context.Context, cfg *Config, log *slog.Logger) error {
-	tlsConf, err := pki.LoadClientTLS(cfg.Relay.CertFile, cfg.Relay.KeyFile, cfg.Relay.CAFile, serverName(cfg.Relay))
+	files := IdentityFiles(cfg)
+	cert, err := identity.Load(files)
 	if err != nil {
 		return err
+	}
+	holder := identity.NewHolder(cert)
+	tlsConf, err := identity.ClientTLS(holder, files, serverName(cfg.Relay))
+	if err != nil {
+		return err
+	}
+	if site, err := pki.SiteFromCert(holder.Leaf()); err != nil || site != cfg.Site {
+		return fmt.Errorf("the certificate %s is for site %q, but the configuration says site %q", cfg.Relay.CertFile, site, cfg.Site)
 	}
 	sp, err := spool.Open(SpoolOptions(cfg, log))
 	if err != nil {
@@ -117,6 +127,17 @@ func Run(ctx context.Context, cfg *Config, log *slog.Logger) error {
 		}
 	}()
 
+	// The renewer swaps the held certificate; the uplink's next handshake
+	// presents the new one.
+	if cfg.Relay.EnrollURL != "" {
+		r := &identity.Renewer{Holder: holder, Files: files, URL: cfg.Relay.EnrollURL, ServerName: cfg.Relay.ServerName, Logger: log}
+		upWG.Go(func() {
+			if err := r.Run(upCtx); err != nil {
+				log.Error("certificate renewer stopped", "err", err)
+			}
+		})
+	}
+
 	var statusWG sync.WaitGroup
 	if cfg.Status.Listen != "" {
 		srv, ln, err := statusServer(cfg, sp, up, sups, log)
@@ -166,6 +187,11 @@ func Run(ctx context.Context, cfg *Config, log *slog.Logger) error {
 	stopUplink()
 	upWG.Wait()
 	return nil
+}
+
+// IdentityFiles are the identity files the configuration names.
+func IdentityFiles(cfg *Config) identity.Files {
+	return identity.Files{CAFile: cfg.Relay.CAFile, CertFile: cfg.Relay.CertFile, KeyFile: cfg.Relay.KeyFile}
 }
 
 // Supervisors makes one supervisor per declared connector; none is started.

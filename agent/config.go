@@ -9,6 +9,7 @@ import (
 	"maps"
 	"math"
 	"net"
+	"net/url"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -46,10 +47,22 @@ type RelayConfig struct {
 	TCP string `yaml:"tcp"`
 	// ServerName is the name in the relay's certificate (default: the host of the address).
 	ServerName string `yaml:"server_name"`
-	CAFile     string `yaml:"ca_file"`
-	CertFile   string `yaml:"cert_file"`
-	KeyFile    string `yaml:"key_file"`
+	// CAFile, CertFile and KeyFile are the relay's site CA and this site's
+	// certificate and key (defaults: relay-ca.pem, site.pem and
+	// site-key.pem in <data_dir>/identity, where `dray-agent enroll`
+	// writes them).
+	CAFile   string `yaml:"ca_file"`
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+	// EnrollURL is the relay's enrollment endpoint (https://host:port):
+	// the default of `dray-agent enroll --relay`, and where the running
+	// agent renews its certificate, at two thirds of its lifetime (empty:
+	// no automatic renewal).
+	EnrollURL string `yaml:"enroll_url"`
 }
+
+// IdentityDir is where enrollment stores the identity by default.
+func IdentityDir(dataDir string) string { return filepath.Join(dataDir, "identity") }
 
 // SpoolConfig sets the spool's caps.
 type SpoolConfig struct {
@@ -92,6 +105,17 @@ type LogConfig struct {
 
 // SetDefaults fills defaults after decoding.
 func (c *Config) SetDefaults() {
+	if c.DataDir != "" {
+		id := IdentityDir(c.DataDir)
+		for _, f := range []struct {
+			v    *string
+			name string
+		}{{&c.Relay.CAFile, "relay-ca.pem"}, {&c.Relay.CertFile, "site.pem"}, {&c.Relay.KeyFile, "site-key.pem"}} {
+			if *f.v == "" {
+				*f.v = filepath.Join(id, f.name)
+			}
+		}
+	}
 	for i := range c.Sources {
 		if s := c.Sources[i].Synthetic; s != nil {
 			s.SetDefaults()
@@ -119,9 +143,9 @@ func (c *Config) Validate(errs *configfile.Errors) {
 	if c.Relay.QUIC == "" && c.Relay.TCP == "" {
 		errs.Add("relay", "set quic, tcp or both")
 	}
-	for path, v := range map[string]string{"relay.ca_file": c.Relay.CAFile, "relay.cert_file": c.Relay.CertFile, "relay.key_file": c.Relay.KeyFile} {
-		if v == "" {
-			errs.Add(path, "required")
+	if c.Relay.EnrollURL != "" {
+		if u, err := url.Parse(c.Relay.EnrollURL); err != nil || u.Scheme != "https" || u.Host == "" {
+			errs.Add("relay.enroll_url", "want https://host:port, got %q", c.Relay.EnrollURL)
 		}
 	}
 	for lane, p := range c.Spool.Policies {

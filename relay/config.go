@@ -1,10 +1,13 @@
 package relay
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"time"
 
 	"github.com/draylink/dray/internal/configfile"
+	"github.com/draylink/dray/relay/admin"
 	"github.com/draylink/dray/relay/dispatch"
 	"github.com/draylink/dray/relay/route"
 	"github.com/draylink/dray/relay/sink"
@@ -19,8 +22,10 @@ type Config struct {
 	Limits  LimitsConfig `yaml:"limits"`
 	Log     LogConfig    `yaml:"log"`
 	Store   StoreConfig  `yaml:"store"`
-	// Admin is the admin API (dead letters, replay); off without listen.
+	// Admin is the admin API (dead letters, replay, sites); off without listen.
 	Admin AdminConfig `yaml:"admin"`
+	// Enrollment is the site CA's enrollment endpoint; off without listen.
+	Enrollment EnrollmentConfig `yaml:"enrollment"`
 	// Sinks are the systems the relay delivers to, Routes what it sends
 	// them (first matching route per sink, in this order).
 	Sinks  []SinkConfig   `yaml:"sinks"`
@@ -49,12 +54,34 @@ type AdminConfig struct {
 	RedriveTimeout configfile.Duration `yaml:"redrive_timeout"`
 }
 
-// AdminToken is one admin token, read from an environment variable or a
-// file.
+// AdminToken is one admin token: its SHA-256 (sha256), or the token itself
+// from an environment variable (env) or a file (file).
 type AdminToken struct {
 	// Name identifies the holder in audit lines.
-	Name   string      `yaml:"name"`
+	Name string `yaml:"name"`
+	// Role is viewer (read), operator (also redrive, discard, replay,
+	// profiles; the default) or admin (also sites add and revoke).
+	Role string `yaml:"role"`
+	// SHA256 is the token's SHA-256 in hex (`printf %s "$TOKEN" | sha256sum`).
+	SHA256 string      `yaml:"sha256"`
 	Secret sink.Secret `yaml:",inline"`
+}
+
+// EnrollmentConfig is the site CA: where agents enroll and renew their
+// certificates. The CA certificate is tls.client_ca_file; its key is
+// ca_key_file (`dray-relay ca init` writes both and the relay's server
+// certificate, signed by the CA).
+type EnrollmentConfig struct {
+	// Listen is the HTTPS address of the enrollment endpoint, e.g. ":8885"
+	// (empty: no enrollment, no site registry, no connect-time check).
+	Listen string `yaml:"listen"`
+	// CAKeyFile is the site CA's private key (mode 0600).
+	CAKeyFile string `yaml:"ca_key_file"`
+	// TokenTTL is the default lifetime of enrollment tokens (default 24h).
+	TokenTTL configfile.Duration `yaml:"token_ttl"`
+	// CertTTL is the lifetime of site certificates (default 720h = 30
+	// days; at least 1m). Agents renew at two thirds of it.
+	CertTTL configfile.Duration `yaml:"cert_ttl"`
 }
 
 // ListenConfig says where agents connect.
@@ -115,6 +142,12 @@ func (c *Config) SetDefaults() {
 		c.Sinks[i].HTTP.SetDefaults()
 		c.Sinks[i].Delivery.SetDefaults()
 	}
+	if c.Enrollment.TokenTTL == 0 {
+		c.Enrollment.TokenTTL = configfile.Duration(24 * time.Hour)
+	}
+	if c.Enrollment.CertTTL == 0 {
+		c.Enrollment.CertTTL = configfile.Duration(30 * 24 * time.Hour)
+	}
 	if c.Admin.RedriveTimeout == 0 {
 		c.Admin.RedriveTimeout = configfile.Duration(60 * time.Second)
 	}
@@ -151,6 +184,30 @@ func (c *Config) Validate(errs *configfile.Errors) {
 		errs.Add("log.format", "want json or text, got %q", c.Log.Format)
 	}
 	c.validateFanOut(errs)
+	c.validateEnrollment(errs)
+}
+
+// validateEnrollment checks the enrollment block.
+func (c *Config) validateEnrollment(errs *configfile.Errors) {
+	e := &c.Enrollment
+	if e.Listen == "" {
+		if e.CAKeyFile != "" {
+			errs.Add("enrollment.listen", "required with enrollment.ca_key_file")
+		}
+		return
+	}
+	if e.CAKeyFile == "" {
+		errs.Add("enrollment.ca_key_file", "required with enrollment.listen (dray-relay ca init writes it)")
+	}
+	if d := e.TokenTTL.D(); d < time.Minute || d > 30*24*time.Hour {
+		errs.Add("enrollment.token_ttl", "must be between 1m and 720h, got %v", d)
+	}
+	if d := e.CertTTL.D(); d < time.Minute || d > 5*365*24*time.Hour {
+		errs.Add("enrollment.cert_ttl", "must be between 1m and 5 years, got %v", d)
+	}
+	if e.Listen == c.Admin.Listen {
+		errs.Add("enrollment.listen", "must differ from admin.listen")
+	}
 }
 
 // validateFanOut checks sinks, routes and the admin API, and compiles the
@@ -218,8 +275,22 @@ func (c *Config) validateFanOut(errs *configfile.Errors) {
 			errs.Add(p+".name", "%q is used twice", t.Name)
 		}
 		names[t.Name] = true
-		if (t.Secret.Env == "") == (t.Secret.File == "") {
-			errs.Add(p, "set exactly one of env and file")
+		n := 0
+		for _, v := range []string{t.Secret.Env, t.Secret.File, t.SHA256} {
+			if v != "" {
+				n++
+			}
+		}
+		if n != 1 {
+			errs.Add(p, "set exactly one of sha256, env and file")
+		}
+		if t.SHA256 != "" {
+			if b, err := hex.DecodeString(t.SHA256); err != nil || len(b) != sha256.Size {
+				errs.Add(p+".sha256", "want 64 hex digits (sha256sum of the token)")
+			}
+		}
+		if _, err := admin.ParseRole(t.Role); err != nil {
+			errs.Add(p+".role", "%v", err)
 		}
 	}
 	if d := c.Admin.RedriveTimeout.D(); d < time.Second || d > 10*time.Minute {

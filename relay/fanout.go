@@ -2,6 +2,7 @@ package relay
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -25,7 +26,6 @@ type fanOut struct {
 	dispatchers []*dispatch.Dispatcher
 	adminSrv    *admin.Server
 	adminLn     net.Listener
-	audit       *admin.AuditLog
 
 	dispCtx    context.Context
 	stopDisp   context.CancelFunc
@@ -53,7 +53,7 @@ func (a adminSink) Status() any { return sinkStatus{Delivery: a.Stats(), HTTP: a
 
 // newFanOut builds (but does not start) the fan-out. On error it releases
 // what it built.
-func newFanOut(cfg *Config, store *relaylog.Log, log *slog.Logger) (f *fanOut, err error) {
+func newFanOut(cfg *Config, store *relaylog.Log, log, audit *slog.Logger, sites admin.Sites) (f *fanOut, err error) {
 	f = &fanOut{log: log}
 	defer func() {
 		if err != nil {
@@ -98,20 +98,12 @@ func newFanOut(cfg *Config, store *relaylog.Log, log *slog.Logger) (f *fanOut, e
 		}
 	}
 	if cfg.Admin.Listen != "" {
-		var tokens []admin.Token
-		for i, t := range cfg.Admin.Tokens {
-			secret, err := t.Secret.Read()
-			if err != nil {
-				return nil, fmt.Errorf("admin.tokens[%d] (%s): %w", i, t.Name, err)
-			}
-			tokens = append(tokens, admin.Token{Name: t.Name, Secret: secret})
-		}
-		f.audit, err = admin.OpenAuditLog(AuditPath(cfg.DataDir))
+		tokens, err := adminTokens(cfg.Admin.Tokens)
 		if err != nil {
 			return nil, err
 		}
-		f.adminSrv, err = admin.New(admin.Options{Sinks: adminSinks, DLQ: f.dlq, Tokens: tokens,
-			Audit: admin.AuditLogger(f.audit, log), Logger: log, RedriveTimeout: cfg.Admin.RedriveTimeout.D()})
+		f.adminSrv, err = admin.New(admin.Options{Sinks: adminSinks, DLQ: f.dlq, Tokens: tokens, Sites: sites,
+			Audit: audit, Logger: log, RedriveTimeout: cfg.Admin.RedriveTimeout.D()})
 		if err != nil {
 			return nil, err
 		}
@@ -170,15 +162,34 @@ func (f *fanOut) close() {
 		for _, s := range f.sinks {
 			s.Close()
 		}
-		if f.audit != nil {
-			if err := f.audit.Close(); err != nil {
-				f.log.Error("close audit log", "err", err)
-			}
-		}
 		if f.dlq != nil {
 			if err := f.dlq.Close(); err != nil {
 				f.log.Error("close dead-letter store", "err", err)
 			}
 		}
 	})
+}
+
+// adminTokens reads the configured tokens: hashed, or their secrets from
+// the environment or files.
+func adminTokens(list []AdminToken) ([]admin.Token, error) {
+	var tokens []admin.Token
+	for i, t := range list {
+		role, err := admin.ParseRole(t.Role)
+		if err != nil {
+			return nil, fmt.Errorf("admin.tokens[%d] (%s): %w", i, t.Name, err)
+		}
+		at := admin.Token{Name: t.Name, Role: role}
+		if t.SHA256 != "" {
+			b, err := hex.DecodeString(t.SHA256)
+			if err != nil || len(b) != len(at.SHA256) {
+				return nil, fmt.Errorf("admin.tokens[%d] (%s): sha256: want 64 hex digits", i, t.Name)
+			}
+			copy(at.SHA256[:], b)
+		} else if at.Secret, err = t.Secret.Read(); err != nil {
+			return nil, fmt.Errorf("admin.tokens[%d] (%s): %w", i, t.Name, err)
+		}
+		tokens = append(tokens, at)
+	}
+	return tokens, nil
 }

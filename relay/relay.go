@@ -8,6 +8,7 @@ import (
 
 	"github.com/draylink/dray/internal/pki"
 	"github.com/draylink/dray/internal/wire"
+	"github.com/draylink/dray/relay/admin"
 	"github.com/draylink/dray/relay/ingest"
 	"github.com/draylink/dray/relay/relaylog"
 	"golang.org/x/time/rate"
@@ -32,14 +33,19 @@ func DLQDir(dataDir string) string { return filepath.Join(dataDir, "dlq") }
 // AuditPath is the admin API's audit file inside the data directory.
 func AuditPath(dataDir string) string { return filepath.Join(dataDir, "audit.log") }
 
+// SitesPath is the site registry inside the data directory.
+func SitesPath(dataDir string) string { return filepath.Join(dataDir, "sites.json") }
+
 // Run runs the relay until ctx ends.
 //
-// Start order: relay log, dead-letter store, sinks and their dispatchers
-// (each registered as a relay log consumer before any event is accepted),
-// admin API, ingest. Stop order is the reverse: ingest stops accepting,
-// the admin API ends its calls and replay jobs, the dispatchers stop
-// (in-flight requests get a grace period) and write their cursors, then
-// the dead-letter store and the relay log close.
+// Start order: relay log, audit log, site registry, dead-letter store,
+// sinks and their dispatchers (each registered as a relay log consumer
+// before any event is accepted), admin API, enrollment endpoint, ingest.
+// Stop order is the reverse: ingest stops accepting, the enrollment
+// endpoint and the admin API end their calls and replay jobs, the
+// dispatchers stop (in-flight requests get a grace period) and write their
+// cursors, then the dead-letter store, the audit log and the relay log
+// close.
 func Run(ctx context.Context, cfg *Config, log *slog.Logger) error {
 	tlsConf, err := pki.LoadServerTLS(cfg.TLS.CertFile, cfg.TLS.KeyFile, cfg.TLS.ClientCAFile)
 	if err != nil {
@@ -54,7 +60,29 @@ func Run(ctx context.Context, cfg *Config, log *slog.Logger) error {
 			log.Error("close relay log", "err", err)
 		}
 	}()
-	fan, err := newFanOut(cfg, store, log)
+	audit := log
+	if cfg.Admin.Listen != "" || cfg.Enrollment.Listen != "" {
+		af, err := admin.OpenAuditLog(AuditPath(cfg.DataDir))
+		if err != nil {
+			return err
+		}
+		defer func() {
+			if err := af.Close(); err != nil {
+				log.Error("close audit log", "err", err)
+			}
+		}()
+		audit = admin.AuditLogger(af, log)
+	}
+	sites, err := openSites(cfg, audit, log)
+	if err != nil {
+		return err
+	}
+	var adminSites admin.Sites
+	if sites != nil {
+		adminSites = sites
+		defer sites.close()
+	}
+	fan, err := newFanOut(cfg, store, log, audit, adminSites)
 	if err != nil {
 		return err
 	}
@@ -68,7 +96,7 @@ func Run(ctx context.Context, cfg *Config, log *slog.Logger) error {
 	if cfg.Limits.RatePerSite > 0 {
 		limit = rate.Limit(cfg.Limits.RatePerSite)
 	}
-	srv, err := ingest.New(ingest.Config{
+	icfg := ingest.Config{
 		QUICAddr:       cfg.Listen.QUIC,
 		TCPAddr:        cfg.Listen.TCP,
 		TLS:            tlsConf,
@@ -78,14 +106,24 @@ func Run(ctx context.Context, cfg *Config, log *slog.Logger) error {
 		RateBurst:      cfg.Limits.RateBurst,
 		KeepAlive:      cfg.Limits.KeepAlive.D(),
 		Logger:         log.With("component", "ingest"),
-	}, store, codec)
+	}
+	if sites != nil {
+		icfg.Authorize = sites.authorize
+	}
+	srv, err := ingest.New(icfg, store, codec)
 	if err != nil {
 		return err
 	}
 	fan.start()
+	if sites != nil {
+		sites.start(srv)
+	}
 	log.Info("relay running", "quic", cfg.Listen.QUIC, "tcp", cfg.Listen.TCP, "data", cfg.DataDir,
-		"sinks", len(cfg.Sinks), "routes", len(cfg.Routes), "admin", cfg.Admin.Listen)
+		"sinks", len(cfg.Sinks), "routes", len(cfg.Routes), "admin", cfg.Admin.Listen, "enrollment", cfg.Enrollment.Listen)
 	err = srv.Run(ctx)
+	if sites != nil {
+		sites.stop()
+	}
 	fan.stop()
 	log.Info("relay stopped")
 	return err

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/draylink/dray/relay/dispatch"
+	"github.com/draylink/dray/relay/siteca"
 )
 
 // Client calls the admin API; the dray-relay CLI commands are built on it.
@@ -162,4 +163,25 @@ func (c *Client) WaitReplay(ctx context.Context, id string, every time.Duration)
 		case <-time.After(every):
 		}
 	}
+}
+
+// Sites lists the sites of the registry with their sessions.
+func (c *Client) Sites(ctx context.Context) ([]SiteStatus, error) {
+	var out []SiteStatus
+	_, err := c.do(ctx, http.MethodGet, "/v1/sites", nil, &out)
+	return out, err
+}
+
+// AddSite issues an enrollment token for a site (ttl "" for the default).
+func (c *Client) AddSite(ctx context.Context, site, ttl string) (AddSiteResult, error) {
+	var out AddSiteResult
+	_, err := c.do(ctx, http.MethodPost, "/v1/sites", AddSiteRequest{Site: site, TTL: ttl}, &out)
+	return out, err
+}
+
+// RevokeSite revokes a site; its session is closed.
+func (c *Client) RevokeSite(ctx context.Context, site, reason string) (siteca.Site, error) {
+	var out siteca.Site
+	_, err := c.do(ctx, http.MethodPost, "/v1/sites/"+url.PathEscape(site)+"/revoke", RevokeRequest{Reason: reason}, &out)
+	return out, err
 }

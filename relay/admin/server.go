@@ -45,8 +45,52 @@ type DeadLetters interface {
 type Token struct {
 	// Name identifies the holder in audit lines.
 	Name string
-	// Secret is the token itself.
+	// Role is what the holder may do (default RoleOperator).
+	Role Role
+	// Secret is the token itself, or empty when SHA256 is given.
 	Secret string
+	// SHA256 is the token's SHA-256, for tokens configured hashed.
+	SHA256 [32]byte
+}
+
+// Role is what a token's holder may do. Each role may do what the roles
+// below it may.
+type Role string
+
+// Roles, from least to most.
+const (
+	// RoleViewer reads: sinks, dead letters, replay jobs, sites.
+	RoleViewer Role = "viewer"
+	// RoleOperator also redrives and discards dead letters, starts
+	// replays and reads Go profiles.
+	RoleOperator Role = "operator"
+	// RoleAdmin also adds and revokes sites.
+	RoleAdmin Role = "admin"
+)
+
+// rank orders the roles; 0 is not a role.
+func (r Role) rank() int {
+	switch r {
+	case RoleViewer:
+		return 1
+	case RoleOperator:
+		return 2
+	case RoleAdmin:
+		return 3
+	}
+	return 0
+}
+
+// ParseRole reads a role name ("" is RoleOperator, what tokens could do
+// before roles existed).
+func ParseRole(s string) (Role, error) {
+	if s == "" {
+		return RoleOperator, nil
+	}
+	if r := Role(s); r.rank() > 0 {
+		return r, nil
+	}
+	return "", fmt.Errorf("unknown role %q (want viewer, operator or admin)", s)
 }
 
 // Options configure New.
@@ -54,6 +98,9 @@ type Options struct {
 	Sinks  map[string]Sink
 	DLQ    DeadLetters
 	Tokens []Token
+	// Sites is the site registry (nil: enrollment is not configured and
+	// the /v1/sites routes answer 404).
+	Sites Sites
 	// Audit receives one line per state-changing call (redrive, discard,
 	// replay), whatever its outcome.
 	Audit  *slog.Logger
@@ -90,6 +137,7 @@ type Server struct {
 
 type tokenHash struct {
 	name string
+	role Role
 	sum  [32]byte
 }
 
@@ -109,39 +157,77 @@ func New(o Options) (*Server, error) {
 	}
 	s := &Server{opts: o, log: o.Logger.With("component", "admin"), audit: o.Audit, mux: http.NewServeMux(), jobs: map[string]*Job{}}
 	for _, t := range o.Tokens {
-		if len(t.Secret) < 16 {
-			return nil, fmt.Errorf("admin: token %s is shorter than 16 bytes", t.Name)
+		role, err := ParseRole(string(t.Role))
+		if err != nil {
+			return nil, fmt.Errorf("admin: token %s: %w", t.Name, err)
 		}
-		s.tokens = append(s.tokens, tokenHash{name: t.Name, sum: sha256.Sum256([]byte(t.Secret))})
+		th := tokenHash{name: t.Name, role: role, sum: t.SHA256}
+		switch {
+		case t.Secret != "":
+			if len(t.Secret) < 16 {
+				return nil, fmt.Errorf("admin: token %s is shorter than 16 bytes", t.Name)
+			}
+			th.sum = sha256.Sum256([]byte(t.Secret))
+		case t.SHA256 == [32]byte{}:
+			return nil, fmt.Errorf("admin: token %s has neither a secret nor a SHA-256", t.Name)
+		}
+		s.tokens = append(s.tokens, th)
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.routes()
 	return s, nil
 }
 
-// Action is what a caller asks to do. Roles (a later issue) will map
-// principals to the actions they may take.
+// Action is what a caller asks to do; each needs a role (Required).
 type Action string
 
 // Actions.
 const (
-	ActionRead    Action = "read"
-	ActionRedrive Action = "redrive"
-	ActionDiscard Action = "discard"
-	ActionReplay  Action = "replay"
-	ActionDebug   Action = "debug"
+	ActionRead       Action = "read"
+	ActionRedrive    Action = "redrive"
+	ActionDiscard    Action = "discard"
+	ActionReplay     Action = "replay"
+	ActionDebug      Action = "debug"
+	ActionSiteAdd    Action = "site_add"
+	ActionSiteRevoke Action = "site_revoke"
 )
+
+// Required is the least role that may take the action.
+func (a Action) Required() Role {
+	switch a {
+	case ActionRead:
+		return RoleViewer
+	case ActionRedrive, ActionDiscard, ActionReplay, ActionDebug:
+		return RoleOperator
+	}
+	return RoleAdmin
+}
+
+// stateChanging reports whether an action changes state (and so is
+// audited, refused or not).
+func (a Action) stateChanging() bool { return a != ActionRead && a != ActionDebug }
 
 // Principal is an authenticated caller.
 type Principal struct {
 	Name string
+	Role Role
 }
 
 var errUnauthorized = errors.New("missing or unknown bearer token")
 
+// forbiddenError: the token is known, its role too low.
+type forbiddenError struct {
+	p      Principal
+	action Action
+}
+
+func (e *forbiddenError) Error() string {
+	return fmt.Sprintf("token %q has role %s; %s needs role %s", e.p.Name, e.p.Role, e.action, e.action.Required())
+}
+
 // authorize is the API's one access check: it authenticates the bearer
-// token and decides whether its holder may take action. Today every known
-// token may take every action.
+// token (errUnauthorized) and decides whether its holder's role may take
+// action (*forbiddenError).
 func (s *Server) authorize(r *http.Request, action Action) (Principal, error) {
 	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	if !ok || tok == "" {
@@ -158,8 +244,11 @@ func (s *Server) authorize(r *http.Request, action Action) (Principal, error) {
 	if found < 0 {
 		return Principal{}, errUnauthorized
 	}
-	_ = action
-	return Principal{Name: s.tokens[found].name}, nil
+	p := Principal{Name: s.tokens[found].name, Role: s.tokens[found].role}
+	if p.Role.rank() < action.Required().rank() {
+		return p, &forbiddenError{p: p, action: action}
+	}
+	return p, nil
 }
 
 // Handler returns the API's handler.
@@ -177,6 +266,9 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("POST /v1/sinks/{sink}/replays", s.guard(ActionReplay, s.startReplay))
 	s.mux.HandleFunc("GET /v1/replays", s.guard(ActionRead, s.listReplays))
 	s.mux.HandleFunc("GET /v1/replays/{id}", s.guard(ActionRead, s.showReplay))
+	s.mux.HandleFunc("GET /v1/sites", s.guard(ActionRead, s.listSites))
+	s.mux.HandleFunc("POST /v1/sites", s.guard(ActionSiteAdd, s.addSite))
+	s.mux.HandleFunc("POST /v1/sites/{site}/revoke", s.guard(ActionSiteRevoke, s.revokeSite))
 	// Go's profiler, for the operators who hold a token.
 	s.mux.HandleFunc("GET /debug/pprof/", s.guard(ActionDebug, func(w http.ResponseWriter, r *http.Request, _ Principal) { pprof.Index(w, r) }))
 	s.mux.HandleFunc("GET /debug/pprof/profile", s.guard(ActionDebug, func(w http.ResponseWriter, r *http.Request, _ Principal) { pprof.Profile(w, r) }))
@@ -187,7 +279,18 @@ type handler func(w http.ResponseWriter, r *http.Request, p Principal)
 func (s *Server) guard(action Action, h handler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		p, err := s.authorize(r, action)
-		if err != nil {
+		var fe *forbiddenError
+		switch {
+		case errors.As(err, &fe):
+			if action.stateChanging() {
+				s.auditLine(r, p, action, "outcome", "forbidden", "path", r.URL.Path)
+			}
+			writeError(w, http.StatusForbidden, err.Error())
+			return
+		case err != nil:
+			if action.stateChanging() {
+				s.auditLine(r, Principal{}, action, "outcome", "unauthenticated", "path", r.URL.Path)
+			}
 			w.Header().Set("WWW-Authenticate", `Bearer realm="dray-relay"`)
 			writeError(w, http.StatusUnauthorized, err.Error())
 			return
@@ -474,7 +577,7 @@ func (s *Server) startReplay(w http.ResponseWriter, r *http.Request, p Principal
 		}
 		state := job.State
 		s.mu.Unlock()
-		s.audit.Info("audit", "action", string(ActionReplay), "actor", p.Name, "sink", name, "job", job.ID,
+		s.audit.Info("audit", "action", string(ActionReplay), "actor", p.Name, "role", string(p.Role), "sink", name, "job", job.ID,
 			"outcome", state, "from_seq", res.From, "to_seq", res.To, "selected", res.Selected,
 			"delivered", res.Delivered, "duplicates", res.Duplicates, "dead_lettered", res.DeadLettered, "err", errString(err))
 	})
@@ -512,7 +615,7 @@ func (s *Server) showReplay(w http.ResponseWriter, r *http.Request, _ Principal)
 
 // auditLine writes one structured audit line.
 func (s *Server) auditLine(r *http.Request, p Principal, action Action, kv ...any) {
-	args := append([]any{"action", string(action), "actor", p.Name, "remote", remoteHost(r)}, kv...)
+	args := append([]any{"action", string(action), "actor", p.Name, "role", string(p.Role), "remote", remoteHost(r)}, kv...)
 	s.audit.Info("audit", args...)
 }
 

@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -80,6 +81,14 @@ type Config struct {
 	// sessions stop reading until a commit frees room: backpressure
 	// through TCP/QUIC flow control, not memory growth.
 	MaxQueuedBytes int
+
+	// Authorize, when set, decides after CONNECT passed its own checks,
+	// before the session is registered, whether the site's certificate may
+	// open a session (the relay's site registry: revoked sites, superseded
+	// certificates). nil admits; an *AuthError refuses with its code;
+	// any other error refuses with 0x87 Not authorized. It is called
+	// concurrently, once per connection, and must not block for long.
+	Authorize func(site string, cert *x509.Certificate) error
 
 	// Logger receives operational lines and the audit lines of refusals
 	// (default slog.Default()).

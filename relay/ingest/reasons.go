@@ -19,6 +19,7 @@ const (
 	codeUnsupportedProtocol     byte = 0x84 // CONNACK
 	codeClientIDNotValid        byte = 0x85 // CONNACK
 	codeNotAuthorized           byte = 0x87
+	codeBanned                  byte = 0x8A // CONNACK
 	codeServerUnavailable       byte = 0x88 // CONNACK
 	codeBadAuthMethod           byte = 0x8C // CONNACK
 	codeServerShuttingDown      byte = 0x8B // DISCONNECT
@@ -37,6 +38,7 @@ const (
 	codeSharedSubsNotSupported  byte = 0x9E // SUBACK
 	codeSubIDsNotSupported      byte = 0xA1 // SUBACK
 	codeWildcardSubsUnsupported byte = 0xA2 // SUBACK
+	codeMaximumConnectTime      byte = 0xA0 // DISCONNECT
 )
 
 var reasonNames = map[byte]string{
@@ -50,6 +52,8 @@ var reasonNames = map[byte]string{
 	codeUnsupportedProtocol:     "unsupported protocol version",
 	codeClientIDNotValid:        "client identifier not valid",
 	codeNotAuthorized:           "not authorized",
+	codeBanned:                  "banned",
+	codeMaximumConnectTime:      "maximum connect time",
 	codeServerUnavailable:       "server unavailable",
 	codeBadAuthMethod:           "bad authentication method",
 	codeServerShuttingDown:      "server shutting down",
@@ -68,6 +72,25 @@ var reasonNames = map[byte]string{
 	codeSharedSubsNotSupported:  "shared subscriptions not supported",
 	codeSubIDsNotSupported:      "subscription identifiers not supported",
 	codeWildcardSubsUnsupported: "wildcard subscriptions not supported",
+}
+
+// Reason codes for Config.Authorize (AuthError) and Server.Disconnect.
+const (
+	ReasonNotAuthorized        = codeNotAuthorized        // 0x87
+	ReasonBanned               = codeBanned               // 0x8A
+	ReasonAdministrativeAction = codeAdministrativeAction // 0x98
+	ReasonMaximumConnectTime   = codeMaximumConnectTime   // 0xA0
+)
+
+// AuthError is a refusal by Config.Authorize: CONNACK with Code (0x87 Not
+// authorized or 0x8A Banned) and Reason as reason string.
+type AuthError struct {
+	Code   byte
+	Reason string
+}
+
+func (e *AuthError) Error() string {
+	return fmt.Sprintf("%s (0x%02X): %s", ReasonName(e.Code), e.Code, e.Reason)
 }
 
 // ReasonName is the MQTT v5 name of a reason code ("not authorized").

@@ -3,6 +3,7 @@ package ingest
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -46,6 +47,8 @@ type SessionInfo struct {
 	ConnectedSince time.Time
 	// InFlight counts PUBLISHes not yet acknowledged.
 	InFlight int
+	// Certificate is the client certificate the session connected with.
+	Certificate *x509.Certificate
 }
 
 // New checks cfg, fills in defaults and binds the listeners. The caller
@@ -241,13 +244,23 @@ func (s *Server) Sessions() []SessionInfo {
 // (e.g. 0x98 Administrative action when its certificate is revoked). It
 // returns at once; the session ends in the background.
 func (s *Server) Disconnect(site string, reason byte) {
+	s.DisconnectWhy(site, reason, "disconnected by the relay")
+}
+
+// DisconnectWhy is Disconnect with a reason string for the audit line and
+// the client. Every live connection of the site is closed, including one
+// still between its handshake and CONNACK.
+func (s *Server) DisconnectWhy(site string, reason byte, why string) {
 	s.mu.Lock()
-	sess := s.bySite[site]
-	s.mu.Unlock()
-	if sess == nil {
-		return
+	var list []*session
+	for sess := range s.sessions {
+		if sess.siteIs(site) {
+			list = append(list, sess)
+		}
 	}
-	why := "disconnected by the relay"
-	sess.audit(reason, why)
-	sess.shutdown(reason, why)
+	s.mu.Unlock()
+	for _, sess := range list {
+		sess.audit(reason, why)
+		sess.shutdown(reason, why)
+	}
 }

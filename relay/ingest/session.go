@@ -3,6 +3,7 @@ package ingest
 import (
 	"bufio"
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -46,6 +47,7 @@ type session struct {
 	// Written by serve before the writer starts or before CONNACK is
 	// queued (both under out.mu), read-only afterwards.
 	site        string
+	cert        *x509.Certificate // the client certificate
 	log         *slog.Logger
 	problemInfo bool // the client's Request Problem Information
 	clientMax   int  // the client's Maximum Packet Size (0: none)
@@ -114,6 +116,7 @@ func (s *session) serve() {
 		return
 	}
 	s.site = site
+	s.cert = state.PeerCertificates[0]
 	s.log = s.log.With("site", site)
 	s.state = stateAwaitConnect
 	s.out.mu.Unlock()
@@ -232,6 +235,15 @@ func (s *session) handleConnect(p rawPacket) error {
 	s.problemInfo = c.Properties.RequestProblemInfo == nil || *c.Properties.RequestProblemInfo == 1
 	if m := c.Properties.MaximumPacketSize; m != nil {
 		s.clientMax = int(*m)
+	}
+	if auth := s.srv.cfg.Authorize; auth != nil {
+		if err := auth(s.site, s.cert); err != nil {
+			var ae *AuthError
+			if errors.As(err, &ae) && (ae.Code == codeBanned || ae.Code == codeNotAuthorized) {
+				return refuse(ae.Code, "%s", ae.Reason)
+			}
+			return refuse(codeNotAuthorized, "%v", err)
+		}
 	}
 	s.bucket = s.srv.limits.bucket(s.site)
 	if !s.srv.register(s) {
@@ -436,5 +448,13 @@ func (s *session) audit(code byte, why string, attrs ...any) {
 func (s *session) info() SessionInfo {
 	s.out.mu.Lock()
 	defer s.out.mu.Unlock()
-	return SessionInfo{Site: s.site, Remote: s.remote, Transport: s.transport, ConnectedSince: s.since, InFlight: len(s.out.acks)}
+	return SessionInfo{Site: s.site, Remote: s.remote, Transport: s.transport, ConnectedSince: s.since, InFlight: len(s.out.acks),
+		Certificate: s.cert}
+}
+
+// siteIs reports whether the session has authenticated as site.
+func (s *session) siteIs(site string) bool {
+	s.out.mu.Lock()
+	defer s.out.mu.Unlock()
+	return s.state != stateHandshake && s.site == site
 }
