@@ -240,7 +240,7 @@ func post(ctx context.Context, timeout time.Duration, tlsConf *tls.Config, u str
 	req.Header.Set("Content-Type", "application/json")
 	hc := &http.Client{Timeout: timeout, Transport: &http.Transport{
 		TLSClientConfig: tlsConf, Proxy: http.ProxyFromEnvironment,
-		DialContext:     (&net.Dialer{Timeout: 10 * time.Second}).DialContext, TLSHandshakeTimeout: 10 * time.Second,
+		DialContext: (&net.Dialer{Timeout: 10 * time.Second}).DialContext, TLSHandshakeTimeout: 10 * time.Second,
 	}}
 	defer hc.CloseIdleConnections()
 	resp, err := hc.Do(req)

@@ -123,7 +123,7 @@ type Registry struct {
 	log  *slog.Logger
 
 	mu       sync.Mutex
-	sites    map[string]Site    // guarded by mu
+	sites    map[string]Site   // guarded by mu
 	onRevoke func(site string) // guarded by mu
 }
 
