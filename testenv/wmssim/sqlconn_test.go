@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -12,6 +14,7 @@ import (
 
 	"github.com/draylink/dray/canonical"
 	"github.com/draylink/dray/plugins/sdk"
+	"github.com/draylink/dray/plugins/filedrop"
 	sqlconn "github.com/draylink/dray/plugins/sql"
 )
 
@@ -222,4 +225,32 @@ func checkEmitted(t *testing.T, tr *Truth, got *collector, want map[string]*Reco
 		t.Errorf("%d facts missing", missing)
 	}
 	t.Logf("%s: %d events %v; %d rejects %v", mode, len(got.events), byType, len(got.rejects), gotCodes)
+}
+
+// TestFileDropConfigIsValid has the file-drop connector check the
+// configuration FileDropConfig writes.
+func TestFileDropConfigIsValid(t *testing.T) {
+	dir := t.TempDir()
+	cfg := testConfig(dir, 1)
+	cfg.Drops = DropConfig{CSV: dir + "/wms/inbox", X12: dir + "/edi/inbox", X12214: dir + "/carrier/inbox"}
+	conf, err := FileDropConfig(cfg, dir+"/state")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []string{"wms/inbox", "edi/inbox", "carrier/inbox", "edi-out", "state"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	conf["x12"].(map[string]any)["outbox"] = dir + "/edi-out"
+	raw, err := json.Marshal(conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := filedrop.New().Configure(context.Background(), raw); err != nil {
+		t.Fatalf("configure: %v", err)
+	}
+	if _, err := FileDropConfig(Config{Drops: DropConfig{CSV: dir + "/wms"}}, dir); err == nil {
+		t.Error("a drop directory that is not an inbox/ was accepted")
+	}
 }
