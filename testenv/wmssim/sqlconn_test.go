@@ -13,8 +13,8 @@ import (
 	"time"
 
 	"github.com/draylink/dray/canonical"
-	"github.com/draylink/dray/plugins/sdk"
 	"github.com/draylink/dray/plugins/filedrop"
+	"github.com/draylink/dray/plugins/sdk"
 	sqlconn "github.com/draylink/dray/plugins/sql"
 )
 
