@@ -81,7 +81,7 @@ func TestDeterminism(t *testing.T) {
 	if bytes.Equal(fa["truth.jsonl"], fc["truth.jsonl"]) {
 		t.Error("seeds 11 and 12 gave the same ground truth")
 	}
-	if sumA.Kinds["order"] == 0 || len(da["inventory_movements"]) == 0 {
+	if sumA.Kinds["order"] == 0 || len(da["inventory_movements"]) == 0 || sumA.Late == 0 {
 		t.Errorf("empty run: %s", sumA)
 	}
 	t.Logf("%d files, %d movements, %d outbox rows identical: %s", len(fa), len(da["inventory_movements"]), len(da["outbox"]), sumA)

@@ -168,7 +168,8 @@
 //	    "segmentPos":14,"element":1,"offset":1234}],
 //	  "wouldBe":[{"type":"logistics.shipment.status_changed","subject":"shipment/SHPX0000003",
 //	    "key":"…","eventId":"…"}]}
-//	{"rec":"end","seq":…,"end":{"reason":"facts","facts":…,"bad":…,"files":…,"rows":…,"kinds":{…},"sim":…}}
+//	{"rec":"end","seq":…,"end":{"reason":"facts","facts":…,"bad":…,"files":…,"rows":…,"lateCommits":…,
+//	  "kinds":{…},"sim":…}}
 //
 // A fact is one thing that happened (kind: order, line_status,
 // line_deleted, order_changed, movement, status_change, count, hu_packed,

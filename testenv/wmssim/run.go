@@ -18,6 +18,7 @@ type Summary struct {
 	Bad     int64            // bad inputs
 	Files   int64            // files written (bad ones included)
 	Rows    int64            // SQL statements committed
+	Late    int64            // transactions that committed late
 	Kinds   map[string]int64 // facts per kind, and "bad:<category>"
 	Elapsed time.Duration    // wall time
 	Sim     time.Duration    // simulated time
@@ -39,8 +40,8 @@ func (m Summary) String() string {
 			parts = append(parts, fmt.Sprintf("%s %d", k, m.Kinds[k]))
 		}
 	}
-	return fmt.Sprintf("%d facts (%s), %d bad inputs, %d files, %d statements in %s (%.0f facts/s; simulated %s); stopped by %s",
-		m.Facts, strings.Join(parts, ", "), m.Bad, m.Files, m.Rows, m.Elapsed.Round(time.Millisecond), m.Rate(),
+	return fmt.Sprintf("%d facts (%s), %d bad inputs, %d files, %d statements (%d transactions late) in %s (%.0f facts/s; simulated %s); stopped by %s",
+		m.Facts, strings.Join(parts, ", "), m.Bad, m.Files, m.Rows, m.Late, m.Elapsed.Round(time.Millisecond), m.Rate(),
 		m.Sim.Round(time.Second), m.Reason)
 }
 
@@ -91,7 +92,7 @@ func (s *Sim) summary(began time.Time) Summary {
 	for k, v := range s.kinds {
 		kinds[k] = v
 	}
-	return Summary{Reason: s.stopReason, Facts: s.facts, Bad: s.bad, Files: s.files, Rows: s.rows, Kinds: kinds,
+	return Summary{Reason: s.stopReason, Facts: s.facts, Bad: s.bad, Files: s.files, Rows: s.rows, Late: s.late, Kinds: kinds,
 		Elapsed: time.Since(began), Sim: s.now.Sub(s.start)}
 }
 
@@ -204,7 +205,7 @@ func (s *Sim) finish(ctx context.Context) error {
 		kinds[k] = v
 	}
 	return s.truth.write(&Record{Rec: "end", End: &End{Reason: s.stopReason, Facts: s.facts, Bad: s.bad, Files: s.files,
-		Rows: s.rows, Kinds: kinds, Sim: s.now.UTC().Format(time.RFC3339)}})
+		Rows: s.rows, LateCommits: s.late, Kinds: kinds, Sim: s.now.UTC().Format(time.RFC3339)}})
 }
 
 // masterData writes the site, owners, items, locations, carriers and

@@ -51,9 +51,9 @@ type Sim struct {
 
 	insertSQL map[string]string
 
-	facts, bad, files, rows int64
-	kinds                   map[string]int64
-	stopReason              string
+	facts, bad, files, rows, late int64
+	kinds                         map[string]int64
+	stopReason                    string
 }
 
 // ids are the simulator's counters; each starts at a seeded base so that
@@ -357,6 +357,7 @@ func (t *txb) commit() {
 	if t.lateOK && chance(s.rFloor, s.cfg.Process.LongTxn) {
 		delay := time.Duration(float64(s.cfg.Process.LongTxnDelay.D()) * s.cfg.Acceleration)
 		s.seq++
+		s.late++
 		heap.Push(&s.q, &action{at: s.now.Add(delay), seq: s.seq, fn: func() { s.ready(t) }, commit: true})
 		return
 	}

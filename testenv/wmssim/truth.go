@@ -172,13 +172,15 @@ type Header struct {
 
 // End is the last line of a run that stopped cleanly.
 type End struct {
-	Reason string           `json:"reason"` // facts, duration or signal
-	Facts  int64            `json:"facts"`
-	Bad    int64            `json:"bad"`
-	Files  int64            `json:"files"`
-	Rows   int64            `json:"rows"`
-	Kinds  map[string]int64 `json:"kinds"`
-	Sim    string           `json:"sim"` // simulated end (RFC 3339)
+	Reason string `json:"reason"` // facts, duration or signal
+	Facts  int64  `json:"facts"`
+	Bad    int64  `json:"bad"`
+	Files  int64  `json:"files"`
+	Rows   int64  `json:"rows"`
+	// LateCommits counts transactions that committed after later ones.
+	LateCommits int64            `json:"lateCommits"`
+	Kinds       map[string]int64 `json:"kinds"`
+	Sim         string           `json:"sim"` // simulated end (RFC 3339)
 }
 
 // truthWriter appends records to the ground-truth file. Write buffers;
