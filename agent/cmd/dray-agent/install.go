@@ -1,0 +1,40 @@
+package main
+
+import (
+	"context"
+	"os"
+
+	"github.com/draylink/dray/agent"
+	"github.com/draylink/dray/installer"
+	"github.com/draylink/dray/internal/configfile"
+	"github.com/draylink/dray/internal/logsetup"
+	"github.com/spf13/cobra"
+)
+
+func init() {
+	commands = append(commands, func(root *cobra.Command, c *cli) {
+		installer.AddCommands(root, installer.CommandOptions{
+			Name: "dray-agent", DisplayName: "dray agent", User: "dray",
+			Description: "dray edge agent: warehouse events to the dray relay",
+			ConfigPath:  &c.configPath,
+			DataDir: func(path string) (string, error) {
+				var cfg agent.Config
+				if err := configfile.Load(path, &cfg); err != nil {
+					return "", err
+				}
+				return cfg.DataDir, nil
+			},
+			Run: func(ctx context.Context, path string) error {
+				var cfg agent.Config
+				if err := configfile.Load(path, &cfg); err != nil {
+					return err
+				}
+				log, err := logsetup.New(os.Stderr, cfg.Log.Level, cfg.Log.Format)
+				if err != nil {
+					return err
+				}
+				return agent.Run(ctx, &cfg, log)
+			},
+		})
+	})
+}
