@@ -258,7 +258,5 @@
 // gaps, found that way: the sql connector cannot fill lists of messages,
 // so order.received, order.changed and receipt.* (SQLUnmapped) never come
 // from the database; it rejects a row whose mapped location column is
-// NULL (adjustments in, ships); x12map does not merge a 945 line split
-// across pallets when an earlier line was renumbered by N9 LI to the
-// W12's ordinal.
+// NULL (adjustments in, ships).
 package wmssim

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -71,7 +70,6 @@ func TestX12FilesParseAndMap(t *testing.T) {
 	seen := map[string]int{}
 	kinds := map[string]int{}
 	badSeen := map[string]bool{}
-	knownBug := map[string]bool{}
 	for _, path := range files {
 		data, err := os.ReadFile(path)
 		if err != nil {
@@ -112,21 +110,6 @@ func TestX12FilesParseAndMap(t *testing.T) {
 		}
 		for _, rj := range res.Rejects {
 			b := badRefs[rj.Ref]
-			if b == nil && splitLineBug(rj) {
-				// x12map does not merge the parts of a line split across
-				// pallets when an earlier line was renumbered by N9 LI to
-				// the W12's ordinal (set945.go: byNo[l.no] = l overwrites
-				// it). Reported; the set's facts are not expected here.
-				if !knownBug[rj.Ref] {
-					knownBug[rj.Ref] = true
-					for id, w := range byEvent {
-						if w.via.Path == path && w.via.Ref == rj.Ref {
-							delete(byEvent, id)
-						}
-					}
-				}
-				continue
-			}
 			if b == nil {
 				t.Errorf("%s: unexpected reject %s", filepath.Base(path), rj)
 				continue
@@ -180,7 +163,7 @@ func TestX12FilesParseAndMap(t *testing.T) {
 			t.Errorf("no %s events mapped from X12", k)
 		}
 	}
-	t.Logf("X12: %d files, events by kind %v; %d 945 sets hit the x12map split-line bug", len(files), kinds, len(knownBug))
+	t.Logf("X12: %d files, events by kind %v", len(files), kinds)
 	cats := map[string]int{}
 	for _, b := range tr.Bad {
 		cats[b.Category]++
@@ -190,22 +173,4 @@ func TestX12FilesParseAndMap(t *testing.T) {
 			t.Errorf("no %s bad input generated", c)
 		}
 	}
-}
-
-// splitLineBug reports whether a reject is the x12map split-line bug's: a
-// quantity mismatch on a set in which one N9 LI number appears twice.
-func splitLineBug(rj x12map.Reject) bool {
-	if rj.Code != x12map.CodeQuantityMismatch || rj.SetID != "945" {
-		return false
-	}
-	var lis []string
-	for _, seg := range strings.Split(rj.Payload, "~") {
-		if li, ok := strings.CutPrefix(strings.TrimSpace(seg), "N9*LI*"); ok {
-			if slices.Contains(lis, li) {
-				return true
-			}
-			lis = append(lis, li)
-		}
-	}
-	return false
 }

@@ -2,8 +2,10 @@ package x12map
 
 import (
 	"crypto/sha256"
+	"fmt"
 	"os"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -169,6 +171,90 @@ func TestSplitLine(t *testing.T) {
 	hus := res.Events[0].GetShipmentShipped().GetShipment().GetHandlingUnits()
 	if n := len(hus[1].GetContents()); n != 3 {
 		t.Errorf("second pallet holds %d contents; want 3", n)
+	}
+}
+
+// set945 is the fixture's 945 with its detail (LX … W12 … N9 …) replaced by
+// detail and W03-01 by units; the SE count follows.
+func set945(t *testing.T, detail []string, units string) []byte {
+	t.Helper()
+	s := string(input(t, "fixture_945"))
+	head := s[:strings.Index(s, "LX*1~")]
+	tail := s[strings.Index(s, "SE*"):]
+	tail = tail[strings.Index(tail, "~")+1:]
+	body := head + strings.Join(detail, "~\n") + "~\nW03*" + units + "*1385*LB~\n"
+	n := strings.Count(body[strings.Index(body, "ST*945"):], "~") + 1
+	return []byte(body + "SE*" + strconv.Itoa(n) + "*0001~" + tail)
+}
+
+// TestSplitLineAfterRenumberedLine: lines 1 and 3 (no line 2), line 3 on
+// two pallets. The second W12 of line 3 is the set's third W12; its
+// position number must not displace the first part of line 3 (numbered 3
+// by N9 LI) before its own N9 LI says it is line 3 too.
+func TestSplitLineAfterRenumberedLine(t *testing.T) {
+	const (
+		l1 = "W12*CC*20*20*0*CA**VN*AF-1001*L2503A********UK*10614141001016"
+		l3 = "W12*CC*10*%s**CA**VN*AF-1002*L2502C********UK*10614141001023"
+	)
+	res := mapFile(t, set945(t, []string{
+		"LX*1", "MAN*GM*006141410000045013", l1, "N9*LI*1", fmt.Sprintf(l3, "6"), "N9*LI*3",
+		"LX*2", "MAN*GM*006141410000045020", fmt.Sprintf(l3, "4"), "N9*LI*3",
+	}, "30"))
+	if len(res.Rejects) != 0 {
+		t.Fatalf("rejects: %v", res.Rejects)
+	}
+	lines := res.Events[0].GetShipmentShipped().GetLines()
+	if len(lines) != 2 || len(res.Events) != 3 {
+		t.Fatalf("%d lines, %d events; want 2 lines (1 and 3), 3 events", len(lines), len(res.Events))
+	}
+	l := lines[1]
+	if l.GetLineNo() != "3" || l.GetShipped().GetValue() != "10" || l.GetStatus() != canonical.OrderLineStatus_ORDER_LINE_STATUS_SHIPPED ||
+		!reflect.DeepEqual(l.GetSsccs(), []string{"006141410000045013", "006141410000045020"}) {
+		t.Errorf("line 3 = %v; want 10 shipped complete on both pallets", l)
+	}
+	if got := res.Events[2].GetOrderLineStatusChanged().GetLineNo(); got != "3" {
+		t.Errorf("second order_line.status_changed is line %q; want 3", got)
+	}
+}
+
+// TestLineNumbering: W12s without N9 LI take their position; a set that
+// numbers some W12s so that two lines get one number is rejected (two
+// lines with one number would be one event id).
+func TestLineNumbering(t *testing.T) {
+	const w12 = "W12*CC*1*1**EA**VN*AF-2050*********UK*00614141020508"
+	tests := []struct {
+		name   string
+		detail []string
+		lines  []string // want, or nil for a reject
+		code   string
+	}{
+		{"no N9 LI", []string{"LX*1", w12, w12, "LX*2", w12}, []string{"1", "2", "3"}, ""},
+		{"all N9 LI", []string{"LX*1", w12, "N9*LI*10", w12, "N9*LI*20"}, []string{"10", "20"}, ""},
+		{"position taken by an N9 LI before", []string{"LX*1", w12, "N9*LI*2", w12}, nil, CodeMissing},
+		{"N9 LI names a position taken before", []string{"LX*1", w12, w12, "N9*LI*1"}, nil, CodeMissing},
+		{"two N9 LI", []string{"LX*1", w12, "N9*LI*1", "N9*LI*2"}, nil, CodeQuantityMismatch},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			units := strconv.Itoa(strings.Count(strings.Join(tt.detail, "|"), "W12*"))
+			res := mapFile(t, set945(t, tt.detail, units))
+			if tt.lines == nil {
+				if len(res.Rejects) == 0 || res.Rejects[0].Code != tt.code {
+					t.Fatalf("rejects %v; want %s", res.Rejects, tt.code)
+				}
+				return
+			}
+			if len(res.Rejects) != 0 {
+				t.Fatalf("rejects: %v", res.Rejects)
+			}
+			var got []string
+			for _, l := range res.Events[0].GetShipmentShipped().GetLines() {
+				got = append(got, l.GetLineNo())
+			}
+			if !reflect.DeepEqual(got, tt.lines) {
+				t.Errorf("lines %v; want %v", got, tt.lines)
+			}
+		})
 	}
 }
 

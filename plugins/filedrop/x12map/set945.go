@@ -23,13 +23,20 @@ import (
 //
 // W12-01 gives the line's outcome: CC shipped complete, CP partial with the
 // remainder closed (short_shipped, the difference is short_closed), BP
-// partial with the remainder backordered. Lines are numbered by N9 LI, or
-// by the W12's ordinal in the set; W12s with the same N9 LI (one line on
-// several pallets) are one line. Without G62 11 the events' time is W06-03
-// at local midnight. Local times (LT or no code) are in the sender's zone.
+// partial with the remainder backordered. Lines are numbered by N9 LI, or,
+// for a W12 without one, by the line's ordinal in the set; W12s with the
+// same N9 LI (one line on several pallets) are one line. A W12's number is
+// final only once its N9s are read, so a W12 numbered by N9 LI never
+// collides with the ordinal it had before; an ordinal that collides with
+// another line's number (a set that numbers some W12s and not others) is
+// rejected, as two lines with one number would be one event id. Without
+// G62 11 the events' time is W06-03 at local midnight. Local times (LT or
+// no code) are in the sender's zone.
 func map945(c *setCtx) {
 	type line945 struct {
-		no      string
+		no      string // "" until the line's number is known (its N9 LI, or the next W12, LX or the end)
+		ordinal int    // the number of a W12 without N9 LI
+		byLI    bool   // numbered by N9 LI
 		w12     x12.Segment
 		status  canonical.OrderLineStatus
 		item    *canonical.ItemRef
@@ -52,6 +59,19 @@ func map945(c *setCtx) {
 		cur                *line945 // the last W12's line, for its N9s
 		inDetail           bool
 	)
+	// settle numbers a W12 that had no N9 LI by its ordinal, once no N9 LI
+	// can follow it any more.
+	settle := func(l *line945) {
+		if l == nil || l.no != "" {
+			return
+		}
+		l.no = strconv.Itoa(l.ordinal)
+		if _, taken := byNo[l.no]; taken {
+			c.fail(CodeMissing, l.w12, 0, "a W12 without N9 LI is line %s by its position, which N9 LI gives another W12: number every W12 or none", l.no)
+			return
+		}
+		byNo[l.no] = l
+	}
 	owner := c.owner()
 	body := c.s.Body()
 	for i := 0; i < len(body); i++ {
@@ -76,20 +96,30 @@ func map945(c *setCtx) {
 					cur.item.Lot = seg.Elem(2)
 				}
 			case cur != nil && seg.Elem(1) == "LI":
-				if cur.parts > 1 {
+				if cur.no != "" {
 					c.fail(CodeQuantityMismatch, seg, 2, "N9 LI must follow the W12 it numbers")
 					break
 				}
-				// Renumber the line; merge it into an earlier W12 of the same line.
-				delete(byNo, cur.no)
-				cur.no = seg.Elem(2)
-				if prev, ok := byNo[cur.no]; ok {
+				no := c.need(seg, 2, "line number")
+				if no == "" {
+					break
+				}
+				prev, ok := byNo[no]
+				switch {
+				case !ok:
+					cur.no, cur.byLI = no, true
+					byNo[no] = cur
+				case !prev.byLI:
+					c.fail(CodeMissing, seg, 2, "N9 LI %s numbers a W12 like the W12 without N9 LI that is line %s by its position: number every W12 or none", no, no)
+				default:
+					// The same line on another pallet: merge it into the
+					// earlier W12 of the line (cur is the last line).
 					lines = lines[:len(lines)-1]
 					merge := cur
 					cur = prev
 					if !merge.ordered.Equal(prev.ordered) || merge.uom != prev.uom || merge.status != prev.status ||
 						merge.item.GetSku() != prev.item.GetSku() {
-						c.fail(CodeQuantityMismatch, merge.w12, 0, "line %s appears on several W12s that disagree on item, unit, ordered quantity or status", cur.no)
+						c.fail(CodeQuantityMismatch, merge.w12, 0, "line %s appears on several W12s that disagree on item, unit, ordered quantity or status", no)
 					}
 					prev.shipped = prev.shipped.Add(merge.shipped)
 					for _, x := range merge.ssccs {
@@ -100,8 +130,6 @@ func map945(c *setCtx) {
 					}
 					prev.parts++
 					prev.diff = nil // per-pallet differences do not describe the line
-				} else {
-					byNo[cur.no] = cur
 				}
 			}
 		case "G62":
@@ -112,6 +140,7 @@ func map945(c *setCtx) {
 			w27 = seg
 		case "LX":
 			inDetail = true
+			settle(cur)
 			hu, cur = nil, nil
 		case "MAN":
 			if seg.Elem(1) == "GM" {
@@ -122,7 +151,8 @@ func map945(c *setCtx) {
 			}
 		case "W12":
 			inDetail = true
-			l := &line945{no: strconv.Itoa(len(lines) + 1), w12: seg, parts: 1}
+			settle(cur)
+			l := &line945{ordinal: len(lines) + 1, w12: seg, parts: 1}
 			switch seg.Elem(1) {
 			case "CC":
 				l.status = canonical.OrderLineStatus_ORDER_LINE_STATUS_SHIPPED
@@ -152,12 +182,12 @@ func map945(c *setCtx) {
 				}
 			}
 			lines = append(lines, l)
-			byNo[l.no] = l
 			cur = l
 		case "W03":
 			w03 = seg
 		}
 	}
+	settle(cur)
 	if w06.ID == "" {
 		c.missing("W06", "warehouse shipment identification")
 		return
