@@ -251,7 +251,7 @@ func (r *reader) pollWatermark(ctx context.Context, tr *tableRuntime) (bool, err
 			cs = append(cs, c)
 			pos := r.positionOf(t, rw)
 			next.At = &pos
-			if inWindow(rw.vals[len(t.cols)+1]) && c.digest != 0 && !pos.NullKey {
+			if inWindow(rw.vals[len(t.cols)+1]) && c.digest != 0 {
 				added = append(added, c.digest)
 			}
 		}
@@ -312,9 +312,6 @@ func (r *reader) rescan(ctx context.Context, tr *tableRuntime) error {
 		for _, rw := range rows {
 			pos := r.positionOf(t, rw)
 			from = &pos
-			if pos.NullKey {
-				continue // rejected when the watermark passed it
-			}
 			c := t.convert(rw)
 			walked[c.digest] = struct{}{}
 			if _, ok := tr.seen[c.digest]; ok || slices.Contains(added, c.digest) {

@@ -170,16 +170,17 @@ func (q *query) after(ts string, keys []string, pos position) {
 	q.WriteString("))")
 }
 
-// atOrBefore writes "(ts, key…) <= (pos)".
+// atOrBefore writes "(ts, key…) <= (pos)". Rows with a NULL key column
+// come before every row with a full key at the same ts, as in after.
 func (q *query) atOrBefore(ts string, keys []string, pos position) {
 	t := q.arg(pos.TS.v)
 	if pos.NullKey {
 		q.WriteString("(" + ts + " < " + t + " OR (" + ts + " = " + q.arg(pos.TS.v) + " AND NOT " + allNotNull(keys) + "))")
 		return
 	}
-	q.WriteString("(" + ts + " < " + t + " OR (" + ts + " = " + q.arg(pos.TS.v) + " AND ")
+	q.WriteString("(" + ts + " < " + t + " OR (" + ts + " = " + q.arg(pos.TS.v) + " AND (NOT " + allNotNull(keys) + " OR ")
 	q.keysAfter(keys, pos.Key, true)
-	q.WriteString("))")
+	q.WriteString(")))")
 }
 
 // keysAfter writes the lexicographic comparison of a composite key with

@@ -444,8 +444,13 @@ func integrationScenario(t *testing.T, d *testDB) {
 	if d.begin != nil {
 		lateExec, lateCommit = d.begin(t)
 	}
+	// A row without a key in the same late transaction: it must still be
+	// rejected once, though the watermark has passed its timestamp.
+	lateNoKey := goodMove("")
+	lateNoKey.ref = []byte("LATE-NO-KEY")
 	if d.begin != nil {
 		d.insertMovement(t, lateExec, lateAt, goodMove("MV-LATE"))
+		d.insertMovement(t, lateExec, lateAt, lateNoKey)
 	}
 	for i := range 5 {
 		d.insertMovement(t, nil, lateAt.Add(time.Duration(i+1)*time.Second), goodMove(fmt.Sprintf("MV-1%02d", i)))
@@ -456,9 +461,11 @@ func integrationScenario(t *testing.T, d *testDB) {
 		// watermark passed its timestamp, which is what a late commit
 		// looks like to a reader.
 		d.insertMovement(t, nil, lateAt, goodMove("MV-LATE"))
+		d.insertMovement(t, nil, lateAt, lateNoKey)
 	}
 	lateCommit()
-	r1.waitFor(t, "the late row", atLeast(27, 25, 0, len(bad)))
+	badRows := len(bad) + 1 // with the late row without a key
+	r1.waitFor(t, "the late rows", atLeast(27, 25, 0, badRows))
 
 	// Updates: a new version of three lines (status moves on) and of a
 	// movement; deletes of two movements (one of them updated first).
@@ -466,9 +473,9 @@ func integrationScenario(t *testing.T, d *testDB) {
 		d.exec(t, `UPDATE order_lines SET status = ?, updated_at = ? WHERE line_no = ?`, "30", stamp(base.Add(60*time.Second)), i)
 	}
 	d.exec(t, `UPDATE movements SET qty = ?, updated_at = ? WHERE move_no = ?`, "3", stamp(base.Add(61*time.Second)), "MV-005")
-	r1.waitFor(t, "updates", atLeast(28, 28, 0, len(bad)))
+	r1.waitFor(t, "updates", atLeast(28, 28, 0, badRows))
 	d.exec(t, `DELETE FROM movements WHERE move_no IN (?, ?)`, "MV-005", "MV-006")
-	r1.waitFor(t, "deletes", atLeast(28, 28, 2, len(bad)))
+	r1.waitFor(t, "deletes", atLeast(28, 28, 2, badRows))
 	time.Sleep(500 * time.Millisecond) // a few more polls and re-scans
 	r1.stop(t)
 	ev1, rej1, cur1 := r1.rec.snapshot()
@@ -509,8 +516,11 @@ func integrationScenario(t *testing.T, d *testDB) {
 	ev2, rej2, _ := r2.rec.snapshot()
 	all := append(slices.Clone(ev1), ev2...)
 	checkOnce(t, "runs 1 and 2", all)
-	if len(rej1)+len(rej2) != len(bad) {
-		t.Errorf("%d rejects over both runs; want %d, each bad row once", len(rej1)+len(rej2), len(bad))
+	if len(rej1)+len(rej2) != badRows {
+		t.Errorf("%d rejects over both runs; want %d, each bad row once", len(rej1)+len(rej2), badRows)
+		for _, x := range append(rej1, rej2...) {
+			t.Logf("reject %s %s %s", x.Ref, x.Code, x.Payload)
+		}
 	}
 	// 20 + 1 + 5 + 1 late + 1 update (+ 4 round 2) movements, 25 + 3
 	// lines, 3 retractions.

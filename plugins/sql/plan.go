@@ -328,7 +328,7 @@ func (t *tablePlan) rowversionQuery(rv []byte, limit int) (string, []any) {
 type converted struct {
 	ev     *canonical.Event
 	rej    *sdk.Reject
-	digest uint64 // of the record key and version; 0 for a row without a key
+	digest uint64 // of the record key and version; for a row without a key, of its contents
 }
 
 func digest(key, version string) uint64 {
@@ -359,7 +359,12 @@ func (t *tablePlan) convert(r *row) converted {
 		return converted{rej: &sdk.Reject{Code: code, Reason: fmt.Sprintf(format, args...), Ref: ref, Payload: rowJSON(t.cols, r.vals[:len(t.cols)])}}
 	}
 	if !ok {
-		return reject(RejectNullKey, "key column(s) %s: NULL", strings.Join(t.cfg.Key, ", "))
+		// A row without a key is known by its contents, so that the
+		// overlap re-scan can tell one committed late from one already
+		// rejected (two rows alike in every column are one reject).
+		c := reject(RejectNullKey, "key column(s) %s: NULL", strings.Join(t.cfg.Key, ", "))
+		c.digest = digest("\x00"+t.name, string(c.rej.Payload))
+		return c
 	}
 	verVals, _ := t.vals(r, t.version)
 	recKey := t.name + "/" + joinKey(keyVals)

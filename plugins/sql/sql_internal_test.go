@@ -59,7 +59,7 @@ func TestRescanSQL(t *testing.T) {
 	at := position{TS: dbValue{"2025-03-14"}, Key: []dbValue{{"MEM1"}, {int64(7)}}}
 	floor := &position{TS: dbValue{"2025-03-13"}, NullKey: true}
 	got, args := tp.rescanQuery(at, floor, nil, 100)
-	want := `SELECT TOP (100) src.[site], src.[move_no], src.[updated_at], src.[moved_at], src.[updated_at] AS dray_wm, CASE WHEN src.[updated_at] >= DATEADD(millisecond, -62000, SYSDATETIME()) THEN 1 ELSE 0 END AS dray_win FROM [dbo].[moves] AS src WHERE src.[updated_at] >= DATEADD(millisecond, -62000, SYSDATETIME()) AND (src.[updated_at] < @p1 OR (src.[updated_at] = @p2 AND ((src.[site] < @p3) OR (src.[site] = @p4 AND src.[move_no] <= @p5)))) AND (src.[updated_at] > @p6 OR (src.[updated_at] = @p7 AND (src.[site] IS NOT NULL AND src.[move_no] IS NOT NULL))) ORDER BY src.[updated_at], src.[site], src.[move_no]`
+	want := `SELECT TOP (100) src.[site], src.[move_no], src.[updated_at], src.[moved_at], src.[updated_at] AS dray_wm, CASE WHEN src.[updated_at] >= DATEADD(millisecond, -62000, SYSDATETIME()) THEN 1 ELSE 0 END AS dray_win FROM [dbo].[moves] AS src WHERE src.[updated_at] >= DATEADD(millisecond, -62000, SYSDATETIME()) AND (src.[updated_at] < @p1 OR (src.[updated_at] = @p2 AND (NOT (src.[site] IS NOT NULL AND src.[move_no] IS NOT NULL) OR ((src.[site] < @p3) OR (src.[site] = @p4 AND src.[move_no] <= @p5))))) AND (src.[updated_at] > @p6 OR (src.[updated_at] = @p7 AND (src.[site] IS NOT NULL AND src.[move_no] IS NOT NULL))) ORDER BY src.[updated_at], src.[site], src.[move_no]`
 	if got != want {
 		t.Errorf("\n got %s\nwant %s", got, want)
 	}
