@@ -58,6 +58,15 @@ fuzz-short: ## Run each fuzz target for FUZZTIME (default 10s).
 bench: ## Run the benchmarks of the canonical codecs (see docs/PERFORMANCE.md).
 	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./canonical/
 
+# PROFILE (default: ~10 min; short: ~2 min), SEED and DURATION (a Go
+# duration; empty: the profile's) steer `make chaos`.
+PROFILE ?= default
+SEED    ?= 1
+
+.PHONY: chaos
+chaos: deps ## Run the reliability harness (docs/RELIABILITY.md): seeded faults, then exact loss/duplicate counts; PROFILE=default|short SEED=n DURATION=10m.
+	$(GO) run ./testenv/cmd/dray-chaos --profile $(PROFILE) --seed $(SEED) $(if $(DURATION),--duration $(DURATION),)
+
 .PHONY: lint
 lint: $(TOOLS)/golangci-lint ## Run go vet and golangci-lint (pinned).
 	$(GO) vet ./...
