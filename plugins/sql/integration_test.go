@@ -584,3 +584,35 @@ func TestSQLiteIntegration(t *testing.T) {
 	}
 	integrationScenario(t, sqliteTestDB(t))
 }
+
+// TestNullLocationIsAbsent: an adjustment in has no source location and a
+// ship no destination; a NULL location column leaves the location out of
+// the event instead of making an empty one that fails validation.
+func TestNullLocationIsAbsent(t *testing.T) {
+	d := sqliteTestDB(t)
+	d.schema(t)
+	at := stamp(time.Now().UTC().Add(-time.Minute))
+	d.exec(t, `INSERT INTO movements (move_no, updated_at, moved_at, move_type, sku, from_loc, to_loc, qty, uom)
+		VALUES (?, ?, ?, ?, ?, NULL, ?, ?, ?)`, "ADJ-1", at, "2025-03-14 10:00:00", "ADJ+", "AF-1", "R-1", "3", "EA")
+	d.exec(t, `INSERT INTO movements (move_no, updated_at, moved_at, move_type, sku, from_loc, to_loc, qty, uom)
+		VALUES (?, ?, ?, ?, ?, NULL, NULL, ?, ?)`, "ADJ-2", at, "2025-03-14 10:00:00", "ADJ+", "AF-1", "3", "EA")
+	r := startRun(t, connectorConfig(d, 25), nil)
+	r.waitFor(t, "both rows", func(ev []*canonical.Event, rej []sdk.Reject) bool { return len(ev)+len(rej) >= 2 })
+	ev, rej, _ := r.rec.snapshot()
+	for _, e := range ev {
+		m := e.GetInventoryMoved().GetMovement()
+		if m.GetSourceKey() != "ADJ-1" {
+			t.Errorf("event for %s; want only ADJ-1 (ADJ-2 has no location at all)", m.GetSourceKey())
+			continue
+		}
+		if m.From != nil {
+			t.Errorf("ADJ-1 from = %v; want no location", m.From)
+		}
+		if m.GetTo().GetCode() != "R-1" || m.GetTo().GetSiteId() != "MEM1" {
+			t.Errorf("ADJ-1 to = %v; want R-1 at MEM1", m.GetTo())
+		}
+	}
+	if len(ev) != 1 || len(rej) != 1 || rej[0].Ref != "movements/ADJ-2" || rej[0].Code != "sql_invalid_event" {
+		t.Fatalf("%d events and rejects %v; want ADJ-1 as an event and ADJ-2 rejected as invalid (a movement needs a location)", len(ev), rej)
+	}
+}

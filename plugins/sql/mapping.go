@@ -31,6 +31,10 @@ type mapping struct {
 	occurred  *timePlan
 	recorded  *timePlan
 	locations [][]protoreflect.FieldDescriptor // Location messages whose siteId defaults to the site
+	// holders are the messages on the way to every target, deepest
+	// first: one left empty (all its columns NULL) is removed, so that a
+	// NULL location column means "no location", not an empty one.
+	holders [][]protoreflect.FieldDescriptor
 }
 
 // valuePlan is where one value comes from.
@@ -151,7 +155,41 @@ func compileMapping(ps *problems, path string, em EventMapping, cols columns) *m
 			m.locations = append(m.locations, locs[k])
 		}
 	}
+	holders := map[string][]protoreflect.FieldDescriptor{}
+	for _, fp := range m.fields {
+		for _, fds := range [][]protoreflect.FieldDescriptor{fp.fds, fp.received} {
+			for i := 1; i < len(fds); i++ {
+				holders[jsonPath(fds[:i])] = fds[:i]
+			}
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(holders)) {
+		m.holders = append(m.holders, holders[k])
+	}
+	slices.SortStableFunc(m.holders, func(a, b []protoreflect.FieldDescriptor) int { return len(b) - len(a) })
 	return m
+}
+
+// dropEmpty removes the holders left without a field set, deepest first.
+func (m *mapping) dropEmpty(root protoreflect.Message) {
+	for _, fds := range m.holders {
+		if !has(root, fds) {
+			continue
+		}
+		container := root
+		for _, fd := range fds[:len(fds)-1] {
+			container = container.Get(fd).Message()
+		}
+		last := fds[len(fds)-1]
+		empty := true
+		container.Get(last).Message().Range(func(protoreflect.FieldDescriptor, protoreflect.Value) bool {
+			empty = false
+			return false
+		})
+		if empty {
+			container.Clear(last)
+		}
+	}
 }
 
 const (
@@ -552,6 +590,7 @@ func (m *mapping) build(r *row, loc *time.Location, site string) (canonical.Data
 			errs = append(errs, err)
 		}
 	}
+	m.dropEmpty(root)
 	for _, fds := range m.locations {
 		if has(root, fds) {
 			lm := mutable(root, fds).Message()

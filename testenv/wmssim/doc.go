@@ -257,6 +257,5 @@
 // the simulated WMS as the ground truth expects; the tests run them. Known
 // gaps, found that way: the sql connector cannot fill lists of messages,
 // so order.received, order.changed and receipt.* (SQLUnmapped) never come
-// from the database; it rejects a row whose mapped location column is
-// NULL (adjustments in, ships).
+// from the database.
 package wmssim
