@@ -174,7 +174,9 @@ func (in *Injector) Run(ctx context.Context) error {
 			continue
 		}
 		b := before[i]
-		ev := func(what string, n uint64) string { return fmt.Sprintf("%s: %d %s of %d requests", s.Name, n, what, st.Requests-b.Requests) }
+		ev := func(what string, n uint64) string {
+			return fmt.Sprintf("%s: %d %s of %d requests", s.Name, n, what, st.Requests-b.Requests)
+		}
 		in.Tally.Fired(SinkError, int(st.Errors-b.Errors), ev("answered 5xx", st.Errors-b.Errors))
 		in.Tally.Fired(SinkRateLimit, int(st.RateLimited-b.RateLimited), ev("answered 429", st.RateLimited-b.RateLimited))
 		in.Tally.Fired(SinkLatency, int(st.Delayed-b.Delayed), ev("delayed", st.Delayed-b.Delayed))
