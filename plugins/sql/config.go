@@ -182,6 +182,13 @@ type Field struct {
 	// Received is a second quantity target that gets the quantity as read,
 	// before ToBase, e.g. "movement.receivedQuantity".
 	Received string `json:"received"`
+	// Each fills a list of messages (e.g. "order.lines") from a JSON
+	// array: Column (and Path) give the array, one element per entry, and
+	// Each maps the targets inside an entry ("lineNumber", "item.sku") to
+	// values read by Path from the element (or constants). The array can
+	// be an outbox payload's, or a Query's aggregate (json_agg,
+	// JSON_ARRAYAGG, json_group_array, FOR JSON).
+	Each map[string]Field `json:"each"`
 }
 
 // ToBase converts a quantity into a base unit.

@@ -136,6 +136,25 @@
 //	                   through the pack size (whole eaches only)
 //	received           a second quantity target for the quantity as read
 //	split              separator for list targets (ssccs)
+//	each               for a list of messages (order.lines, receipt lines):
+//	                   column (and path) give a JSON array — an outbox
+//	                   payload's, or a query's aggregate (json_agg,
+//	                   JSON_ARRAYAGG, json_group_array, FOR JSON) — and
+//	                   each maps the targets inside one element to a path
+//	                   into the element or a constant, with the same
+//	                   settings as above; a bad element rejects the row,
+//	                   located as order.lines: [i].target
+//
+// For example, an order and its lines from an outbox payload:
+//
+//	order.lines:
+//	  column: payload
+//	  path: lines
+//	  each:
+//	    lineNo:       {path: line_no}
+//	    item.ownerId: {path: owner}
+//	    item.sku:     {path: sku}
+//	    ordered:      {path: qty, uom: {path: uom, map: {CA: XCS, EA: EA}}}
 //
 // Decimals are kept as exact strings; a value out of the target's range
 // (a quantity that must be positive) is rejected at the source. A Location

@@ -25,11 +25,17 @@ import (
 // a target that does not exist or a code that is not canonical is a
 // configuration error, not a surprise at run time.
 type mapping struct {
-	et        *canonical.EventType
+	et       *canonical.EventType
+	occurred *timePlan
+	recorded *timePlan
+	fieldSet
+}
+
+// fieldSet is the fields mapped into one message: the event's data, or
+// one element of a list of messages (each).
+type fieldSet struct {
 	fields    []*fieldPlan
 	parents   [][]protoreflect.FieldDescriptor // the messages holding the targets, each once
-	occurred  *timePlan
-	recorded  *timePlan
 	locations [][]protoreflect.FieldDescriptor // Location messages whose siteId defaults to the site
 	// holders are the messages on the way to every target, deepest
 	// first: one left empty (all its columns NULL) is removed, so that a
@@ -60,6 +66,7 @@ const (
 	kTime
 	kQuantity
 	kMoney
+	kEach // a list of messages filled from a JSON array
 )
 
 type fieldPlan struct {
@@ -77,6 +84,7 @@ type fieldPlan struct {
 	unit     *valuePlan // uom or currency
 	toBase   *toBasePlan
 	received []protoreflect.FieldDescriptor
+	each     *fieldSet // kEach: the fields of one element
 }
 
 type timePlan struct {
@@ -120,11 +128,17 @@ func compileMapping(ps *problems, path string, em EventMapping, cols columns) *m
 	if len(em.Fields) == 0 {
 		ps.add(path+".fields", "required: at least one field")
 	}
-	md := et.Descriptor()
+	m.fieldSet = compileFieldSet(ps, path+".fields", et.Descriptor(), em.Fields, cols)
+	return m
+}
+
+// compileFieldSet compiles the fields mapped into a message of type md.
+func compileFieldSet(ps *problems, path string, md protoreflect.MessageDescriptor, fields map[string]Field, cols columns) fieldSet {
+	var m fieldSet
 	locs := map[string][]protoreflect.FieldDescriptor{}
 	targeted := map[string]bool{}
-	for _, target := range slices.Sorted(maps.Keys(em.Fields)) {
-		fp := compileField(ps, path+".fields."+target, md, target, em.Fields[target], cols)
+	for _, target := range slices.Sorted(maps.Keys(fields)) {
+		fp := compileField(ps, path+"."+target, md, target, fields[target], cols)
 		if fp == nil {
 			continue
 		}
@@ -171,7 +185,7 @@ func compileMapping(ps *problems, path string, em EventMapping, cols columns) *m
 }
 
 // dropEmpty removes the holders left without a field set, deepest first.
-func (m *mapping) dropEmpty(root protoreflect.Message) {
+func (m *fieldSet) dropEmpty(root protoreflect.Message) {
 	for _, fds := range m.holders {
 		if !has(root, fds) {
 			continue
@@ -209,6 +223,12 @@ func jsonPath(fds []protoreflect.FieldDescriptor) string {
 
 // resolve finds a target ("movement.item.sku", JSON or proto names) in md.
 func resolve(md protoreflect.MessageDescriptor, target string) ([]protoreflect.FieldDescriptor, error) {
+	return resolveTarget(md, target, false)
+}
+
+// resolveTarget is resolve; with each, the target is a list of messages
+// (filled by Each) rather than a value.
+func resolveTarget(md protoreflect.MessageDescriptor, target string, each bool) ([]protoreflect.FieldDescriptor, error) {
 	var out []protoreflect.FieldDescriptor
 	parts := strings.Split(target, ".")
 	for i, part := range parts {
@@ -230,11 +250,14 @@ func resolve(md protoreflect.MessageDescriptor, target string) ([]protoreflect.F
 		case !last && (fd.Kind() != protoreflect.MessageKind || leafMsg):
 			return nil, fmt.Errorf("%s is not a message with fields", strings.Join(parts[:i+1], "."))
 		case !last && fd.IsList():
-			return nil, fmt.Errorf("%s is a list of messages, which a mapping cannot fill", strings.Join(parts[:i+1], "."))
+			return nil, fmt.Errorf("%s is a list of messages: fill it from a JSON array with each", strings.Join(parts[:i+1], "."))
+		case last && each && (!fd.IsList() || fd.Kind() != protoreflect.MessageKind || leafMsg):
+			return nil, fmt.Errorf("%s is not a list of messages: each applies to lists of messages such as order.lines", target)
+		case last && each:
+		case last && fd.IsList() && fd.Kind() == protoreflect.MessageKind:
+			return nil, fmt.Errorf("%s is a list of messages: fill it from a JSON array with each", target)
 		case last && fd.Kind() == protoreflect.MessageKind && !leafMsg:
 			return nil, fmt.Errorf("%s is a message: map its fields, e.g. %s.%s", target, target, fd.Message().Fields().Get(0).JSONName())
-		case last && fd.IsList() && fd.Kind() == protoreflect.MessageKind:
-			return nil, fmt.Errorf("%s is a list of messages, which a mapping cannot fill", target)
 		}
 		if fd.Kind() == protoreflect.MessageKind {
 			md = fd.Message()
@@ -301,10 +324,13 @@ func extra(ps *problems, path string, f Field, names ...string) {
 }
 
 func compileField(ps *problems, path string, md protoreflect.MessageDescriptor, target string, f Field, cols columns) *fieldPlan {
-	fds, err := resolve(md, target)
+	fds, err := resolveTarget(md, target, f.Each != nil)
 	if err != nil {
 		ps.add(path, "%v", err)
 		return nil
+	}
+	if f.Each != nil {
+		return compileEach(ps, path, target, fds, f, cols)
 	}
 	leaf := fds[len(fds)-1]
 	fp := &fieldPlan{target: target, fds: fds, list: leaf.IsList(), split: f.Split, src: compileValue(ps, path, f, cols)}
@@ -406,6 +432,72 @@ func compileField(ps *problems, path string, md protoreflect.MessageDescriptor, 
 		extra(ps, path, f, "time", "layout")
 	}
 	return fp
+}
+
+// elementColumn is the one column of the row an element of a JSON array
+// is read as: each's fields read it by path.
+const elementColumn = "element"
+
+// elementColumns are the columns of an element row.
+type elementColumns struct{}
+
+func (elementColumns) use(string) int { return 0 }
+
+// compileEach compiles a list-of-messages target and its element fields.
+func compileEach(ps *problems, path, target string, fds []protoreflect.FieldDescriptor, f Field, cols columns) *fieldPlan {
+	fp := &fieldPlan{target: target, fds: fds, kind: kEach, src: compileValue(ps, path, f, cols)}
+	if f.Value != nil {
+		ps.add(path+".value", "each reads a JSON array from a column, not a constant")
+	}
+	extra(ps, path, f, "uom", "currency", "to_base", "received", "time", "layout", "map", "split", "trim", "default")
+	if len(f.Each) == 0 {
+		ps.add(path+".each", "required: at least one field of an element")
+	}
+	elem := map[string]Field{}
+	for _, k := range slices.Sorted(maps.Keys(f.Each)) {
+		if e, ok := elementField(ps, path+".each."+k, f.Each[k]); ok {
+			elem[k] = e
+		}
+	}
+	set := compileFieldSet(ps, path+".each", fds[len(fds)-1].Message(), elem, elementColumns{})
+	fp.each = &set
+	return fp
+}
+
+// elementField turns a field of each (a path into the element, or a
+// constant) into a field of the element row, with its unit, currency and
+// pack size alike.
+func elementField(ps *problems, path string, f Field) (Field, bool) {
+	ok := true
+	switch {
+	case f.Column != "":
+		ps.add(path+".column", "inside each, values come from the element by path (or are constants), not from a column")
+		ok = false
+	case f.Each != nil:
+		ps.add(path+".each", "lists of messages inside a list element are not supported")
+		ok = false
+	case f.Value == nil && f.Path == "":
+		ps.add(path, "one of path (into the element) and value is required")
+		ok = false
+	case f.Value == nil:
+		f.Column = elementColumn
+	}
+	for _, sub := range []struct {
+		name string
+		f    **Field
+	}{{"uom", &f.UOM}, {"currency", &f.Currency}} {
+		if *sub.f != nil {
+			e, subOK := elementField(ps, path+"."+sub.name, **sub.f)
+			*sub.f, ok = &e, ok && subOK
+		}
+	}
+	if f.ToBase != nil && f.ToBase.QtyInBase != nil {
+		tb := *f.ToBase
+		e, subOK := elementField(ps, path+".to_base.qty_in_base", *tb.QtyInBase)
+		tb.QtyInBase, ok = &e, ok && subOK
+		f.ToBase = &tb
+	}
+	return f, ok
 }
 
 // enumValues maps the canonical names of an enum ("pick") to numbers; the
@@ -566,39 +658,8 @@ func truncate(s string, n int) string {
 // build maps a row to event data, its occurrence time and options. Every
 // problem of the row is reported, the first one's code heading the list.
 func (m *mapping) build(r *row, loc *time.Location, site string) (canonical.Data, time.Time, []canonical.EventOption, *rowError) {
-	var errs []*rowError
 	data := m.et.New()
-	root := data.ProtoReflect()
-	// The message holding each target is made once per row, not walked to
-	// from the root for every field.
-	var parentBuf [8]protoreflect.Message
-	parents := parentBuf[:0]
-	if len(m.parents) > len(parentBuf) {
-		parents = make([]protoreflect.Message, 0, len(m.parents))
-	}
-	parents = parents[:len(m.parents)]
-	for _, f := range m.fields {
-		holder := root
-		if f.parent >= 0 {
-			if parents[f.parent] == nil {
-				parents[f.parent] = mutable(root, m.parents[f.parent]).Message()
-			}
-			holder = parents[f.parent]
-		}
-		if err := f.apply(r, root, holder, loc); err != nil {
-			err.msg = f.target + ": " + err.msg
-			errs = append(errs, err)
-		}
-	}
-	m.dropEmpty(root)
-	for _, fds := range m.locations {
-		if has(root, fds) {
-			lm := mutable(root, fds).Message()
-			if lm.Get(lm.Descriptor().Fields().ByName("site_id")).String() == "" {
-				lm.Set(lm.Descriptor().Fields().ByName("site_id"), protoreflect.ValueOfString(site))
-			}
-		}
-	}
+	errs := m.fill(r, data.ProtoReflect(), loc, site)
 	var occurred time.Time
 	var opts []canonical.EventOption
 	if t, ok, err := m.occurred.get(r, loc); err != nil {
@@ -621,6 +682,43 @@ func (m *mapping) build(r *row, loc *time.Location, site string) (canonical.Data
 		return nil, time.Time{}, nil, joinErrs(errs)
 	}
 	return data, occurred, opts, nil
+}
+
+// fill sets the fields of root from the row: each field, then empty
+// holders dropped and the site given to locations without one.
+func (m *fieldSet) fill(r *row, root protoreflect.Message, loc *time.Location, site string) []*rowError {
+	var errs []*rowError
+	// The message holding each target is made once per row, not walked to
+	// from the root for every field.
+	var parentBuf [8]protoreflect.Message
+	parents := parentBuf[:0]
+	if len(m.parents) > len(parentBuf) {
+		parents = make([]protoreflect.Message, 0, len(m.parents))
+	}
+	parents = parents[:len(m.parents)]
+	for _, f := range m.fields {
+		holder := root
+		if f.parent >= 0 {
+			if parents[f.parent] == nil {
+				parents[f.parent] = mutable(root, m.parents[f.parent]).Message()
+			}
+			holder = parents[f.parent]
+		}
+		if err := f.apply(r, root, holder, loc, site); err != nil {
+			err.msg = f.target + ": " + err.msg
+			errs = append(errs, err)
+		}
+	}
+	m.dropEmpty(root)
+	for _, fds := range m.locations {
+		if has(root, fds) {
+			lm := mutable(root, fds).Message()
+			if lm.Get(lm.Descriptor().Fields().ByName("site_id")).String() == "" {
+				lm.Set(lm.Descriptor().Fields().ByName("site_id"), protoreflect.ValueOfString(site))
+			}
+		}
+	}
+	return errs
 }
 
 func joinErrs(errs []*rowError) *rowError {
@@ -667,8 +765,11 @@ func set(root protoreflect.Message, fds []protoreflect.FieldDescriptor, v protor
 // apply reads the field's value from the row and sets it in root, the
 // message holding the target (data is the event's data, for received). NULL
 // leaves the field unset (validation reports a required one).
-func (f *fieldPlan) apply(r *row, data, root protoreflect.Message, loc *time.Location) *rowError {
-	if f.kind == kTime {
+func (f *fieldPlan) apply(r *row, data, root protoreflect.Message, loc *time.Location, site string) *rowError {
+	switch f.kind {
+	case kEach:
+		return f.applyEach(r, root, loc, site)
+	case kTime:
 		t, ok, err := f.time.get(r, loc)
 		if err != nil || !ok {
 			return err
@@ -711,6 +812,51 @@ func (f *fieldPlan) apply(r *row, data, root protoreflect.Message, loc *time.Loc
 		return err
 	}
 	root.Set(f.leaf(), v)
+	return nil
+}
+
+// applyEach fills a list of messages from the JSON array the field
+// reads: one entry per element, in order. NULL (or a missing path) leaves
+// the list empty.
+func (f *fieldPlan) applyEach(r *row, holder protoreflect.Message, loc *time.Location, site string) *rowError {
+	val, ok, err := f.src.get(r)
+	if err != nil || !ok {
+		return err
+	}
+	if _, isArr := val.([]any); !isArr && f.src.path == nil {
+		// The column itself holds the array, as JSON text.
+		s, err := textOf(val)
+		if err != nil {
+			return err
+		}
+		d := json.NewDecoder(strings.NewReader(s))
+		d.UseNumber()
+		if jerr := d.Decode(&val); jerr != nil {
+			return rowErr(RejectBadPayload, "column %s is not JSON: %v", f.src.column, jerr)
+		}
+	}
+	elems, isArr := val.([]any)
+	if !isArr {
+		return rowErr(RejectBadPayload, "%s is not a JSON array", f.src.where())
+	}
+	list := holder.Mutable(f.leaf()).List()
+	var errs []*rowError
+	for i, e := range elems {
+		if _, isObj := e.(map[string]any); !isObj {
+			errs = append(errs, rowErr(RejectBadPayload, "[%d] is not a JSON object", i))
+			continue
+		}
+		er := &row{vals: []any{e}, json: map[int]any{0: e}}
+		m := list.NewElement().Message()
+		for _, ee := range f.each.fill(er, m, loc, site) {
+			ee.msg = "[" + strconv.Itoa(i) + "]." + ee.msg
+			errs = append(errs, ee)
+		}
+		list.Append(protoreflect.ValueOfMessage(m))
+	}
+	if len(errs) > 0 {
+		return joinErrs(errs)
+	}
 	return nil
 }
 

@@ -1,11 +1,17 @@
 package sql_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/draylink/dray/canonical"
+	"github.com/draylink/dray/plugins/sdk"
+	sqlconn "github.com/draylink/dray/plugins/sql"
 	"github.com/draylink/dray/testenv/dbserver"
 )
 
@@ -112,4 +118,80 @@ func TestOutboxMariaDBIntegration(t *testing.T) {
 		t.Skip("starts MariaDB; skipped with -short")
 	}
 	outboxScenario(t, mariaTestDB(t, dbserver.MariaDB(t)))
+}
+
+// TestOutboxOrderLinesSQLite: an order with its lines in the outbox
+// payload becomes order.received with every line (each); a bad line
+// rejects the row with the line's position; a mapping that targets a list
+// of messages without each is a configuration error.
+func TestOutboxOrderLinesSQLite(t *testing.T) {
+	d := sqliteTestDB(t)
+	d.exec(t, fmt.Sprintf(`CREATE TABLE dray_outbox (id %s, aggregatetype %s, aggregateid %s, type %s, payload %s)`,
+		d.serial, d.text, d.text, d.text, d.json))
+	order := map[string]any{
+		"event_type": "logistics.order.received",
+		"occurred":   map[string]any{"column": "payload", "path": "released_at", "time": "local"},
+		"fields": map[string]any{
+			"order.ownerId":   map[string]any{"column": "payload", "path": "owner"},
+			"order.orderNo":   map[string]any{"column": "payload", "path": "order_no"},
+			"order.orderType": map[string]any{"value": "outbound"},
+			"order.lines": map[string]any{"column": "payload", "path": "lines", "each": map[string]any{
+				"lineNo":       map[string]any{"path": "line_no"},
+				"item.ownerId": map[string]any{"value": "ACME"},
+				"item.sku":     map[string]any{"path": "sku"},
+				"ordered":      map[string]any{"path": "qty", "uom": map[string]any{"path": "uom", "map": map[string]string{"CA": "XCS", "EA": "EA"}}},
+			}},
+		},
+	}
+	cfg := func(o map[string]any) []byte {
+		b, _ := json.Marshal(map[string]any{
+			"site_id": "MEM1", "time_zone": "America/Chicago", "driver": d.driver, "dsn": d.dsn, "poll_interval": "50ms",
+			"tables": []any{map[string]any{"name": "outbox", "mode": "outbox", "table": "dray_outbox", "types": map[string]any{"order.created": o}}},
+		})
+		return b
+	}
+	ins := func(id int, payload string) {
+		d.exec(t, `INSERT INTO dray_outbox (id, aggregatetype, aggregateid, type, payload) VALUES (?, 'order', ?, 'order.created', ?)`,
+			id, fmt.Sprintf("ACME/SO-%d", id), payload)
+	}
+	ins(1, `{"owner":"ACME","order_no":"SO-1","released_at":"2025-03-14 09:00:00","lines":[
+		{"line_no":1,"sku":"AF-1","qty":"3","uom":"CA"},{"line_no":2,"sku":"AF-2","qty":12,"uom":"EA"}]}`)
+	ins(2, `{"owner":"ACME","order_no":"SO-2","released_at":"2025-03-14 09:00:00","lines":[
+		{"line_no":1,"sku":"AF-1","qty":"3","uom":"CA"},{"line_no":2,"sku":"AF-2","qty":"2","uom":"PAIL"}]}`)
+	ins(3, `{"owner":"ACME","order_no":"SO-3","released_at":"2025-03-14 09:00:00","lines":"none"}`)
+	r := startRun(t, cfg(order), nil)
+	r.waitFor(t, "three rows", func(ev []*canonical.Event, rej []sdk.Reject) bool { return len(ev)+len(rej) >= 3 })
+	ev, rej, _ := r.rec.snapshot()
+	if len(ev) != 1 {
+		t.Fatalf("%d events; want SO-1 only", len(ev))
+	}
+	o := ev[0].GetOrderReceived().GetOrder()
+	if o.GetOrderNo() != "SO-1" || len(o.GetLines()) != 2 {
+		t.Fatalf("order %s with %d lines; want SO-1 with 2", o.GetOrderNo(), len(o.GetLines()))
+	}
+	l1, l2 := o.GetLines()[0], o.GetLines()[1]
+	if l1.GetLineNo() != "1" || l1.GetItem().GetSku() != "AF-1" || l1.GetOrdered().GetValue() != "3" || l1.GetOrdered().GetUom() != "XCS" {
+		t.Errorf("line 1 = %v; want 1, AF-1, 3 XCS", l1)
+	}
+	if l2.GetLineNo() != "2" || l2.GetOrdered().GetValue() != "12" || l2.GetOrdered().GetUom() != "EA" {
+		t.Errorf("line 2 = %v; want 2, 12 EA (a JSON number)", l2)
+	}
+	byRef := map[string]sdk.Reject{}
+	for _, x := range rej {
+		byRef[x.Ref] = x
+	}
+	if x := byRef["dray_outbox/2"]; x.Code != "sql_unknown_code" || !strings.Contains(x.Reason, "order.lines: [1].ordered") {
+		t.Errorf("SO-2 reject %s %q; want sql_unknown_code located at order.lines: [1].ordered", x.Code, x.Reason)
+	}
+	if x := byRef["dray_outbox/3"]; x.Code != "sql_bad_payload" || !strings.Contains(x.Reason, "not a JSON array") {
+		t.Errorf("SO-3 reject %s %q; want sql_bad_payload, not a JSON array", x.Code, x.Reason)
+	}
+
+	// Without each, a list of messages is refused when configured.
+	bad := maps.Clone(order)
+	bad["fields"] = map[string]any{"order.lines": map[string]any{"column": "payload", "path": "lines"}}
+	err := sqlconn.New().Configure(context.Background(), cfg(bad))
+	if err == nil || !strings.Contains(err.Error(), "fill it from a JSON array with each") {
+		t.Errorf("Configure with order.lines without each: %v; want a field error naming each", err)
+	}
 }
