@@ -141,7 +141,8 @@
 //	                   payload's, or a query's aggregate (json_agg,
 //	                   JSON_ARRAYAGG, json_group_array, FOR JSON) — and
 //	                   each maps the targets inside one element to a path
-//	                   into the element or a constant, with the same
+//	                   into the element, a column of the row (read for
+//	                   every element) or a constant, with the same
 //	                   settings as above; a bad element rejects the row,
 //	                   located as order.lines: [i].target
 //
@@ -152,7 +153,7 @@
 //	  path: lines
 //	  each:
 //	    lineNo:       {path: line_no}
-//	    item.ownerId: {path: owner}
+//	    item.ownerId: {column: payload, path: owner_id}   # the order's
 //	    item.sku:     {path: sku}
 //	    ordered:      {path: qty, uom: {path: uom, map: {CA: XCS, EA: EA}}}
 //

@@ -275,6 +275,12 @@ func compileValue(ps *problems, path string, f Field, cols columns) valuePlan {
 	switch {
 	case f.Column != "" && f.Value != nil:
 		ps.add(path, "column and value are exclusive")
+	case f.Column == elementColumn:
+		if _, ok := cols.(elementColumns); ok {
+			v.col, v.column = colElement, "element"
+		} else {
+			ps.add(path+".column", "%q is not a column", f.Column)
+		}
 	case f.Column != "":
 		if checkIdent(ps, path+".column", f.Column) {
 			v.col = cols.use(f.Column)
@@ -434,14 +440,18 @@ func compileField(ps *problems, path string, md protoreflect.MessageDescriptor, 
 	return fp
 }
 
-// elementColumn is the one column of the row an element of a JSON array
-// is read as: each's fields read it by path.
-const elementColumn = "element"
+// elementColumn stands, in each's fields, for the element of the JSON
+// array (read by path); colElement is its index in a row.
+const (
+	elementColumn = "$element"
+	colElement    = -2
+)
 
-// elementColumns are the columns of an element row.
-type elementColumns struct{}
+// elementColumns are the columns each's fields read: the element, or the
+// row's own columns.
+type elementColumns struct{ row columns }
 
-func (elementColumns) use(string) int { return 0 }
+func (c elementColumns) use(name string) int { return c.row.use(name) }
 
 // compileEach compiles a list-of-messages target and its element fields.
 func compileEach(ps *problems, path, target string, fds []protoreflect.FieldDescriptor, f Field, cols columns) *fieldPlan {
@@ -459,7 +469,7 @@ func compileEach(ps *problems, path, target string, fds []protoreflect.FieldDesc
 			elem[k] = e
 		}
 	}
-	set := compileFieldSet(ps, path+".each", fds[len(fds)-1].Message(), elem, elementColumns{})
+	set := compileFieldSet(ps, path+".each", fds[len(fds)-1].Message(), elem, elementColumns{cols})
 	fp.each = &set
 	return fp
 }
@@ -471,8 +481,7 @@ func elementField(ps *problems, path string, f Field) (Field, bool) {
 	ok := true
 	switch {
 	case f.Column != "":
-		ps.add(path+".column", "inside each, values come from the element by path (or are constants), not from a column")
-		ok = false
+		// A column of the row, e.g. the order's owner on every line.
 	case f.Each != nil:
 		ps.add(path+".each", "lists of messages inside a list element are not supported")
 		ok = false
@@ -541,12 +550,16 @@ func rowErr(code, format string, args ...any) *rowError {
 type row struct {
 	vals []any
 	json map[int]any
+	elem any // the element of a JSON array being mapped by each
 }
 
 // get returns a value, or present=false for NULL / a missing path.
 func (v *valuePlan) get(r *row) (any, bool, *rowError) {
 	if v.constant != nil {
 		return *v.constant, true, nil
+	}
+	if v.col == colElement {
+		return v.walk(r.elem)
 	}
 	val := r.vals[v.col]
 	if val != nil && v.path != nil {
@@ -566,16 +579,27 @@ func (v *valuePlan) get(r *row) (any, bool, *rowError) {
 			}
 			r.json[v.col] = doc
 		}
-		val = doc
-		for _, p := range v.path {
-			m, ok := val.(map[string]any)
-			if !ok {
-				val = nil
-				break
-			}
-			val = m[p]
-		}
+		return v.walk(doc)
 	}
+	return v.present(val)
+}
+
+// walk follows the path into a decoded JSON document.
+func (v *valuePlan) walk(doc any) (any, bool, *rowError) {
+	val := doc
+	for _, p := range v.path {
+		m, ok := val.(map[string]any)
+		if !ok {
+			val = nil
+			break
+		}
+		val = m[p]
+	}
+	return v.present(val)
+}
+
+// present applies the default to a NULL.
+func (v *valuePlan) present(val any) (any, bool, *rowError) {
 	if val == nil {
 		if v.def != nil {
 			return *v.def, true, nil
@@ -840,13 +864,16 @@ func (f *fieldPlan) applyEach(r *row, holder protoreflect.Message, loc *time.Loc
 		return rowErr(RejectBadPayload, "%s is not a JSON array", f.src.where())
 	}
 	list := holder.Mutable(f.leaf()).List()
+	if r.json == nil {
+		r.json = map[int]any{} // JSON columns the elements read are decoded once
+	}
 	var errs []*rowError
 	for i, e := range elems {
 		if _, isObj := e.(map[string]any); !isObj {
 			errs = append(errs, rowErr(RejectBadPayload, "[%d] is not a JSON object", i))
 			continue
 		}
-		er := &row{vals: []any{e}, json: map[int]any{0: e}}
+		er := &row{vals: r.vals, json: r.json, elem: e}
 		m := list.NewElement().Message()
 		for _, ee := range f.each.fill(er, m, loc, site) {
 			ee.msg = "[" + strconv.Itoa(i) + "]." + ee.msg

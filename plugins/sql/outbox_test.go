@@ -137,7 +137,7 @@ func TestOutboxOrderLinesSQLite(t *testing.T) {
 			"order.orderType": map[string]any{"value": "outbound"},
 			"order.lines": map[string]any{"column": "payload", "path": "lines", "each": map[string]any{
 				"lineNo":       map[string]any{"path": "line_no"},
-				"item.ownerId": map[string]any{"value": "ACME"},
+				"item.ownerId": map[string]any{"column": "payload", "path": "owner"}, // the row's, on every line
 				"item.sku":     map[string]any{"path": "sku"},
 				"ordered":      map[string]any{"path": "qty", "uom": map[string]any{"path": "uom", "map": map[string]string{"CA": "XCS", "EA": "EA"}}},
 			}},
