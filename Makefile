@@ -14,6 +14,14 @@ BUF_VERSION           := v1.75.0
 PROTOC_GEN_GO_VERSION := v1.36.12
 VTPROTO_VERSION       := v0.6.0
 GOLANGCI_VERSION      := v2.15.0
+NFPM_VERSION          := v2.45.2
+
+# VERSION is the version of the packages `make package` builds; DIST where
+# they go; DEB_ARCH the architecture of the .deb packages (this machine's:
+# their systemd units are rendered by running the binaries).
+VERSION  ?= 0.1.0
+DIST     ?= $(CURDIR)/dist
+DEB_ARCH ?= $(shell $(GO) env GOARCH)
 
 # FUZZTIME is how long each fuzz target runs inside `make test`.
 FUZZTIME   ?= 10s
@@ -87,9 +95,28 @@ $(TOOLS)/protoc-gen-go:
 	GOBIN=$(TOOLS) $(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@$(PROTOC_GEN_GO_VERSION)
 $(TOOLS)/protoc-gen-go-vtproto:
 	GOBIN=$(TOOLS) $(GO) install github.com/planetscale/vtprotobuf/cmd/protoc-gen-go-vtproto@$(VTPROTO_VERSION)
+$(TOOLS)/nfpm:
+	GOBIN=$(TOOLS) $(GO) install github.com/goreleaser/nfpm/v2/cmd/nfpm@$(NFPM_VERSION)
 $(TOOLS)/golangci-lint:
 	GOBIN=$(TOOLS) $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_VERSION)
 
+.PHONY: package
+package: $(TOOLS)/nfpm ## Build .deb packages of agent and relay (this machine's arch), a Windows zip and a linux/arm64 tar.gz of the agent into DIST (dist/).
+	@rm -rf $(DIST) && mkdir -p $(DIST)/stage
+	CGO_ENABLED=0 GOOS=linux GOARCH=$(DEB_ARCH) $(GO) build -trimpath -o $(DIST)/linux_$(DEB_ARCH)/ ./agent/cmd/dray-agent ./relay/cmd/dray-relay
+	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -trimpath -o $(DIST)/linux_arm64/ ./agent/cmd/dray-agent
+	CGO_ENABLED=0 GOOS=windows GOARCH=amd64 $(GO) build -trimpath -o $(DIST)/windows_amd64/ ./agent/cmd/dray-agent
+	NFPM=$(TOOLS)/nfpm installer/packaging/deb.sh $(DIST)/linux_$(DEB_ARCH) $(DIST) $(VERSION) $(DEB_ARCH)
+	@a=$(DIST)/stage/dray-agent_$(VERSION)_linux_arm64 && mkdir -p $$a && \
+	  cp $(DIST)/linux_arm64/dray-agent docs/examples/agent.yaml $$a/ && \
+	  $(DIST)/linux_$(DEB_ARCH)/dray-agent print-unit > $$a/dray-agent.service
+	tar -C $(DIST)/stage -czf $(DIST)/dray-agent_$(VERSION)_linux_arm64.tar.gz dray-agent_$(VERSION)_linux_arm64
+	@w=$(DIST)/stage/dray-agent_$(VERSION)_windows_amd64 && mkdir -p $$w && \
+	  cp $(DIST)/windows_amd64/dray-agent.exe docs/examples/agent.yaml $$w/
+	cd $(DIST)/stage && zip -q -r $(DIST)/dray-agent_$(VERSION)_windows_amd64.zip dray-agent_$(VERSION)_windows_amd64
+	@rm -rf $(DIST)/stage
+	@ls -l $(DIST)/*.deb $(DIST)/*.zip $(DIST)/*.tar.gz
+
 .PHONY: clean
 clean: ## Remove build output.
-	rm -rf bin
+	rm -rf bin dist

@@ -157,6 +157,25 @@ Installing again updates the service; a failed install is rolled back.`,
 	hidden(status)
 	root.AddCommand(status)
 
+	var unitExe, unitConfig, unitData string
+	printUnit := &cobra.Command{
+		Use:    "print-unit",
+		Short:  "Print the hardened systemd unit (what packages ship)",
+		Hidden: true,
+		Args:   cobra.NoArgs,
+		RunE: func(cc *cobra.Command, _ []string) error {
+			s := Spec{Name: o.Name, Description: o.Description, User: user, Executable: unitExe,
+				Arguments: []string{"run", "--config", unitConfig}, DataDir: unitData}
+			_, err := fmt.Fprint(cc.OutOrStdout(), Unit(s))
+			return err
+		},
+	}
+	printUnit.Flags().StringVar(&unitExe, "exe", "/usr/bin/"+o.Name, "binary")
+	printUnit.Flags().StringVar(&unitConfig, "config-path", "/etc/dray/"+strings.TrimPrefix(o.Name, "dray-")+".yaml", "configuration")
+	printUnit.Flags().StringVar(&unitData, "data-dir", "/var/lib/"+o.Name, "data directory")
+	printUnit.Flags().StringVar(&user, "user", o.User, "service account")
+	root.AddCommand(printUnit)
+
 	root.AddCommand(&cobra.Command{
 		Use:    "run-service",
 		Short:  "Run under a service manager (Windows SCM, launchd); what install registers there",

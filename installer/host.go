@@ -113,4 +113,3 @@ func (h *Host) lookupUser(name string) (uid, gid int, err error) {
 	}
 	return 0, 0, errNoUser
 }
-

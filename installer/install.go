@@ -288,7 +288,7 @@ func writeFile(p string, data []byte, perm os.FileMode) (func() error, error) {
 	}
 	return func() error {
 		if existed {
-			return os.WriteFile(p, old, perm)
+			return os.WriteFile(p, old, perm) //nolint:gosec // p is the file this step wrote, under the install root
 		}
 		return os.Remove(p)
 	}, nil
@@ -373,12 +373,12 @@ func (in *Installer) Status() (string, error) {
 		return StatusNotInstalled, nil
 	}
 	out, _ := in.Host.run("systemctl", "is-active", in.Spec.Name+".service")
-	switch state := strings.TrimSpace(string(out)); {
-	case state == "active", state == "activating", state == "reloading":
+	switch state := strings.TrimSpace(string(out)); state {
+	case "active", "activating", "reloading":
 		return StatusRunning, nil
-	case state == "failed":
+	case "failed":
 		return StatusFailed, nil
-	case state == "inactive", state == "deactivating":
+	case "inactive", "deactivating":
 		return StatusStopped, nil
 	default:
 		return "", fmt.Errorf("systemctl is-active %s: %q", in.Spec.Name, state)

@@ -36,11 +36,12 @@ grep -v "^$1:" "$ROOT/etc/passwd" > "$ROOT/etc/passwd.new"; mv "$ROOT/etc/passwd
 `
 )
 
-// TestInstallIntegration runs dray-agent install, status, start, reinstall,
-// uninstall and a failed install end to end, each in its own mount
-// namespace (unshare -m, /etc/systemd/system hidden under a tmpfs) with
-// stand-in systemctl, useradd and userdel, under a scratch root: nothing of
-// the host is touched.
+// TestInstallIntegration runs install, status, start, reinstall,
+// uninstall and a failed install of dray-agent and of dray-relay end to
+// end, each command in its own mount namespace (unshare -m,
+// /etc/systemd/system hidden under a tmpfs) with stand-in systemctl,
+// useradd and userdel, under a scratch root: nothing of the host is
+// touched.
 func TestInstallIntegration(t *testing.T) {
 	skipShort(t)
 	if os.Geteuid() != 0 {
@@ -50,6 +51,25 @@ func TestInstallIntegration(t *testing.T) {
 		t.Skip("no unshare")
 	}
 	bins := testenv.Build(t)
+	for _, c := range []installCase{
+		{name: "dray-agent", bin: bins.Agent, user: "dray", config: "/etc/dray/agent.yaml",
+			configBody: "site: MEM1\ndata_dir: /var/lib/dray-agent\nrelay:\n  quic: relay.example.com:8883\n"},
+		{name: "dray-relay", bin: bins.Relay, user: "dray-relay", config: "/etc/dray/relay.yaml",
+			configBody: "data_dir: /var/lib/dray-relay\nlisten:\n  quic: \":8883\"\n" +
+				"tls:\n  cert_file: /var/lib/dray-relay/pki/relay.pem\n  key_file: /var/lib/dray-relay/pki/relay-key.pem\n" +
+				"  client_ca_file: /var/lib/dray-relay/pki/site-ca.pem\n"},
+	} {
+		t.Run(c.name, func(t *testing.T) { testInstall(t, c) })
+	}
+}
+
+// installCase is one binary TestInstallIntegration installs.
+type installCase struct {
+	name, bin, user, config, configBody string
+}
+
+func testInstall(t *testing.T, c installCase) {
+	data := "/var/lib/" + c.name
 	root := t.TempDir()
 	stubs := t.TempDir()
 	for name, body := range map[string]string{"systemctl": stubSystemctl, "useradd": stubUseradd, "userdel": stubUserdel} {
@@ -65,22 +85,22 @@ func TestInstallIntegration(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	bin, err := os.ReadFile(bins.Agent)
+	bin, err := os.ReadFile(c.bin)
 	if err != nil {
 		t.Fatal(err)
 	}
-	mk("usr/bin/dray-agent", bin, 0o755)
+	mk("usr/bin/"+c.name, bin, 0o755)
 	mk("etc/passwd", []byte("root:x:0:0:root:/root:/bin/bash\n"), 0o644)
-	mk("etc/dray/agent.yaml", []byte("site: MEM1\ndata_dir: /var/lib/dray-agent\nrelay:\n  quic: relay.example.com:8883\n"), 0o644)
-	hostUnit := "/etc/systemd/system/dray-agent.service"
+	mk(c.config[1:], []byte(c.configBody), 0o644)
+	hostUnit := "/etc/systemd/system/" + c.name + ".service"
 	_, hostHadUnit := os.Stat(hostUnit)
 
 	run := func(env []string, args ...string) (string, error) {
 		t.Helper()
 		script := `[ -d /etc/systemd/system ] && mount -t tmpfs tmpfs /etc/systemd/system; exec "$@"`
 		full := append([]string{"--mount", "--propagation", "private", "/bin/sh", "-c", script, "sh",
-			filepath.Join(root, "usr/bin/dray-agent")}, args...)
-		full = append(full, "--config", "/etc/dray/agent.yaml", "--root", root, "--init", "systemd")
+			filepath.Join(root, "usr/bin", c.name)}, args...)
+		full = append(full, "--config", c.config, "--root", root, "--init", "systemd")
 		cmd := exec.Command("unshare", full...)
 		cmd.Env = append(os.Environ(), "PATH="+stubs+":"+os.Getenv("PATH"), "ROOT="+root)
 		cmd.Env = append(cmd.Env, env...)
@@ -93,7 +113,7 @@ func TestInstallIntegration(t *testing.T) {
 		t.Helper()
 		out, err := run(nil, args...)
 		if err != nil {
-			t.Fatalf("dray-agent %v: %v\n%s", args, err, out)
+			t.Fatalf("%s %v: %v\n%s", c.name, args, err, out)
 		}
 		return out
 	}
@@ -101,13 +121,13 @@ func TestInstallIntegration(t *testing.T) {
 		t.Helper()
 		out, err := run(nil, "status")
 		var ee *exec.ExitError
-		if err != nil && !(errors.As(err, &ee) && ee.ExitCode() == 3) {
+		if err != nil && (!errors.As(err, &ee) || ee.ExitCode() != 3) {
 			t.Fatalf("status: %v\n%s", err, out)
 		}
 		return strings.TrimSpace(out)
 	}
 	exists := func(p string) bool { _, err := os.Stat(filepath.Join(root, p)); return err == nil }
-	unitPath := "etc/systemd/system/dray-agent.service"
+	unitPath := "etc/systemd/system/" + c.name + ".service"
 
 	if s := status(); !strings.Contains(s, "not installed") {
 		t.Errorf("status before install: %s", s)
@@ -117,16 +137,20 @@ func TestInstallIntegration(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"User=dray", "NoNewPrivileges=yes", "ProtectSystem=strict", "ReadWritePaths=/var/lib/dray-agent",
+	for _, want := range []string{"User=" + c.user + "\n", "NoNewPrivileges=yes", "ProtectSystem=strict", "ReadWritePaths=" + data + "\n",
 		"CapabilityBoundingSet=\n", "AmbientCapabilities=\n", "PrivateTmp=yes", "ProtectHome=yes", "Restart=always", "RestartSec=5s",
-		"ExecStart=/usr/bin/dray-agent run --config /etc/dray/agent.yaml"} {
+		"ExecStart=/usr/bin/" + c.name + " run --config " + c.config + "\n"} {
 		if !strings.Contains(string(unit), want) {
 			t.Errorf("unit lacks %q:\n%s", want, unit)
 		}
 	}
-	fi, err := os.Stat(filepath.Join(root, "var/lib/dray-agent"))
+	fi, err := os.Stat(filepath.Join(root, data[1:]))
 	if err != nil || fi.Mode().Perm() != 0o750 || fi.Sys().(*syscall.Stat_t).Uid != 4242 {
 		t.Errorf("data directory %v %v; want 0750 owned by 4242", fi, err)
+	}
+	fi, err = os.Stat(filepath.Join(root, c.config))
+	if err != nil || fi.Mode().Perm() != 0o640 || fi.Sys().(*syscall.Stat_t).Uid != 0 || fi.Sys().(*syscall.Stat_t).Gid != 4242 {
+		t.Errorf("configuration %v %v; want 0640 root:4242 (it may hold secrets)", fi, err)
 	}
 	if s := status(); !strings.Contains(s, "stopped") {
 		t.Errorf("status after install: %s", s)
@@ -138,11 +162,11 @@ func TestInstallIntegration(t *testing.T) {
 	must("install") // reinstall: idempotent
 	must("stop")
 	must("uninstall")
-	if exists(unitPath) || !exists("var/lib/dray-agent") {
-		t.Errorf("after uninstall: unit %v, data directory %v", exists(unitPath), exists("var/lib/dray-agent"))
+	if exists(unitPath) || !exists(data[1:]) {
+		t.Errorf("after uninstall: unit %v, data directory %v", exists(unitPath), exists(data[1:]))
 	}
 	must("uninstall", "--purge")
-	if exists("var/lib/dray-agent") {
+	if exists(data[1:]) {
 		t.Error("purge kept the data directory")
 	}
 
@@ -152,8 +176,8 @@ func TestInstallIntegration(t *testing.T) {
 		t.Fatalf("install with a failing systemctl enable: %v\n%s", err, out)
 	}
 	passwd, _ := os.ReadFile(filepath.Join(root, "etc/passwd"))
-	if exists(unitPath) || exists("var/lib/dray-agent") || strings.Contains(string(passwd), "dray:") {
-		t.Errorf("failed install left: unit %v, data %v, passwd %q", exists(unitPath), exists("var/lib/dray-agent"), passwd)
+	if exists(unitPath) || exists(data[1:]) || strings.Contains(string(passwd), c.user+":") {
+		t.Errorf("failed install left: unit %v, data %v, passwd %q", exists(unitPath), exists(data[1:]), passwd)
 	}
 	must("install")
 	if s := status(); !strings.Contains(s, "stopped") {

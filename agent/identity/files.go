@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"sync"
 
+	"github.com/draylink/dray/internal/fsowner"
 	"github.com/draylink/dray/internal/pki"
 )
 
@@ -26,7 +27,7 @@ type Files struct {
 // newSuffix marks a certificate or key written but not yet in place.
 const newSuffix = ".new"
 
-// ErrNotEnrolled: there is no certificate yet.
+// ErrNotEnrolled is returned while there is no certificate yet.
 var ErrNotEnrolled = errors.New("no site certificate: enroll first (dray-agent enroll --relay URL --token TOKEN)")
 
 // Load reads the certificate and key, finishing a renewal that a crash
@@ -112,10 +113,11 @@ func syncDir(dir string) {
 }
 
 // writeFile writes and fsyncs a file with mode perm (the directory is made
-// 0700 if missing), owned like its directory.
+// 0700 if missing), owned like its directory (fsowner: `dray-agent enroll`
+// run by root leaves files the service account can read and renew).
 func writeFile(path string, data []byte, perm os.FileMode) error {
 	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := fsowner.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
 	_ = os.Remove(path)
@@ -134,7 +136,7 @@ func writeFile(path string, data []byte, perm os.FileMode) error {
 	if err := fh.Close(); err != nil {
 		return err
 	}
-	return chownLikeDir(path, dir)
+	return fsowner.LikeDir(path)
 }
 
 // Holder holds the current certificate for TLS handshakes. It is safe for

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/draylink/dray/canonical"
+	"github.com/draylink/dray/internal/fsowner"
 	"github.com/draylink/dray/internal/pki"
 )
 
@@ -239,10 +240,12 @@ func writeKeyPair(certFile, keyFile string, certPEM []byte, key crypto.Signer) e
 
 // WriteFileAtomic writes data to path with mode perm: a temporary file in
 // the same directory, fsynced, renamed over path, then the directory
-// fsynced. The directory is created (0755) if missing.
+// fsynced. The directory is created (0750) if missing. Run as root, the
+// file and the directories made get the owner of the directory they go in
+// (fsowner: `dray-relay ca init` by root, for the relay's account).
 func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
 	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o755); err != nil { //nolint:gosec // certificate directories are readable
+	if err := fsowner.MkdirAll(dir, 0o750); err != nil {
 		return err
 	}
 	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
@@ -264,6 +267,9 @@ func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
 		return err
 	}
 	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := fsowner.LikeDir(tmp); err != nil {
 		return err
 	}
 	if err := os.Rename(tmp, path); err != nil {
