@@ -116,6 +116,10 @@ type StoreConfig struct {
 	// IDRetention remembers event ids for deduplication this long; it must
 	// outlive the longest outage an agent's spool absorbs (default 30 days).
 	IDRetention configfile.Duration `yaml:"id_retention"`
+	// FactRetention is how long each sink remembers the facts
+	// (idempotency keys) it delivered, so that the same fact from another
+	// source is not sent again (default 30 days; relay/dispatch).
+	FactRetention configfile.Duration `yaml:"fact_retention"`
 }
 
 // LogConfig sets logging.
@@ -174,6 +178,9 @@ func (c *Config) Validate(errs *configfile.Errors) {
 	}
 	if c.Limits.RatePerSite < 0 {
 		errs.Add("limits.rate_per_site", "must not be negative")
+	}
+	if f := c.Store.FactRetention.D(); f != 0 && f < time.Second {
+		errs.Add("store.fact_retention", "must be at least 1s, got %v", f)
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":

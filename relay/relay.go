@@ -20,10 +20,11 @@ func LogDir(dataDir string) string { return filepath.Join(dataDir, "log") }
 // LogOptions turns the configuration into relay log options.
 func LogOptions(cfg *Config, log *slog.Logger) relaylog.Options {
 	return relaylog.Options{
-		Dir:         LogDir(cfg.DataDir),
-		Retention:   cfg.Store.Retention.D(),
-		IDRetention: cfg.Store.IDRetention.D(),
-		Logger:      log,
+		Dir:           LogDir(cfg.DataDir),
+		Retention:     cfg.Store.Retention.D(),
+		IDRetention:   cfg.Store.IDRetention.D(),
+		MarkRetention: cfg.Store.FactRetention.D(),
+		Logger:        log,
 	}
 }
 

@@ -41,6 +41,10 @@ type Log interface {
 	LastSeq() uint64
 	SeqAtTime(t time.Time) (uint64, error)
 	SetCursor(consumer string, seq uint64) error
+	SetCursorMarks(consumer string, seq uint64, marks []relaylog.Mark) error
+	PutMarks(consumer string, marks []relaylog.Mark) error
+	GetMark(consumer, name string) ([]byte, bool, error)
+	MarkRetention() time.Duration
 	Cursor(consumer string) (uint64, error)
 	Stats() relaylog.Stats
 }
@@ -85,9 +89,16 @@ type Dispatcher struct {
 	next   atomic.Uint64 // next sequence to read
 	track  atomic.Pointer[tracker]
 
+	// marks of delivered facts not yet written; persistMu serialises
+	// their writes (with the cursor, or alone after a replay).
+	marks     marks
+	persistMu sync.Mutex
+	lastSkip  atomic.Pointer[FactSkip]
+
 	stats struct {
 		delivered, duplicates, dead, unrouted, retries, batches atomic.Uint64
 		replayed, redriven                                      atomic.Uint64
+		factDuplicates, factConflicts                           atomic.Uint64
 	}
 	delay histogram
 }
@@ -165,7 +176,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	d.next.Store(start)
 	tr := newTracker(start, d.cfg.MaxInFlight)
 	d.track.Store(tr)
-	p := newPipeline(d, d.cfg.Workers, func(it *item, r result) {
+	p := newPipeline(d, d.cfg.Workers, false, func(it *item, r result) {
 		d.count(it, r)
 		tr.finish(it.entry.Seq)
 	})
@@ -230,6 +241,7 @@ func newItem(e relaylog.Entry) *item {
 	it.ev, it.decodeErr = canonical.UnmarshalBinary(e.Event)
 	if it.ev != nil {
 		it.key = route.PartitionKey(it.ev)
+		it.fact = it.ev.GetIdempotencyKey()
 	} else {
 		it.key = fmt.Sprint(e.Seq)
 	}
@@ -246,6 +258,12 @@ func (d *Dispatcher) count(it *item, r result) {
 		d.stats.dead.Add(1)
 	case unrouted:
 		d.stats.unrouted.Add(1)
+		return
+	case factDuplicate:
+		d.stats.factDuplicates.Add(1)
+		return
+	case factConflict:
+		d.stats.factConflicts.Add(1)
 		return
 	}
 	d.delay.observe(time.Since(it.entry.Received))
@@ -266,15 +284,22 @@ func (d *Dispatcher) persistLoop(ctx context.Context, tr *tracker) {
 	}
 }
 
-// persist writes the cursor if it moved.
+// persist writes the cursor if it moved, with the marks of the facts
+// delivered since the last write in front of it: every event below the
+// cursor is finished, and the mark of each one delivered was pending when
+// the cursor was taken, so it is written first.
 func (d *Dispatcher) persist(tr *tracker) error {
+	d.persistMu.Lock()
+	defer d.persistMu.Unlock()
 	c := tr.low()
-	if c == d.cursor.Load() {
+	snap := d.marks.snapshot()
+	if c == d.cursor.Load() && len(snap) == 0 {
 		return nil
 	}
-	if err := d.rlog.SetCursor(d.consumer, c); err != nil {
+	if err := d.rlog.SetCursorMarks(d.consumer, c, snap); err != nil {
 		return err
 	}
+	d.marks.written(snap)
 	d.cursor.Store(c)
 	return nil
 }
@@ -291,17 +316,27 @@ type Stats struct {
 	Lag     uint64 `json:"lag"`
 	// InFlight is the number of events read and not finished.
 	InFlight int `json:"in_flight"`
-	// Counters since start: events delivered (2xx), duplicates (409),
+	// Counters since start: events delivered (2xx), duplicates (409, or
+	// delivered before a restart that left the cursor behind them),
 	// dead-lettered, unrouted (no route of the sink took them); retried
 	// attempts; batch requests; events replayed and redriven.
 	Delivered    uint64 `json:"delivered"`
 	Duplicates   uint64 `json:"duplicates"`
 	DeadLettered uint64 `json:"dead_lettered"`
 	Unrouted     uint64 `json:"unrouted"`
-	Retries      uint64 `json:"retries"`
-	Batches      uint64 `json:"batches"`
-	Replayed     uint64 `json:"replayed"`
-	Redriven     uint64 `json:"redriven"`
+	// FactDuplicates and FactConflicts count events not sent because
+	// another event had delivered their fact (idempotency key) to this
+	// sink, with the same request or with a different one (a second
+	// source reporting the fact differently); LastFactSkip is the latest.
+	// FactRetention is how long the sink remembers a delivered fact.
+	FactDuplicates uint64        `json:"fact_duplicates"`
+	FactConflicts  uint64        `json:"fact_conflicts"`
+	LastFactSkip   *FactSkip     `json:"last_fact_skip,omitempty"`
+	FactRetention  time.Duration `json:"fact_retention"`
+	Retries        uint64        `json:"retries"`
+	Batches        uint64        `json:"batches"`
+	Replayed       uint64        `json:"replayed"`
+	Redriven       uint64        `json:"redriven"`
 	// DelayP50 and DelayP99 approximate the time from the relay receiving
 	// an event to the sink taking it (bucket upper bounds).
 	DelayP50 time.Duration `json:"delay_p50"`
@@ -315,6 +350,8 @@ func (d *Dispatcher) Stats() Stats {
 		Delivered: d.stats.delivered.Load(), Duplicates: d.stats.duplicates.Load(), DeadLettered: d.stats.dead.Load(),
 		Unrouted: d.stats.unrouted.Load(), Retries: d.stats.retries.Load(), Batches: d.stats.batches.Load(),
 		Replayed: d.stats.replayed.Load(), Redriven: d.stats.redriven.Load(),
+		FactDuplicates: d.stats.factDuplicates.Load(), FactConflicts: d.stats.factConflicts.Load(),
+		LastFactSkip: d.lastSkip.Load(), FactRetention: d.rlog.MarkRetention(),
 		DelayP50: d.delay.quantile(0.5), DelayP99: d.delay.quantile(0.99),
 	}
 	if st.LastSeq+1 > st.Cursor && st.Cursor > 0 {

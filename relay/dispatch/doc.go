@@ -27,6 +27,57 @@
 // failing sink stalls only its own dispatcher: every sink has its own
 // reader, workers, cursor, HTTP client, breaker and rate limit.
 //
+// # One fact, once
+//
+// An event's idempotencykey names the business fact it reports
+// (docs CANONICAL.md; canonical.FactKey): the same departure read from the
+// WMS database and from an X12 214, or a row re-emitted under a new source
+// version, are events with different ids and one key, and possibly
+// different bodies. Sinks take the key as Idempotency-Key and refuse it
+// with another body (422), so sending both would dead-letter the second
+// (a false dead letter) or, at a sink that does not check, apply the fact
+// twice. A dispatcher therefore keeps a durable record, per sink, of the
+// keys it delivered and the event that delivered each (with a digest of
+// its request), and does not send a later event whose key another event
+// delivered. Such an event is finished, not dead-lettered, and counted in
+// Stats: FactDuplicates when its request is the one delivered, and
+// FactConflicts when it differs (a source reporting the fact differently:
+// logged as a warning with both event ids, LastFactSkip in the status).
+//
+// A key identifies one fact, which happens once: statuses are ranked and
+// each is reached once, documents are keyed by what was done with them,
+// and events that do have versions (order changes) are keyed by their own
+// id. A later event with a delivered key is thus another report of the
+// same fact, never a newer state, and is not sent. The documented way to
+// change a fact already delivered is an event.retracted of the event that
+// delivered it, then the corrective events: once a retraction of that
+// event was delivered to the sink, a later event with its key is sent (the
+// sink decides whether it takes the key again; a refusal dead-letters it
+// as usual). An event that was dead-lettered or unrouted did not deliver
+// its key: a later report of the fact is sent, and redriving the dead
+// letter after that removes it without sending (outcome fact_delivered).
+//
+// The record is relay log consumer marks of the sink (relaylog.Mark), kept
+// relaylog.Options.MarkRetention after they are written (store.
+// fact_retention, 30 days by default): a report of a fact arriving later
+// than that is sent again. A worker records a key when the sink takes the
+// event (2xx or 409), before the event counts as finished; the pending
+// records are written in front of the cursor in its write
+// (relaylog.SetCursorMarks), so the cursor never passes a delivered event
+// whose record is not durable. After kill -9, events between the durable
+// cursor and the crash are read again: one whose key has no record was
+// delivered at most by itself, and is sent again with the same request,
+// which the sink's idempotency answers as a replay; one whose key records
+// its own id is finished without a request; one whose key records another
+// event is skipped. Events of one key are looked at in log order: an event
+// waits for the earlier unfinished event of its key (on any worker) before
+// it is sent, so the record is final when it is read.
+//
+// Replay sends the event that delivered a key again (the sink replays its
+// answer) and skips the others as above. A replay or redrive running
+// concurrently with delivery of another event of the same key is not
+// ordered with it.
+//
 // # Batches
 //
 // With Config.Batch, a worker takes up to MaxEvents queued events (waiting

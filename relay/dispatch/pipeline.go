@@ -24,8 +24,15 @@ type item struct {
 	ev        *canonical.Event // nil when the event could not be decoded
 	decodeErr error
 	key       string // partition key
+	fact      string // idempotency key ("" when the event has none)
 	attempts  int
 	firstAt   time.Time
+
+	// Set by submit when fact is set: wait is the claim of the previous
+	// item of the same fact in this pipeline (nil if none is unfinished);
+	// claim is closed when this one finishes.
+	wait  <-chan struct{}
+	claim chan struct{}
 
 	// Set by the worker once routed.
 	route *route.Route
@@ -40,6 +47,10 @@ const (
 	duplicate
 	deadLettered
 	unrouted
+	// factDuplicate and factConflict: not sent, another event delivered
+	// the fact (idempotency key) with the same request, or another one.
+	factDuplicate
+	factConflict
 )
 
 // pipeline delivers items through workers, a partition key always on the
@@ -47,6 +58,8 @@ const (
 type pipeline struct {
 	d       *Dispatcher
 	workers []*worker
+	// replay: a replay re-sends the events that delivered their facts.
+	replay bool
 	// finish is called exactly once per item that finishes (delivered,
 	// duplicate, dead-lettered or unrouted); an item interrupted by stop is
 	// not finished.
@@ -59,6 +72,9 @@ type pipeline struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+
+	claimMu sync.Mutex
+	claims  map[string]chan struct{} // guarded by claimMu: fact -> claim of its latest unfinished item
 }
 
 type worker struct {
@@ -68,9 +84,10 @@ type worker struct {
 	wake   chan struct{}
 }
 
-func newPipeline(d *Dispatcher, workers int, finish func(*item, result)) *pipeline {
+func newPipeline(d *Dispatcher, workers int, replay bool, finish func(*item, result)) *pipeline {
 	ctx, cancel := context.WithCancel(context.Background())
-	p := &pipeline{d: d, finish: finish, stop: make(chan struct{}), ctx: ctx, cancel: cancel}
+	p := &pipeline{d: d, finish: finish, replay: replay, stop: make(chan struct{}), ctx: ctx, cancel: cancel,
+		claims: map[string]chan struct{}{}}
 	for range workers {
 		w := &worker{wake: make(chan struct{}, 1)}
 		p.workers = append(p.workers, w)
@@ -79,8 +96,22 @@ func newPipeline(d *Dispatcher, workers int, finish func(*item, result)) *pipeli
 	return p
 }
 
-// submit queues an item on its partition's worker.
+// submit queues an item on its partition's worker. Items must be submitted
+// in log order: an item waits for the earlier unfinished item of its fact
+// (which may be on another worker) before it is sent, so that the sink's
+// record of the fact is final when it is looked at. Every wait is for an
+// earlier item, so waits cannot form a cycle.
 func (p *pipeline) submit(it *item) {
+	if it.fact != "" {
+		c := make(chan struct{})
+		p.claimMu.Lock()
+		if prev, ok := p.claims[it.fact]; ok {
+			it.wait = prev
+		}
+		p.claims[it.fact] = c
+		p.claimMu.Unlock()
+		it.claim = c
+	}
 	w := p.workers[fnv32(it.key)%uint32(len(p.workers))]
 	w.mu.Lock()
 	w.queue = append(w.queue, it)
@@ -221,6 +252,14 @@ func (p *pipeline) run(w *worker) {
 // decoded or rendered) or the pipeline stopped.
 func (p *pipeline) prepare(it *item) bool {
 	d := p.d
+	if it.wait != nil {
+		select {
+		case <-it.wait:
+			it.wait = nil
+		case <-p.stop:
+			return false
+		}
+	}
 	if it.firstAt.IsZero() {
 		it.firstAt = time.Now()
 	}
@@ -236,7 +275,7 @@ func (p *pipeline) prepare(it *item) bool {
 		if err == nil {
 			it.route = r
 			it.req = &sink.Request{Method: rr.Method, Path: rr.Path, Header: rr.Header, Body: rr.Body}
-			return true
+			return it.fact == "" || p.checkFact(it)
 		}
 	}
 	if err != nil {
@@ -255,7 +294,19 @@ func (p *pipeline) prepare(it *item) bool {
 }
 
 func (p *pipeline) done(it *item, r result) {
+	if r == delivered || r == duplicate {
+		p.d.recordDelivered(it)
+	}
 	p.finish(it, r)
+	if it.claim != nil {
+		close(it.claim)
+		p.claimMu.Lock()
+		if p.claims[it.fact] == it.claim {
+			delete(p.claims, it.fact)
+		}
+		p.claimMu.Unlock()
+		it.claim = nil
+	}
 	if it.ev != nil {
 		canonical.Release(it.ev)
 		it.ev = nil
@@ -298,16 +349,45 @@ func (p *pipeline) deliverOne(it *item) {
 // before anything else of theirs, so no event overtakes an earlier one of
 // its key. Events of a key already in the batch wait for the next one
 // (events of other keys may go first: order is per key).
+//
+// An item that must wait for an earlier item of its fact on another worker
+// (or in this batch) ends the batch: what is ready before it is sent first.
 func (p *pipeline) deliverBatch(items []*item) {
-	ready := items[:0]
-	for _, it := range items {
-		if p.stopping() {
-			return
+	for len(items) > 0 && !p.stopping() {
+		ready := make([]*item, 0, len(items))
+		i := 0
+		for ; i < len(items); i++ {
+			if p.stopping() {
+				return
+			}
+			it := items[i]
+			if len(ready) > 0 && !settled(it) {
+				break
+			}
+			if p.prepare(it) {
+				ready = append(ready, it)
+			}
 		}
-		if p.prepare(it) {
-			ready = append(ready, it)
-		}
+		p.sendReady(ready)
+		items = items[i:]
 	}
+}
+
+// settled reports whether an item need not wait for an earlier one.
+func settled(it *item) bool {
+	if it.wait == nil {
+		return true
+	}
+	select {
+	case <-it.wait:
+		return true
+	default:
+		return false
+	}
+}
+
+// sendReady sends prepared items in batches (deliverBatch).
+func (p *pipeline) sendReady(ready []*item) {
 	maxBytes := int(p.d.cfg.Batch.MaxBytes)
 	keys := make(map[string]bool, len(ready))
 	var batch, rest []*item

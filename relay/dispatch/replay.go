@@ -47,6 +47,11 @@ type ReplayResult struct {
 	Duplicates   int `json:"duplicates"`
 	DeadLettered int `json:"dead_lettered"`
 	Unrouted     int `json:"unrouted"`
+	// FactDuplicates and FactConflicts were not sent: another event had
+	// delivered their fact (idempotency key), with the same request or
+	// another one (Stats).
+	FactDuplicates int `json:"fact_duplicates"`
+	FactConflicts  int `json:"fact_conflicts"`
 	// Interrupted is set when the replay was stopped before it finished.
 	Interrupted bool `json:"interrupted,omitempty"`
 }
@@ -83,9 +88,9 @@ func (d *Dispatcher) Replay(ctx context.Context, req ReplayRequest) (ReplayResul
 	sel := newSelector(req.Sites, req.Types)
 	d.log.Info("replay started", "from", from, "to", to, "sites", req.Sites, "types", req.Types)
 
-	var nDelivered, nDups, nDead, nUnrouted atomic.Int64
+	var nDelivered, nDups, nDead, nUnrouted, nFactDups, nFactConflicts atomic.Int64
 	window := make(chan struct{}, d.cfg.MaxInFlight)
-	p := newPipeline(d, d.cfg.Workers, func(it *item, r result) {
+	p := newPipeline(d, d.cfg.Workers, true, func(it *item, r result) {
 		switch r {
 		case delivered:
 			nDelivered.Add(1)
@@ -95,8 +100,14 @@ func (d *Dispatcher) Replay(ctx context.Context, req ReplayRequest) (ReplayResul
 			nDead.Add(1)
 		case unrouted:
 			nUnrouted.Add(1)
+		case factDuplicate:
+			nFactDups.Add(1)
+			d.stats.factDuplicates.Add(1)
+		case factConflict:
+			nFactConflicts.Add(1)
+			d.stats.factConflicts.Add(1)
 		}
-		if r != unrouted {
+		if r == delivered || r == duplicate || r == deadLettered {
 			d.stats.replayed.Add(1)
 		}
 		<-window
@@ -146,10 +157,15 @@ read:
 	}
 	res.Delivered, res.Duplicates = int(nDelivered.Load()), int(nDups.Load())
 	res.DeadLettered, res.Unrouted = int(nDead.Load()), int(nUnrouted.Load())
+	res.FactDuplicates, res.FactConflicts = int(nFactDups.Load()), int(nFactConflicts.Load())
 	res.Interrupted = interrupted || rerr != nil
+	if err := d.flushMarks(); err != nil && rerr == nil {
+		rerr = fmt.Errorf("replay: record delivered facts: %w", err)
+	}
 	d.log.Info("replay finished", "from", from, "to", to, "scanned", res.Scanned, "selected", res.Selected,
 		"delivered", res.Delivered, "duplicates", res.Duplicates, "dead_lettered", res.DeadLettered,
-		"unrouted", res.Unrouted, "interrupted", res.Interrupted)
+		"unrouted", res.Unrouted, "fact_duplicates", res.FactDuplicates, "fact_conflicts", res.FactConflicts,
+		"interrupted", res.Interrupted)
 	return res, rerr
 }
 
@@ -192,6 +208,9 @@ const (
 	RedriveDuplicate = "duplicate"
 	RedriveDead      = "dead"
 	RedriveFailed    = "failed"
+	// RedriveFactDelivered: not sent, another event has delivered the
+	// fact (idempotency key) to the sink since; the dead letter is removed.
+	RedriveFactDelivered = "fact_delivered"
 )
 
 // ErrNoRoute is returned by Redrive when no current route of the sink takes the event.
@@ -202,9 +221,10 @@ type RedriveResult struct {
 	ID    string `json:"id"`
 	Route string `json:"route,omitempty"`
 	// Outcome is delivered or duplicate (the dead letter is removed), dead
-	// (refused again: the dead letter is updated with the new response) or
+	// (refused again: the dead letter is updated with the new response),
 	// failed (the sink kept failing until the request's deadline: the dead
-	// letter stays).
+	// letter stays) or fact_delivered (not sent: another event delivered
+	// the same fact since, see Reason; the dead letter is removed).
 	Outcome  string `json:"outcome"`
 	Status   int    `json:"status,omitempty"`
 	Reason   string `json:"reason,omitempty"`
@@ -213,7 +233,10 @@ type RedriveResult struct {
 
 // Redrive sends a dead letter again, rendered by the sink's current routes
 // (so a mapping fix applies), retrying retryable failures until ctx ends.
-// On success it removes the dead letter.
+// On success it removes the dead letter and records its fact as delivered.
+// A dead letter whose fact (idempotency key) another event has delivered
+// since (e.g. the same shipment from another source) is not sent: it is
+// removed with outcome fact_delivered.
 func (d *Dispatcher) Redrive(ctx context.Context, id string) (RedriveResult, error) {
 	res := RedriveResult{ID: id}
 	rec, err := d.dlq.Get(d.name, id)
@@ -226,7 +249,7 @@ func (d *Dispatcher) Redrive(ctx context.Context, id string) (RedriveResult, err
 	}
 	defer canonical.Release(ev)
 	it := &item{entry: relaylog.Entry{Seq: rec.Seq, Site: rec.Site, Received: rec.Received, Lane: canonical.Lane(rec.Lane), Event: rec.Event},
-		ev: ev, key: route.PartitionKey(ev), firstAt: time.Now()}
+		ev: ev, key: route.PartitionKey(ev), fact: ev.GetIdempotencyKey(), firstAt: time.Now()}
 	rev := &route.Event{Seq: rec.Seq, Site: rec.Site, Received: rec.Received, Lane: canonical.Lane(rec.Lane), Event: ev}
 	r, err := d.table.Select(ctx, rev)
 	if err == nil && r == nil {
@@ -248,6 +271,28 @@ func (d *Dispatcher) Redrive(ctx context.Context, id string) (RedriveResult, err
 		}
 		return res, d.updateDead(it, name, nil, nil, res.Reason)
 	}
+	if it.fact != "" {
+		f, ok, err := d.delivered(it.fact)
+		if err != nil {
+			return res, fmt.Errorf("redrive %s/%s: %w", d.name, id, err)
+		}
+		gone := false
+		if ok && f.EventID != ev.GetId() {
+			if gone, err = d.retracted(f.EventID); err != nil {
+				return res, fmt.Errorf("redrive %s/%s: %w", d.name, id, err)
+			}
+		}
+		if ok && f.EventID != ev.GetId() && !gone {
+			if _, err := d.dlq.Delete(d.name, id); err != nil && !errors.Is(err, dlq.ErrNotFound) {
+				return res, fmt.Errorf("redrive %s/%s: removing the dead letter failed: %w", d.name, id, err)
+			}
+			res.Outcome = RedriveFactDelivered
+			res.Reason = fmt.Sprintf("idempotency key %s was delivered by event %s (seq %d)", it.fact, f.EventID, f.Seq)
+			d.log.Info("dead letter not redriven: its fact was delivered by another event; removed", "id", id,
+				"event_id", ev.GetId(), "idempotency_key", it.fact, "delivered_by", f.EventID, "delivered_seq", f.Seq)
+			return res, nil
+		}
+	}
 	for attempt := 1; ; attempt++ {
 		out := d.sink.Do(ctx, sreq)
 		it.attempts++
@@ -257,6 +302,11 @@ func (d *Dispatcher) Redrive(ctx context.Context, id string) (RedriveResult, err
 			res.Outcome = RedriveDelivered
 			if out.Outcome == sink.Duplicate {
 				res.Outcome = RedriveDuplicate
+			}
+			it.req = sreq
+			d.recordDelivered(it)
+			if err := d.flushMarks(); err != nil {
+				return res, fmt.Errorf("redrive %s/%s: delivered, but recording its fact failed: %w", d.name, id, err)
 			}
 			if _, err := d.dlq.Delete(d.name, id); err != nil && !errors.Is(err, dlq.ErrNotFound) {
 				return res, fmt.Errorf("redrive %s/%s: delivered, but removing the dead letter failed: %w", d.name, id, err)

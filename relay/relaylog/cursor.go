@@ -13,32 +13,7 @@ import (
 // or after its cursor. seq may move backwards (a reset), but not below the
 // oldest retained event (ErrTruncated) nor beyond LastSeq()+1.
 func (l *Log) SetCursor(consumer string, seq uint64) error {
-	if err := l.enter(); err != nil {
-		return err
-	}
-	defer l.leave()
-	if consumer == "" || len(consumer) > maxConsumer {
-		return fmt.Errorf("set cursor: consumer name must be 1 to %d bytes", maxConsumer)
-	}
-	l.retMu.Lock()
-	defer l.retMu.Unlock()
-	if seq == 0 {
-		return fmt.Errorf("set cursor %s: sequences start at 1", consumer)
-	}
-	if oldest := l.floor.Load().oldest; seq < oldest {
-		return fmt.Errorf("set cursor %s to %d: %w (oldest is %d)", consumer, seq, ErrTruncated, oldest)
-	}
-	if last := l.lastSeq.Load(); seq > last+1 {
-		return fmt.Errorf("set cursor %s to %d: beyond the end of the log (%d)", consumer, seq, last)
-	}
-	err := l.db.Update(func(txn *badger.Txn) error {
-		return txn.Set(cursorKey(consumer), u64(seq))
-	})
-	if err != nil {
-		return fmt.Errorf("set cursor %s: %w", consumer, err)
-	}
-	l.cursors[consumer] = seq
-	return nil
+	return l.SetCursorMarks(consumer, seq, nil)
 }
 
 // Cursor returns a consumer's cursor, or ErrUnknownConsumer.

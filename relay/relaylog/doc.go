@@ -46,6 +46,7 @@
 //	i | id as 16 bytes (canonical UUID form)  -> global seq (8), TTL IDRetention
 //	j | id bytes (any other form)             -> global seq (8), TTL IDRetention
 //	c | consumer name                         -> cursor: next seq to deliver (8)
+//	k | len | consumer | mark name            -> mark value, TTL MarkRetention
 //	m format                                  -> format version (1)
 //	m floor                                   -> oldest retained seq (8) | index time of the last deleted block (8)
 //
@@ -53,6 +54,14 @@
 // a sequence is the block holding it: Read seeks forward only. The time
 // index uses received times made non-decreasing in sequence order, so it is
 // ordered both ways and retention and SeqAtTime can walk it from the floor.
+//
+// # Consumer marks
+//
+// A consumer may keep small records beside its cursor ([Mark]): a sink
+// dispatcher records there, per idempotency key, the event that delivered it
+// (relay/dispatch). [Log.SetCursorMarks] writes marks and then the cursor, so
+// the cursor never passes an event whose mark is not durable. Marks expire
+// Options.MarkRetention (30 days by default) after they are written.
 //
 // # Retention and disk space
 //

@@ -17,6 +17,7 @@ const (
 	prefixRawID   = 'j' // j | id bytes (ids not in canonical UUID form) -> global seq (8), TTL IDRetention
 	prefixCursor  = 'c' // c | consumer name                    -> next seq to deliver (8)
 	prefixMeta    = 'm' // m | name                             -> meta value
+	prefixMark    = 'k' // k | len consumer (1) | consumer | name -> mark value, TTL MarkRetention
 	blockKeyLen   = 1 + 8
 	timeKeyLen    = 1 + 8 + 8
 	maxConsumer   = 200

@@ -12,6 +12,11 @@ const (
 	// longest outage a spool absorbs, so a source rewound after an outage
 	// still cannot duplicate.
 	DefaultIDRetention = 30 * 24 * time.Hour
+	// DefaultMarkRetention is how long consumers' marks are kept (a sink's
+	// record of the idempotency keys it delivered): as long as event ids,
+	// so that a fact reported again by another source after the longest
+	// outage is still recognised.
+	DefaultMarkRetention = DefaultIDRetention
 	// DefaultRetention is how long events are kept once every consumer has
 	// delivered them (room for replay).
 	DefaultRetention = 7 * 24 * time.Hour
@@ -36,6 +41,9 @@ type Options struct {
 	// IDRetention is how long event ids are remembered for deduplication
 	// (default DefaultIDRetention).
 	IDRetention time.Duration
+	// MarkRetention is how long a consumer's marks are kept after they are
+	// written (default DefaultMarkRetention).
+	MarkRetention time.Duration
 	// Retention is how long events are kept once every consumer has passed
 	// them (default DefaultRetention).
 	Retention time.Duration
@@ -68,6 +76,12 @@ func (o *Options) withDefaults() error {
 	}
 	if o.Retention == 0 {
 		o.Retention = DefaultRetention
+	}
+	if o.MarkRetention == 0 {
+		o.MarkRetention = DefaultMarkRetention
+	}
+	if o.MarkRetention < time.Second {
+		return errors.New("options: MarkRetention must be at least 1s (Badger expires keys by the second)")
 	}
 	if o.IDRetention < time.Second {
 		return errors.New("options: IDRetention must be at least 1s (Badger expires keys by the second)")

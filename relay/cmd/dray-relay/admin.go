@@ -193,7 +193,8 @@ func addAdminCommands(root *cobra.Command, configPath *string) {
 					continue
 				}
 				_, _ = fmt.Fprintf(c.OutOrStdout(), "%s\t%s\tHTTP %d\t%s\n", id, res.Outcome, res.Status, res.Reason)
-				if res.Outcome != dispatch.RedriveDelivered && res.Outcome != dispatch.RedriveDuplicate {
+				if res.Outcome != dispatch.RedriveDelivered && res.Outcome != dispatch.RedriveDuplicate &&
+					res.Outcome != dispatch.RedriveFactDelivered {
 					failed++
 				}
 			}
