@@ -3,11 +3,11 @@ package peers
 import (
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -25,19 +25,14 @@ var ErrNotInstalled = errors.New("peer not installed")
 // StartMosquitto runs mosquitto on a loopback port with persistence in dir
 // (QoS 1 messages queued for a persistent session are saved to disk).
 func StartMosquitto(dir string) (*Mosquitto, error) {
-	bin, err := exec.LookPath("mosquitto")
-	if err != nil {
-		if _, serr := os.Stat("/usr/sbin/mosquitto"); serr != nil {
-			return nil, ErrNotInstalled
-		}
-		bin = "/usr/sbin/mosquitto"
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	bin, err := mosquittoPath()
 	if err != nil {
 		return nil, err
 	}
-	port := l.Addr().(*net.TCPAddr).Port
-	_ = l.Close()
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
 	conf := filepath.Join(dir, "mosquitto.conf")
 	body := fmt.Sprintf(`listener %d 127.0.0.1
 allow_anonymous true
@@ -58,16 +53,42 @@ log_dest none
 		return nil, err
 	}
 	m := &Mosquitto{Addr: "127.0.0.1:" + strconv.Itoa(port), cmd: cmd, dir: dir}
-	for i := 0; i < 100; i++ {
-		if c, err := net.DialTimeout("tcp", m.Addr, 100*time.Millisecond); err == nil {
-			_ = c.Close()
-			return m, nil
-		}
-		time.Sleep(50 * time.Millisecond)
+	if !waitListening(m.Addr) {
+		m.Stop()
+		return nil, errors.New("mosquitto did not start listening")
 	}
-	m.Stop()
-	return nil, errors.New("mosquitto did not start listening")
+	return m, nil
 }
+
+// mosquittoPath finds the broker: on PATH, else Debian's /usr/sbin.
+func mosquittoPath() (string, error) {
+	if bin, err := exec.LookPath("mosquitto"); err == nil {
+		return bin, nil
+	}
+	if _, err := os.Stat("/usr/sbin/mosquitto"); err != nil {
+		return "", ErrNotInstalled
+	}
+	return "/usr/sbin/mosquitto", nil
+}
+
+// MosquittoVersion is the installed broker's version line ("mosquitto
+// version 2.0.11").
+func MosquittoVersion() (string, error) {
+	bin, err := mosquittoPath()
+	if err != nil {
+		return "", err
+	}
+	// mosquitto -h prints its usage, version first, and exits non-zero.
+	out, _ := exec.Command(bin, "-h").CombinedOutput() //nolint:gosec // the broker found above
+	line, _, _ := strings.Cut(string(out), "\n")
+	if !strings.HasPrefix(line, "mosquitto version ") {
+		return "", fmt.Errorf("%s -h: unexpected output %q", bin, line)
+	}
+	return strings.TrimSpace(line), nil
+}
+
+// Pid is the broker's process id.
+func (m *Mosquitto) Pid() int { return m.cmd.Process.Pid }
 
 // Stop terminates the broker and waits for it.
 func (m *Mosquitto) Stop() {
