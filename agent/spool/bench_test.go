@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
+
+	"github.com/draylink/dray/testenv/bench"
 )
 
 // Benchmarks. Rerun with
@@ -33,6 +35,7 @@ func BenchmarkSpoolAppend(b *testing.B) {
 	}
 	var next atomic.Int64
 	var wg sync.WaitGroup
+	meter := bench.Start()
 	b.ResetTimer()
 	start := time.Now()
 	for c := range benchCommitters {
@@ -53,6 +56,7 @@ func BenchmarkSpoolAppend(b *testing.B) {
 	st := s.Stats()
 	b.ReportMetric(float64(b.N*benchBatch)/elapsed.Seconds(), "events/s")
 	b.ReportMetric(float64(st.Appended)/float64(max(st.Commits, 1)), "events/txn")
+	meter.Report(b, b.N*benchBatch)
 }
 
 // BenchmarkBadgerBatchedSyncWrite is Badger's own rate for comparison: 1,000
@@ -66,6 +70,7 @@ func BenchmarkBadgerBatchedSyncWrite(b *testing.B) {
 	defer db.Close()
 	val := make([]byte, benchEventSize)
 	const perTxn = 1000
+	meter := bench.Start()
 	b.ResetTimer()
 	start := time.Now()
 	for i := 0; i < b.N; {
@@ -80,6 +85,7 @@ func BenchmarkBadgerBatchedSyncWrite(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "events/s")
+	meter.Report(b, b.N)
 }
 
 // BenchmarkDrain measures the uplink's side: Read up to 1024 events (1 MiB)

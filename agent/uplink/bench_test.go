@@ -14,6 +14,7 @@ import (
 	"github.com/draylink/dray/agent/spool"
 	"github.com/draylink/dray/canonical"
 	"github.com/draylink/dray/relay/relaylog"
+	"github.com/draylink/dray/testenv/bench"
 )
 
 // Benchmarks of the spine, agent spool → uplink → relay log, in one process
@@ -64,6 +65,7 @@ func BenchmarkThroughput(b *testing.B) {
 			s.waitConnected(b)
 			n := b.N
 			b.SetBytes(benchEventSize)
+			meter := bench.Start()
 			b.ResetTimer()
 			start := time.Now()
 			busy0, appends0 := s.r.store.busyTime()
@@ -91,6 +93,7 @@ func BenchmarkThroughput(b *testing.B) {
 			// A spool that stays near empty means the uplink keeps up with
 			// the producers: they are the bound, not the link.
 			b.ReportMetric(float64(maxPending), "max-spool-pending")
+			meter.Report(b, n)
 			b.ReportMetric(0, "ns/op")
 		})
 	}
@@ -230,6 +233,7 @@ func BenchmarkLatency(b *testing.B) {
 			wg.Go(func() { tail.run(ctx, 0) })
 			defer func() { cancel(); wg.Wait() }()
 			s.waitConnected(b)
+			meter := bench.Start()
 			b.ResetTimer()
 			n := liveProducer(b, s.sp, tail, 1000, b.N, nil)
 			waitFor(b, 30*time.Second, "every event at the relay", func() bool { return tail.arrivedCount() == n })
@@ -238,6 +242,7 @@ func BenchmarkLatency(b *testing.B) {
 			b.ReportMetric(ms(quantile(lat, 0.5)), "p50-ms")
 			b.ReportMetric(ms(quantile(lat, 0.99)), "p99-ms")
 			b.ReportMetric(ms(lat[len(lat)-1]), "max-ms")
+			meter.Report(b, n)
 			b.ReportMetric(0, "ns/op")
 		})
 	}
