@@ -14,6 +14,7 @@ BUF_VERSION           := v1.75.0
 PROTOC_GEN_GO_VERSION := v1.36.12
 VTPROTO_VERSION       := v0.6.0
 GOLANGCI_VERSION      := v2.15.0
+NATS_SERVER_VERSION   := v2.15.2
 NFPM_VERSION          := v2.45.2
 
 # VERSION is the version of the packages `make package` builds; DIST where
@@ -62,9 +63,13 @@ fuzz-short: ## Run each fuzz target for FUZZTIME (default 10s).
 	  done; \
 	done
 
+# BENCHFLAGS are passed to dray-bench by bench: -only REGEXP runs some
+# scenarios (and their peers), -stdout prints the table instead of writing it.
+BENCHFLAGS ?=
+
 .PHONY: bench
-bench: ## Run the benchmarks of the canonical codecs (see docs/PERFORMANCE.md).
-	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./canonical/
+bench: deps $(TOOLS)/nats-server ## Run every issue's benchmarks and their peers (mosquitto, NATS JetStream, raw limits), ~10 min; writes the table into docs/PERFORMANCE.md.
+	$(GO) run ./testenv/cmd/dray-bench $(BENCHFLAGS)
 
 # PROFILE (default: ~10 min; short: ~2 min), SEED and DURATION (a Go
 # duration; empty: the profile's) steer `make chaos`.
@@ -97,6 +102,8 @@ $(TOOLS)/protoc-gen-go-vtproto:
 	GOBIN=$(TOOLS) $(GO) install github.com/planetscale/vtprotobuf/cmd/protoc-gen-go-vtproto@$(VTPROTO_VERSION)
 $(TOOLS)/nfpm:
 	GOBIN=$(TOOLS) $(GO) install github.com/goreleaser/nfpm/v2/cmd/nfpm@$(NFPM_VERSION)
+$(TOOLS)/nats-server:
+	GOBIN=$(TOOLS) $(GO) install github.com/nats-io/nats-server/v2@$(NATS_SERVER_VERSION)
 $(TOOLS)/golangci-lint:
 	GOBIN=$(TOOLS) $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_VERSION)
 
