@@ -20,13 +20,6 @@ const (
 	SQLOutbox = "outbox"
 )
 
-// SQLUnmapped lists the canonical event types the sql connector cannot
-// produce from this WMS: their data need a list of messages (order lines,
-// receipt lines), which its field mappings cannot fill. Their facts are in
-// the ground truth with table and outbox vias all the same; the outbox
-// rows of these types are rejected as sql_unknown_type by SQLOutbox.
-var SQLUnmapped = []string{"logistics.order.received", "logistics.order.changed", "logistics.receipt.expected", "logistics.receipt.completed"}
-
 var uomMap = map[string]string{"CA": "XCS", "EA": "EA", "KG": "KGM", "PL": "XPX"}
 
 func col(c string) map[string]any { return map[string]any{"column": c} }
@@ -83,10 +76,53 @@ func SQLConnectorConfig(cfg Config, dialect, dsn, mode string) (map[string]any, 
 		}
 		return out
 	}
+	// Orders and receipts carry their lines: each fills them from a JSON
+	// array, the outbox payload's or (tables) the database's aggregate.
+	elem := func(p string) map[string]any { return map[string]any{"path": p} }
+	elemQty := func(p string) map[string]any {
+		return map[string]any{"path": p, "uom": map[string]any{"path": "uom", "map": uomMap}}
+	}
+	owner := func(column, p string) map[string]any {
+		if p == "" {
+			return col(column)
+		}
+		return map[string]any{"column": column, "path": p}
+	}
+	orderFields := func(get func(string) map[string]any, lines map[string]any, ownerOf map[string]any) map[string]any {
+		lines["each"] = map[string]any{"lineNo": elem("line_no"), "item.ownerId": ownerOf, "item.sku": elem("sku"), "item.gtin": elem("gtin"),
+			"ordered": elemQty("qty_ordered")}
+		return map[string]any{"order.ownerId": get("owner_id"), "order.orderNo": get("order_no"), "order.orderType": val("outbound"),
+			"order.poNumber": get("po_number"), "order.carrier.scac": get("carrier_scac"), "order.lines": lines}
+	}
+	receiptFields := func(get func(string) map[string]any, lines map[string]any, ownerOf map[string]any) map[string]any {
+		lines["each"] = map[string]any{"lineNo": elem("line_no"), "item.ownerId": ownerOf, "item.sku": elem("sku"), "item.lot": elem("lot"),
+			"item.expiryDate": elem("expiry_date"), "sscc": elem("sscc"), "expected": elemQty("qty_expected"), "received": elemQty("qty_received")}
+		return map[string]any{"receipt.ownerId": get("owner_id"), "receipt.receiptNo": get("receipt_no"), "receipt.poNumber": get("po_number"),
+			"receipt.carrier.scac": get("carrier_scac"), "receipt.lines": lines}
+	}
 	var tables []any
 	switch mode {
 	case SQLTables:
+		agg := func(fields, from, order string) string { // a JSON array of objects, in order
+			if dialect == Postgres {
+				return "(SELECT json_agg(json_build_object(" + fields + ") ORDER BY " + order + ") " + from + ")"
+			}
+			return "(SELECT json_group_array(json_object(" + fields + ") ORDER BY " + order + ") " + from + ")"
+		}
+		orderLines := agg(`'line_no', l.line_no, 'sku', l.sku, 'gtin', l.gtin, 'uom', l.uom, 'qty_ordered', l.qty_ordered`,
+			"FROM order_lines l WHERE l.order_id = o.order_id", "l.line_no")
+		receiptLines := agg(`'line_no', l.line_no, 'sku', l.sku, 'lot', l.lot, 'expiry_date', l.expiry_date, 'sscc', l.sscc, 'uom', l.uom,
+  'qty_expected', l.qty_expected, 'qty_received', l.qty_received`, "FROM receipt_lines l WHERE l.receipt_id = r.receipt_id", "l.line_no")
+		receipts := func(status string) string {
+			return "SELECT r.*, " + receiptLines + " AS lines FROM receipts r WHERE r.status = '" + status + "'"
+		}
 		tables = []any{
+			wm("orders", "", "SELECT o.*, "+orderLines+" AS lines FROM orders o", []string{"order_id"}, "logistics.order.received",
+				local("released_at"), orderFields(col, col("lines"), col("owner_id"))),
+			wm("receipts_expected", "", receipts("expected"), []string{"receipt_id"}, "logistics.receipt.expected",
+				utcCol("last_modified"), receiptFields(col, col("lines"), col("owner_id"))),
+			wm("receipts_completed", "", receipts("completed"), []string{"receipt_id"}, "logistics.receipt.completed",
+				local("received_at"), merge(receiptFields(col, col("lines"), col("owner_id")), map[string]any{"completedAt": local("received_at")})),
 			wm("order_lines", "order_lines", "", []string{"order_line_id"}, "logistics.order_line.status_changed", local("status_at"),
 				map[string]any{"order.ownerId": col("owner_id"), "order.orderNo": col("order_no"), "item.ownerId": col("owner_id"),
 					"item.sku": col("sku"), "lineNo": col("line_no"), "item.gtin": col("gtin"), "status": col("status"),
@@ -180,6 +216,20 @@ FROM inventory_movements WHERE movement_type NOT IN ('STATUS_CHANGE', 'CYCLE_COU
 				"fields": map[string]any{"delivery.shipmentId": path("shipment_id"), "delivery.stopSeq": path("stop_seq"),
 					"delivery.deliveredAt": mergeTime(path("delivered_at"), "instant"), "delivery.signedBy": path("signed_by")}},
 		}
+		created := utcCol("created_at") // the outbox row's time: these payloads carry none
+		order := func(event string, occurred map[string]any) map[string]any {
+			return map[string]any{"event_type": event, "occurred": occurred,
+				"fields": orderFields(path, path("lines"), owner("payload", "owner_id"))}
+		}
+		receipt := func(event string, occurred map[string]any, extra map[string]any) map[string]any {
+			return map[string]any{"event_type": event, "occurred": occurred,
+				"fields": merge(receiptFields(path, path("lines"), owner("payload", "owner_id")), extra)}
+		}
+		types["order.created"] = order("logistics.order.received", mergeTime(path("released_at"), "local"))
+		types["order.changed"] = order("logistics.order.changed", created)
+		types["receipt.expected"] = receipt("logistics.receipt.expected", created, nil)
+		types["receipt.completed"] = receipt("logistics.receipt.completed", mergeTime(path("received_at"), "local"),
+			map[string]any{"completedAt": mergeTime(path("received_at"), "local")})
 		tables = []any{map[string]any{"name": "outbox", "mode": "outbox", "table": "outbox", "key": []string{"id"}, "types": types}}
 	default:
 		return nil, fmt.Errorf("sql connector mode %q: want %s or %s", mode, SQLTables, SQLOutbox)

@@ -87,7 +87,7 @@ func (t *Truth) Count(r Reading, applied []Applied, quarantined []Quarantined) C
 				k = v.Key
 			}
 			known[k], known[v.EventID] = true, true
-			if !r.reads(v.Src) || t.Superseded(v) || ((v.Src == "table" || v.Src == "outbox") && slices.Contains(SQLUnmapped, f.Type)) {
+			if !r.reads(v.Src) || t.Superseded(v) {
 				continue
 			}
 			if !slices.Contains(keys, k) {

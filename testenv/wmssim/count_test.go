@@ -15,8 +15,7 @@ func TestCount(t *testing.T) {
 	for _, f := range tr.Facts {
 		readable := false
 		for _, v := range f.Via {
-			db := v.Src == "table" || v.Src == "outbox"
-			if !tr.Superseded(v) && (!db || !slices.Contains(SQLUnmapped, f.Type)) {
+			if !tr.Superseded(v) {
 				readable = true
 			}
 		}

@@ -206,9 +206,7 @@
 //  1. A fact is expected when at least one via it can be read by is
 //     read, not superseded (Truth.Superseded: a row version replaced by a
 //     later version or deleted before a watermark reader saw it; such a
-//     version is optional: it may or may not be delivered) and, for
-//     database vias, not of a type the sql connector cannot make
-//     (SQLUnmapped).
+//     version is optional: it may or may not be delivered).
 //  2. Its keys are the fact's key (or the via's Key). At each sink of the
 //     fact, applied ledger records with one of those keys: 0 → lost; more
 //     than one → duplicated (distinct event ids of one fact applied under
@@ -254,8 +252,8 @@
 //
 // SQLConnectorConfig and FileDropConfig (dray-wmssim connectors) write the
 // configuration blocks with which the sql and file-drop connectors read
-// the simulated WMS as the ground truth expects; the tests run them. Known
-// gaps, found that way: the sql connector cannot fill lists of messages,
-// so order.received, order.changed and receipt.* (SQLUnmapped) never come
-// from the database.
+// the simulated WMS as the ground truth expects; the tests run them.
+// Orders and receipts come with their lines: from the outbox payload, or
+// (tables) from a JSON aggregate of the line tables in the entry's query,
+// filled by the sql connector's each.
 package wmssim

@@ -75,9 +75,6 @@ func readAll(t *testing.T, conf map[string]any) *collector {
 func expectedDB(tr *Truth, srcs ...string) map[string]*Record {
 	want := map[string]*Record{}
 	for _, f := range tr.Facts {
-		if slices.Contains(SQLUnmapped, f.Type) {
-			continue
-		}
 		for _, v := range f.Via {
 			if slices.Contains(srcs, v.Src) && !tr.Superseded(v) {
 				want[v.EventID] = f
@@ -158,17 +155,6 @@ func checkEmitted(t *testing.T, tr *Truth, got *collector, want map[string]*Reco
 		for _, w := range b.Where {
 			if (mode == SQLTables && w.Src == "table") || (mode == SQLOutbox && w.Src == "outbox") {
 				wantCodes[w.Code]++
-			}
-		}
-	}
-	if mode == SQLOutbox {
-		for _, f := range tr.Facts {
-			if slices.Contains(SQLUnmapped, f.Type) {
-				for _, v := range f.Via {
-					if v.Src == "outbox" {
-						wantCodes["sql_unknown_type"]++
-					}
-				}
 			}
 		}
 	}
