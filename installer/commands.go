@@ -166,7 +166,7 @@ Installing again updates the service; a failed install is rolled back.`,
 		RunE: func(cc *cobra.Command, _ []string) error {
 			s := Spec{Name: o.Name, Description: o.Description, User: user, Executable: unitExe,
 				Arguments: []string{"run", "--config", unitConfig}, DataDir: unitData}
-			_, err := fmt.Fprint(cc.OutOrStdout(), Unit(s))
+			_, err := fmt.Fprint(cc.OutOrStdout(), PackagedUnit(s))
 			return err
 		},
 	}

@@ -8,12 +8,22 @@ import (
 // RestartSec is how long systemd waits before restarting the service.
 const RestartSec = "5s"
 
-// Unit renders the hardened systemd unit of spec. Only the data directory
-// is writable; the configuration, the binaries and the plugins are not.
+// Unit renders the hardened systemd unit of spec, as `install` writes it.
+// Only the data directory is writable; the configuration, the binaries and
+// the plugins are not.
 func Unit(s Spec) string {
+	return unit(s, fmt.Sprintf("Written by %s install; changes are lost on the next install.", s.Name))
+}
+
+// PackagedUnit is Unit as a package ships it (print-unit).
+func PackagedUnit(s Spec) string {
+	return unit(s, fmt.Sprintf("Shipped by the %s package; change it with systemctl edit %s.", s.Name, s.Name))
+}
+
+func unit(s Spec, origin string) string {
 	var b strings.Builder
 	w := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
-	w("# Written by %s install; changes are lost on the next install.", s.Name)
+	w("# %s", origin)
 	w("[Unit]")
 	w("Description=%s", s.Description)
 	w("Documentation=https://github.com/draylink/dray")

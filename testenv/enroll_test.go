@@ -187,6 +187,15 @@ func TestEnrollIntegration(t *testing.T) {
 	// Audit: the token issues and the revocation, with actor and role;
 	// the viewer's refused attempt.
 	audit := auditLines(t, filepath.Join(r.Config.DataDir, "audit.log"))
+	// No token secret is written to the audit log or the relay's log
+	// (relay/siteca's tests check the registry).
+	rawAudit, _ := os.ReadFile(filepath.Join(r.Config.DataDir, "audit.log"))
+	for _, tok := range []string{tok1, tok2, tok4, tokX} {
+		secret := tok[strings.LastIndex(tok, ".")+1:]
+		if strings.Contains(string(rawAudit), secret) || r.Proc.LogContains(secret) {
+			t.Errorf("the secret of token %s is in the audit or relay log", tok[:strings.LastIndex(tok, ".")])
+		}
+	}
 	want := map[string]bool{"site_add/root/admin/token_issued": false, "site_revoke/root/admin/revoked": false,
 		"site_revoke/val/viewer/forbidden": false, "enroll//refused": false, "enroll//issued": false}
 	for _, l := range audit {

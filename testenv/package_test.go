@@ -168,7 +168,7 @@ func TestDebPackageIntegration(t *testing.T) {
 		t.Errorf("accounts:\n%s", sec["accounts"])
 	}
 	for p, user := range map[string]string{"agent": "dray", "relay": "dray-relay"} {
-		wantLines(p+".service", "User="+user, "Group="+user, "ExecStart=/usr/bin/dray-"+p+" run --config /etc/dray/"+p+".yaml",
+		wantLines(p+".service", "# Shipped by the dray-"+p+" package; change it with systemctl edit dray-"+p+".", "User="+user, "Group="+user, "ExecStart=/usr/bin/dray-"+p+" run --config /etc/dray/"+p+".yaml",
 			"ReadWritePaths=/var/lib/dray-"+p, "NoNewPrivileges=yes", "ProtectSystem=strict", "CapabilityBoundingSet=",
 			"AmbientCapabilities=", "ProtectHome=yes", "PrivateTmp=yes", "Restart=always", "RestartSec=5s")
 	}
