@@ -1,13 +1,13 @@
 package testenv
 
 import (
-	"fmt"
+	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
+
+	"github.com/draylink/dray/testenv/proc"
 )
 
 // Binaries are the built dray binaries.
@@ -24,38 +24,26 @@ var (
 )
 
 // ModuleRoot is the directory of the dray go.mod.
-func ModuleRoot() (string, error) {
-	out, err := exec.Command("go", "env", "GOMOD").Output()
+func ModuleRoot() (string, error) { return proc.ModuleRoot() }
+
+// buildTemp builds pkgs into a new temporary directory (shared by the
+// tests of one process) and returns it.
+func buildTemp(pattern string, pkgs ...string) (string, error) {
+	dir, err := os.MkdirTemp("", pattern)
 	if err != nil {
-		return "", fmt.Errorf("go env GOMOD: %w", err)
+		return "", err
 	}
-	mod := strings.TrimSpace(string(out))
-	if mod == "" || mod == os.DevNull {
-		return "", fmt.Errorf("not inside the dray module")
-	}
-	return filepath.Dir(mod), nil
+	return proc.Build(context.Background(), "", dir, nil, pkgs...)
 }
 
 // Build compiles dray-agent and dray-relay once per test process (into a
-// directory removed when the process exits... by the OS temp cleaner; tests
-// share it) and returns their paths.
+// temporary directory the tests share) and returns their paths.
 func Build(t testing.TB) *Binaries {
 	t.Helper()
 	buildOnce.Do(func() {
-		root, err := ModuleRoot()
+		dir, err := buildTemp("dray-bin-", "./agent/cmd/dray-agent", "./relay/cmd/dray-relay")
 		if err != nil {
 			buildErr = err
-			return
-		}
-		dir, err := os.MkdirTemp("", "dray-bin-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		cmd := exec.Command("go", "build", "-o", dir+string(filepath.Separator), "./agent/cmd/dray-agent", "./relay/cmd/dray-relay")
-		cmd.Dir = root
-		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("go build: %w\n%s", err, out)
 			return
 		}
 		built = &Binaries{Dir: dir, Agent: filepath.Join(dir, "dray-agent"), Relay: filepath.Join(dir, "dray-relay")}

@@ -7,7 +7,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"strconv"
 	"testing"
 	"time"
 
@@ -17,6 +16,7 @@ import (
 	"github.com/draylink/dray/internal/configfile"
 	"github.com/draylink/dray/internal/pki"
 	"github.com/draylink/dray/relay"
+	"github.com/draylink/dray/testenv/proc"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -69,26 +69,15 @@ func (e *Env) SiteCert(site string) (certFile, keyFile string) {
 // the call.
 func FreePort(t testing.TB) int {
 	t.Helper()
-	for i := 0; i < 50; i++ {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := l.Addr().(*net.TCPAddr).Port
-		_ = l.Close()
-		u, err := net.ListenPacket("udp", "127.0.0.1:"+strconv.Itoa(port))
-		if err != nil {
-			continue
-		}
-		_ = u.Close()
-		return port
+	port, err := proc.FreePort()
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Fatal("no free port")
-	return 0
+	return port
 }
 
 // Addr is 127.0.0.1:port.
-func Addr(port int) string { return "127.0.0.1:" + strconv.Itoa(port) }
+func Addr(port int) string { return proc.Addr(port) }
 
 func (e *Env) writeYAML(name string, v any) string {
 	e.t.Helper()

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -28,6 +27,7 @@ import (
 	"github.com/draylink/dray/relay/route"
 	"github.com/draylink/dray/relay/sink"
 	"github.com/draylink/dray/testenv/refsink"
+	"github.com/draylink/dray/testenv/stack"
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
@@ -45,20 +45,9 @@ var (
 func BuildRefsink(t testing.TB) string {
 	t.Helper()
 	refsinkOnce.Do(func() {
-		root, err := ModuleRoot()
+		dir, err := buildTemp("dray-refsink-bin-", "./testenv/cmd/dray-refsink")
 		if err != nil {
 			refsinkErr = err
-			return
-		}
-		dir, err := os.MkdirTemp("", "dray-refsink-bin-")
-		if err != nil {
-			refsinkErr = err
-			return
-		}
-		cmd := exec.Command("go", "build", "-o", dir+string(filepath.Separator), "./testenv/cmd/dray-refsink")
-		cmd.Dir = root
-		if out, err := cmd.CombinedOutput(); err != nil {
-			refsinkErr = fmt.Errorf("go build dray-refsink: %w\n%s", err, out)
 			return
 		}
 		refsinkBin = filepath.Join(dir, "dray-refsink")
@@ -189,12 +178,7 @@ func ERPRoutes(sinkName string) []route.Config {
  issuedAt: .data.shippedAt, shipmentId: .data.shipment.shipmentId, carrierScac: .data.shipment.carrier.scac,
  billOfLading: .data.shipment.bol,
  items: [.data.lines[] | {item: .lineNo, material: .item.sku, quantity: .shipped.value, unit: .shipped.uom, batch: .item.lot}]}`},
-		{Name: sinkName + "-pod", Sink: sinkName, Match: route.MatchConfig{Types: []string{"logistics.delivery.confirmed"}},
-			Path: `"/erp/v1/proofs-of-delivery"`, DropNulls: true,
-			Transform: `.data.delivery as $d
-| {delivery: $d.shipmentId, shipmentId: $d.shipmentId, deliveredAt: $d.deliveredAt, signedBy: $d.signedBy,
-   items: [($d.osdLines // [])[] | {material: .sku, deliveredQuantity: .received.value, unit: .received.uom,
-            damagedQuantity: .damaged.value, differenceReason: .reasonCode}]}`},
+		stack.PODRoute(sinkName),
 		{Name: sinkName + "-freight-invoices", Sink: sinkName, Match: route.MatchConfig{Types: []string{"logistics.freight_charge.invoiced"}},
 			Path: `"/erp/v1/freight-invoices"`,
 			Transform: `{invoiceNumber: .data.invoiceNo, invoiceDate: .data.invoiceDate, supplierScac: .data.carrier.scac,
@@ -207,10 +191,7 @@ func ERPRoutes(sinkName string) []route.Config {
 // milestones (CloudEvents unchanged) and shipped shipments (jq).
 func TMSRoutes(sinkName string) []route.Config {
 	return []route.Config{
-		{Name: sinkName + "-milestones", Sink: sinkName, Match: route.MatchConfig{Types: []string{"logistics.shipment.status_changed"}},
-			Path: `"/tms/v1/shipments/\(.data.shipmentId | @uri)/milestones"`, DropNulls: true,
-			Transform: `{code: .data.milestone, timestamp: .time, shipmentId: .data.shipmentId, stopSequence: .data.stopSeq,
- reasonCode: .data.reasonCode, location: (.data.location | if . then {city, region, country} else null end)}`},
+		stack.MilestoneRoute(sinkName),
 		{Name: sinkName + "-pod", Sink: sinkName, Match: route.MatchConfig{Types: []string{"logistics.delivery.confirmed"}},
 			Path: `"/tms/v1/shipments/\(.data.delivery.shipmentId | @uri)/milestones"`, Mode: route.ModeCloudEvents},
 		{Name: sinkName + "-shipments", Sink: sinkName, Match: route.MatchConfig{Types: []string{"logistics.shipment.shipped"}},
@@ -533,13 +514,30 @@ func (s *Site) Emit(n int) {
 	s.mu.Lock()
 	first := s.next
 	s.mu.Unlock()
-	entries := make([]spool.Entry, 0, n)
-	exp := make([]Expected, 0, n)
+	evs := make([]*canonical.Event, 0, n)
 	for i := first; i < first+n; i++ {
 		ev, err := LogisticsEvent(s.ID, i)
 		if err != nil {
 			t.Fatal(err)
 		}
+		evs = append(evs, ev)
+	}
+	s.EmitEvents(evs)
+}
+
+// EmitEvents commits evs (in one spool commit) as the site's next events:
+// they take the next indexes, as if the generator had made them.
+func (s *Site) EmitEvents(evs []*canonical.Event) {
+	t := s.env.t
+	t.Helper()
+	s.mu.Lock()
+	first := s.next
+	s.mu.Unlock()
+	n := len(evs)
+	entries := make([]spool.Entry, 0, n)
+	exp := make([]Expected, 0, n)
+	for j, ev := range evs {
+		i := first + j
 		b, err := canonical.MarshalBinary(ev)
 		if err != nil {
 			t.Fatal(err)

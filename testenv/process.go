@@ -8,50 +8,27 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/draylink/dray/testenv/proc"
 )
 
-// Process is a dray binary running as a child process, its stderr (the JSON
-// log) captured to a file.
+// Process is a dray binary running as a child process (a proc.Process),
+// its output (the JSON log) captured to a file in the test's directory.
 type Process struct {
-	t       testing.TB
-	name    string
-	cmd     *exec.Cmd
-	logPath string
-	done    chan struct{}
-	mu      sync.Mutex
-	exitErr error
+	t testing.TB
+	*proc.Process
 }
 
 // Start runs bin with args. The process is killed when the test ends if it
 // is still running, and dies with the test binary (Pdeathsig).
 func Start(t testing.TB, name, bin string, args ...string) *Process {
 	t.Helper()
-	logPath := filepath.Join(t.TempDir(), name+".log")
-	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
+	p := &Process{t: t, Process: &proc.Process{Name: name, Bin: bin, Args: args, LogPath: filepath.Join(t.TempDir(), name+".log")}}
+	if err := p.Start(); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin, args...)
-	cmd.Stdout = logFile
-	cmd.Stderr = logFile
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		logFile.Close()
-		t.Fatalf("start %s: %v", name, err)
-	}
-	p := &Process{t: t, name: name, cmd: cmd, logPath: logPath, done: make(chan struct{})}
-	go func() {
-		err := cmd.Wait()
-		logFile.Close()
-		p.mu.Lock()
-		p.exitErr = err
-		p.mu.Unlock()
-		close(p.done)
-	}()
 	t.Cleanup(func() {
 		if p.Running() {
 			p.Kill()
@@ -60,50 +37,24 @@ func Start(t testing.TB, name, bin string, args ...string) *Process {
 	return p
 }
 
-// Running reports whether the process has not exited.
-func (p *Process) Running() bool {
-	select {
-	case <-p.done:
-		return false
-	default:
-		return true
-	}
-}
-
-// Kill sends SIGKILL and waits for the exit.
-func (p *Process) Kill() {
-	_ = p.cmd.Process.Signal(syscall.SIGKILL)
-	<-p.done
-}
-
 // Stop sends SIGTERM and waits up to timeout for a clean exit (status 0);
 // it fails the test otherwise.
 func (p *Process) Stop(timeout time.Duration) {
 	p.t.Helper()
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.done:
-	case <-time.After(timeout):
-		p.Kill()
-		p.t.Fatalf("%s did not stop within %v after SIGTERM\n%s", p.name, timeout, p.Log())
-	}
-	p.mu.Lock()
-	err := p.exitErr
-	p.mu.Unlock()
-	if err != nil {
-		p.t.Fatalf("%s exited with %v after SIGTERM\n%s", p.name, err, p.Log())
+	if err := p.Process.Stop(timeout); err != nil {
+		p.t.Fatalf("%v\n%s", err, p.Log())
 	}
 }
 
 // Log returns the captured output.
 func (p *Process) Log() string {
-	b, _ := os.ReadFile(p.logPath)
+	b, _ := os.ReadFile(p.LogPath)
 	return string(b)
 }
 
 // LogContains reports whether the captured output contains s.
 func (p *Process) LogContains(s string) bool {
-	b, _ := os.ReadFile(p.logPath)
+	b, _ := os.ReadFile(p.LogPath)
 	return bytes.Contains(b, []byte(s))
 }
 
