@@ -63,6 +63,14 @@ fuzz-short: ## Run each fuzz target for FUZZTIME (default 10s).
 	  done; \
 	done
 
+# DURATION (a Go duration) makes `make demo` run unattended and end with the
+# ground-truth check; empty: until Ctrl-C. (`make chaos` reads it too.)
+.PHONY: demo
+demo: ## Run the demo: a simulated warehouse → agent → relay → reference ERP and TMS on loopback, with live progress; DURATION=60s runs unattended and checks the ground truth.
+	@mkdir -p bin
+	$(GO) build -o bin/dray-demo ./testenv/cmd/dray-demo
+	bin/dray-demo --bin $(CURDIR)/bin $(if $(DURATION),--duration $(DURATION),)
+
 # BENCHFLAGS are passed to dray-bench by bench: -only REGEXP runs some
 # scenarios (and their peers), -stdout prints the table instead of writing it.
 BENCHFLAGS ?=
