@@ -182,26 +182,31 @@ func Default() *Suite {
 
 	// agent spool and Badger (issue 3)
 	add(Scenario{ID: "spool-append", Title: "agent spool append, 4 sources × 256 events per commit", Pkg: "agent/spool",
-		Bench: "BenchmarkSpoolAppend", Benchtime: "400x", Rate: "events/s", EventBytes: 1024,
+		Bench: "BenchmarkSpoolAppend", Benchtime: "800x", Rate: "events/s", EventBytes: 1024,
 		How: "group commit, one fsynced Badger transaction per group, 1 KB events"})
 	add(Scenario{ID: "raw-badger", Title: "raw: Badger batched sync write, 1,000 keys per txn", Pkg: "agent/spool",
-		Bench: "BenchmarkBadgerBatchedSyncWrite", Benchtime: "100000x", Rate: "events/s", EventBytes: 1024, Peer: true,
+		Bench: "BenchmarkBadgerBatchedSyncWrite", Benchtime: "200000x", Rate: "events/s", EventBytes: 1024, Peer: true,
 		How: "Badger defaults + SyncWrites, one 1 KB key per event, one writer"})
 
 	// relay log (issue 3)
 	add(Scenario{ID: "relaylog-append", Title: "relay log append, 16 streams × 256 events per group commit", Pkg: "relay/relaylog",
-		Bench: "BenchmarkAppend/relaylog/batch256_x16", Benchtime: "25x", Rate: "events/s", RSS: "peak-rss-MB",
+		Bench: "BenchmarkAppend/relaylog/batch256_x16", Benchtime: "50x", Rate: "events/s", RSS: "peak-rss-MB",
 		How: "blocks, id index, marks, time index; one fsync per group"})
 	add(Scenario{ID: "raw-badger-relay", Title: "raw: Badger, one key per event, same batches", Pkg: "relay/relaylog",
-		Bench: "BenchmarkAppend/badger-per-key/batch256_x16", Benchtime: "25x", Rate: "events/s", RSS: "peak-rss-MB", Peer: true,
+		Bench: "BenchmarkAppend/badger-per-key/batch256_x16", Benchtime: "50x", Rate: "events/s", RSS: "peak-rss-MB", Peer: true,
 		How: "Badger SyncWrites, one transaction per group of 4,096 events"})
+
+	// relay ingest (issue 3)
+	add(Scenario{ID: "ingest-quic", Title: "relay ingest over QUIC, 32 batches of 256 in flight", Pkg: "relay/ingest",
+		Bench: "BenchmarkIngestQUIC/K=256", Benchtime: "400x", Rate: "events/s", EventBytes: 1024,
+		How: "MQTT v5 PUBLISH of event batches to the real endpoint, PUBACK after the relay log's fsync"})
 
 	// spine: agent → relay (issue 3)
 	add(Scenario{ID: "e2e-quic", Title: "agent → relay over QUIC, sustained (spool → uplink → ingest → relay log)", Pkg: "agent/uplink",
-		Bench: "BenchmarkThroughput/quic", Benchtime: "100000x", Rate: "events/s", EventBytes: 1024,
+		Bench: "BenchmarkThroughput/quic", Benchtime: "200000x", Rate: "events/s", EventBytes: 1024,
 		How: "4 producers commit 250 at a time; fsync before every ack at both ends; one process"})
 	add(Scenario{ID: "e2e-tcp", Title: "agent → relay over TLS/TCP, sustained", Pkg: "agent/uplink",
-		Bench: "BenchmarkThroughput/tcp", Benchtime: "100000x", Rate: "events/s", EventBytes: 1024,
+		Bench: "BenchmarkThroughput/tcp", Benchtime: "200000x", Rate: "events/s", EventBytes: 1024,
 		How: "as above over the TCP fallback"})
 	add(Scenario{ID: "lat-quic", Title: "latency spool commit → durable in the relay log, QUIC", Pkg: "agent/uplink",
 		Bench: "BenchmarkLatency/quic", Benchtime: "5000x", Offered: 1000, EventBytes: 1024,
@@ -209,13 +214,13 @@ func Default() *Suite {
 
 	// peers: mosquitto, NATS JetStream
 	add(Scenario{ID: "mosquitto", Title: "mosquitto 2.0, persistence, QoS 1, 1 KB per event", Pkg: "testenv/peers",
-		Bench: "BenchmarkPeerMosquitto", Benchtime: "30000x", Rate: "msgs/s", Peer: true,
+		Bench: "BenchmarkPeerMosquitto", Benchtime: "50000x", Rate: "msgs/s", Peer: true,
 		How: "one publisher, one persistent QoS 1 subscriber; persisted every second, not per message"})
 	for _, sync := range []string{"lazy", "always"} {
 		for _, m := range []struct{ mode, n, title string }{
 			{"sync-1", "10000x", "sync publish, 1 client"},
 			{"sync-16", "30000x", "sync publish, 16 clients"},
-			{"async", "100000x", "async publish, 256 in flight"},
+			{"async", "200000x", "async publish, 256 in flight"},
 			{"batch-100", "50000x", "atomic batches of 100"},
 			{"batch-1000", "100000x", "atomic batches of 1,000"},
 		} {
@@ -261,12 +266,19 @@ func Default() *Suite {
 		How: "real plugin process, a local PostgreSQL, real spool; one event per row"})
 	add(Scenario{ID: "filedrop-csv", Title: "filedrop connector, CSV → spool, per row", Pkg: "plugins/filedrop",
 		Bench: "BenchmarkIntegrationSpool/csv", Benchtime: "40000x", Rate: "rows/s", EventBytes: 1024,
-		CPU: []Term{{"plugin-cpu-µs/row", 1}, {"host-cpu-µs/row", 1}},
+		CPU: []Term{{"plugin-cpu-µs/rows", 1}, {"host-cpu-µs/rows", 1}},
 		How: "real plugin process, one CSV file, real spool; one event per row"})
 
 	// relay fan-out (issue 5)
+	add(Scenario{ID: "dispatch-single", Title: "relay dispatch alone → no-op HTTP sink, one request per event", Pkg: "relay/dispatch",
+		Bench: "BenchmarkDispatch/single-jq", Benchtime: "20000x", Rate: "events/s", EventBytes: 1024,
+		How: "relay log → jq goods-movement route → net/http no-op server, one process; CPU includes the no-op server"})
+	add(Scenario{ID: "raw-nethttp", Title: "raw: net/http POSTs to a no-op handler, 32 in flight", Pkg: "testenv/refsink",
+		Bench: "BenchmarkGoodsMovement/peer-nethttp-noop/c32", Benchtime: "20000x", Rate: "events/s", EventBytes: 1024, Peer: true,
+		CPU: []Term{{"server-cpu-µs/event", 1}, {"client-cpu-µs/event", 1}},
+		How: "net/http client and a no-op server process, one event per request: the HTTP floor"})
 	add(Scenario{ID: "fanout-batched", Title: "relay → 2 reference ERPs, 100 per request, per sink", Pkg: "testenv",
-		Bench: "BenchmarkFanOut/batched", Benchtime: "20000x", Rate: "events/s/sink", EventBytes: 1024,
+		Bench: "BenchmarkFanOut/batched", Benchtime: "40000x", Rate: "events/s/sink", EventBytes: 1024,
 		CPU: []Term{{"relay-cpu-µs/delivery", 1}, {"sink-cpu-µs/event", 1}},
 		How: "dray-relay and two dray-refsink processes; CPU is relay + sink per delivery"})
 	add(Scenario{ID: "refsink-batch", Title: "raw: reference ERP alone, 100 per request, 4 in flight", Pkg: "testenv/refsink",
@@ -292,6 +304,7 @@ func Default() *Suite {
 		{Dray: "codec-json", Peers: []Compare{{"peer-protojson", OnRate}}},
 		{Dray: "spool-append", Peers: []Compare{{"raw-badger", OnRate}, {"js-always-batch-1000", OnRate}, {"js-lazy-async", OnRate}}},
 		{Dray: "relaylog-append", Peers: []Compare{{"raw-badger-relay", OnRate}}},
+		{Dray: "ingest-quic", Peers: []Compare{{"js-lazy-async", OnRate}, {"js-always-batch-1000", OnRate}, {"raw-quic", OnMBps}}},
 		{Dray: "e2e-quic", Peers: []Compare{
 			{"mosquitto", OnRate}, {"js-lazy-async", OnRate}, {"js-lazy-sync-1", OnRate}, {"js-lazy-sync-16", OnRate},
 			{"js-lazy-batch-100", OnRate}, {"js-lazy-batch-1000", OnRate}, {"js-always-sync-1", OnRate},
@@ -302,6 +315,7 @@ func Default() *Suite {
 		{Dray: "plugin-sdk", Peers: []Compare{{"plugin-bare", OnRate}}},
 		{Dray: "sql-pg", Peers: []Compare{{"spool-append", OnRate}}},
 		{Dray: "filedrop-csv", Peers: []Compare{{"spool-append", OnRate}}},
+		{Dray: "dispatch-single", Peers: []Compare{{"raw-nethttp", OnRate}}},
 		{Dray: "fanout-batched", Peers: []Compare{{"refsink-batch", OnRate}}},
 		{Dray: "fanout-single", Peers: []Compare{{"refsink-single", OnRate}}},
 		{Dray: "wmssim", Peers: []Compare{{"e2e-quic", OnRate}}},
