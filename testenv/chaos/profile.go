@@ -101,8 +101,10 @@ func Default() Profile {
 func Short() Profile {
 	return Profile{
 		Name: "short", Duration: 2 * time.Minute, Warmup: 15 * time.Second, Cooldown: 10 * time.Second,
-		Scheduled: map[Class]int{AgentKill: 10, AgentKillAfterCommit: 6, RelayKill: 4, PluginKill: 3, PluginHang: 1,
-			Partition: 4, PacketLoss: 2, DiskFull: 1, SinkOutage: 2},
+		// A little more is scheduled than required, so one fault that
+		// cannot be proved on a loaded machine does not fail make test.
+		Scheduled: map[Class]int{AgentKill: 12, AgentKillAfterCommit: 6, RelayKill: 5, PluginKill: 4, PluginHang: 1,
+			Partition: 5, PacketLoss: 2, DiskFull: 1, SinkOutage: 2},
 		Required: map[Class]int{AgentKillsTotal: 16, RelayKill: 4, Partition: 4, PluginFaultsTotal: 4, DiskFull: 1,
 			DropAfterApply: 20, PacketLoss: 2, SinkOutage: 2},
 		Rate: 8, LossRate: 0.2,

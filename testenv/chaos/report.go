@@ -5,6 +5,8 @@ import (
 	"io"
 	"strings"
 	"time"
+
+	"github.com/draylink/dray/testenv/stack"
 )
 
 // Report is the outcome of a run.
@@ -16,7 +18,7 @@ type Report struct {
 	// Generated counts what the simulators generated (facts), per site.
 	Generated map[string]int `json:"generated"`
 	Tally     []ClassTally   `json:"faults"`
-	Counts    Counts         `json:"counts"`
+	Counts    stack.Counts   `json:"counts"`
 	// Failures are problems of the run other than counts: a fault class
 	// short of its minimum, a process that died by itself, orphans.
 	Failures []string `json:"failures,omitempty"`
@@ -51,6 +53,10 @@ func ShortFaults(rows []ClassTally) []string {
 	return out
 }
 
+// standing are the sink knobs set for the whole fault phase (a rate, not
+// a count of scheduled faults).
+var standing = map[Class]bool{SinkError: true, SinkRateLimit: true, SinkLatency: true, DropAfterApply: true}
+
 // Write prints the report for a person.
 func (r *Report) Write(w io.Writer) error {
 	var b strings.Builder
@@ -67,7 +73,11 @@ func (r *Report) Write(w io.Writer) error {
 		if !t.OK() {
 			mark = "  << short"
 		}
-		fmt.Fprintf(&b, "  %-26s %9d %7d %8d%s\n", t.Class, t.Scheduled, t.Fired, t.Required, mark)
+		sched := fmt.Sprint(t.Scheduled)
+		if standing[t.Class] {
+			sched = "standing"
+		}
+		fmt.Fprintf(&b, "  %-26s %9s %7d %8d%s\n", t.Class, sched, t.Fired, t.Required, mark)
 	}
 	for _, t := range r.Tally {
 		for _, e := range t.Evidence[:min(1, len(t.Evidence))] {

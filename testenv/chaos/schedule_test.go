@@ -5,9 +5,6 @@ import (
 	"reflect"
 	"testing"
 	"time"
-
-	"github.com/draylink/dray/agent/quarantine"
-	"github.com/draylink/dray/testenv/wmssim"
 )
 
 var layout = Layout{Agents: 3, SmallDisk: 2, Plugins: []string{"sql", "filedrop"}, Sinks: 2}
@@ -71,28 +68,5 @@ func TestWithDuration(t *testing.T) {
 	}
 	if _, err := Short().WithDuration(10 * time.Second); err == nil {
 		t.Fatal("a 10 s run was accepted")
-	}
-}
-
-func TestLocate(t *testing.T) {
-	recs := []quarantine.Summary{
-		{ID: "1", Source: "sql", Ref: "inventory_movements/990000001"},
-		{ID: "2", Source: "filedrop", Ref: "inventory_movements_MEM1_20250314.csv:17:4"},
-		{ID: "3", Source: "filedrop", Ref: "x12_945_O1_000000012.edi:3:1 ISA13=000000012;GS06=12;ST02=0001 MAN-02 (segment 9)"},
-		{ID: "4", Source: "filedrop", Ref: "x12_214_000000013.edi:40:2"},
-	}
-	got, err := Locate(recs, "sql")
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := []wmssim.Quarantined{{Record: "inventory_movements/990000001"},
-		{File: "inventory_movements_MEM1_20250314.csv", Line: 17},
-		{File: "x12_945_O1_000000012.edi", Set: "ISA13=000000012;GS06=12;ST02=0001"},
-		{File: "x12_214_000000013.edi"}}
-	if !reflect.DeepEqual(got, want) {
-		t.Fatalf("got %+v\nwant %+v", got, want)
-	}
-	if _, err := Locate([]quarantine.Summary{{ID: "5", Source: "filedrop", Ref: "a.csv:x"}}, "sql"); err == nil {
-		t.Fatal("a CSV reference without a line number was accepted")
 	}
 }
