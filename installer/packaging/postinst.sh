@@ -18,8 +18,10 @@ if ! getent passwd "$ACCOUNT" >/dev/null; then
 		--shell /usr/sbin/nologin --comment "$NAME service" "$ACCOUNT"
 fi
 install -d -m 0750 -o "$ACCOUNT" -g "$ACCOUNT" "$DATA"
-chown root:"$ACCOUNT" "$CONFIG"
-chmod 0640 "$CONFIG"
+if [ -e "$CONFIG" ]; then
+	chown root:"$ACCOUNT" "$CONFIG"
+	chmod 0640 "$CONFIG"
+fi
 if [ -d /run/systemd/system ]; then
 	systemctl daemon-reload || true
 	if [ -n "$2" ]; then
