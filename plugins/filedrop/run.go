@@ -447,7 +447,8 @@ func (r *run) flush(ctx context.Context) error {
 		return err
 	}
 	r.c.crash.at("before_commit")
-	if err := r.out.Emit(ctx, sdk.Batch{Events: r.b.events, Rejects: r.b.rejects, Cursor: raw}); err != nil {
+	// Every event was made by canonical.NewEvent or passed canonical.Validate.
+	if err := r.out.Emit(ctx, sdk.Batch{Events: r.b.events, Rejects: r.b.rejects, Cursor: raw, Validated: true}); err != nil {
 		return err
 	}
 	r.c.crash.at("after_commit")

@@ -47,7 +47,11 @@ func BenchmarkPluginStream(b *testing.B) {
 	for _, batch := range []int{100, 1} {
 		b.Run(fmt.Sprintf("sdk/batch=%d", batch), func(b *testing.B) {
 			b.SetBytes(int64(size))
-			benchSDK(b, batch)
+			benchSDK(b, batch, false)
+		})
+		b.Run(fmt.Sprintf("sdk-validated/batch=%d", batch), func(b *testing.B) {
+			b.SetBytes(int64(size))
+			benchSDK(b, batch, true)
 		})
 		b.Run(fmt.Sprintf("bare/batch=%d", batch), func(b *testing.B) {
 			b.SetBytes(int64(size))
@@ -56,7 +60,10 @@ func BenchmarkPluginStream(b *testing.B) {
 	}
 }
 
-func benchSDK(b *testing.B, batch int) {
+// benchSDK streams through the SDK; validated marks the batches as built by
+// canonical.NewEvent, as the sql and filedrop connectors do (no second
+// validation in the plugin).
+func benchSDK(b *testing.B, batch int, validated bool) {
 	bin := build(b, testConnectorPkg)
 	ctx := context.Background()
 	p, err := pluginhost.Start(ctx, pluginhost.Config{Path: bin, SHA256: hashOf(b, bin), Logger: slog.New(slog.DiscardHandler)})
@@ -64,7 +71,7 @@ func benchSDK(b *testing.B, batch int) {
 		b.Fatal(err)
 	}
 	defer p.Kill()
-	cfg := fmt.Sprintf(`{"events": %d, "batch": %d, "prebuilt": true}`, b.N, batch)
+	cfg := fmt.Sprintf(`{"events": %d, "batch": %d, "prebuilt": true, "validated": %t}`, b.N, batch, validated)
 	if err := p.Configure(ctx, []byte(cfg)); err != nil {
 		b.Fatal(err)
 	}

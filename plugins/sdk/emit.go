@@ -111,7 +111,7 @@ func encodeBatch(b Batch) (*pluginpb.Batch, error) {
 	if len(b.Cursor) == 0 {
 		return nil, errors.New("emit: the batch has no cursor (every batch carries the cursor after it)")
 	}
-	msg, err := encodeRecords("emit", b.Events, b.Rejects, len(b.Cursor))
+	msg, err := encodeRecords("emit", b.Events, b.Rejects, len(b.Cursor), !b.Validated)
 	if err != nil {
 		return nil, err
 	}
@@ -119,10 +119,10 @@ func encodeBatch(b Batch) (*pluginpb.Batch, error) {
 	return msg, nil
 }
 
-// encodeRecords validates and encodes events (invalid ones become rejects)
-// and converts rejects, for a batch or a retry; extra is the size of what
-// else the message carries. op prefixes errors.
-func encodeRecords(op string, events []*canonical.Event, rejects []Reject, extra int) (*pluginpb.Batch, error) {
+// encodeRecords validates (if validate) and encodes events (invalid ones
+// become rejects) and converts rejects, for a batch or a retry; extra is
+// the size of what else the message carries. op prefixes errors.
+func encodeRecords(op string, events []*canonical.Event, rejects []Reject, extra int, validate bool) (*pluginpb.Batch, error) {
 	b := Batch{Events: events, Rejects: rejects}
 	for i, ev := range b.Events {
 		if ev == nil {
@@ -148,7 +148,7 @@ func encodeRecords(op string, events []*canonical.Event, rejects []Reject, extra
 				buf = make([]byte, 0, min(encodeChunk, n*(hi-i)*5/4))
 			}
 			start := len(buf)
-			buf, rejected[i] = appendEvent(buf, b.Events[i])
+			buf, rejected[i] = appendEvent(buf, b.Events[i], validate)
 			encoded[i] = buf[start:len(buf):len(buf)]
 		}
 	}
@@ -187,10 +187,12 @@ func encodeRecords(op string, events []*canonical.Event, rejects []Reject, extra
 }
 
 // appendEvent appends the binary form of a valid event to buf, or returns
-// buf unchanged and a reject.
-func appendEvent(buf []byte, ev *canonical.Event) ([]byte, *pluginpb.Reject) {
-	if err := canonical.Validate(ev); err != nil {
-		return buf, invalidEventReject(ev, err)
+// buf unchanged and a reject; validate false trusts the event is valid.
+func appendEvent(buf []byte, ev *canonical.Event, validate bool) ([]byte, *pluginpb.Reject) {
+	if validate {
+		if err := canonical.Validate(ev); err != nil {
+			return buf, invalidEventReject(ev, err)
+		}
 	}
 	out, err := canonical.AppendBinary(buf, ev)
 	if err != nil {

@@ -166,6 +166,17 @@ func TestEncodeBatch(t *testing.T) {
 		t.Errorf("connector's reject became %v", r)
 	}
 
+	// A batch marked Validated (its events came from canonical.NewEvent) is
+	// not validated again: the same invalid event passes, for the agent's
+	// own validation to quarantine.
+	msg, err = encodeBatch(Batch{Events: []*canonical.Event{good, bad}, Cursor: []byte("c"), Validated: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(msg.GetEvents()) != 2 || len(msg.GetRejects()) != 0 {
+		t.Errorf("Validated batch: %d events, %d rejects; want 2 and 0 (no second validation)", len(msg.GetEvents()), len(msg.GetRejects()))
+	}
+
 	// Large batches are validated in parallel; the order is kept.
 	var many []*canonical.Event
 	for i := range 200 {

@@ -104,7 +104,7 @@ func (s *server) Retry(ctx context.Context, req *pluginpb.RetryRequest) (*plugin
 	if err != nil {
 		return nil, statusOf("retry "+rec.GetRef(), err)
 	}
-	msg, err := encodeRecords("retry", res.Events, res.Rejects, 0)
+	msg, err := encodeRecords("retry", res.Events, res.Rejects, 0, true)
 	if err != nil {
 		return nil, status.Error(codes.Aborted, err.Error())
 	}

@@ -74,6 +74,13 @@ type Batch struct {
 	Rejects []Reject
 	// Cursor is the position after the last record this batch covers.
 	Cursor []byte
+	// Validated says every event was returned by canonical.NewEvent (which
+	// validates it) and not changed since, so Emit does not validate them
+	// a second time; otherwise Emit validates each event and turns an
+	// invalid one into a Reject (RejectInvalidEvent). The agent validates
+	// every event it receives either way: an invalid event in a batch
+	// marked Validated is quarantined there, not stored.
+	Validated bool
 }
 
 // Reject is a source record that could not become a valid event. The agent

@@ -229,7 +229,7 @@ func (r *reader) run1(ctx context.Context, t *tablePlan, sqlText string, args []
 // emit commits a batch with the cursor in which tr's state is next (and its
 // overlap digests are tr.seen plus added). On success the state is tr's.
 func (r *reader) emit(ctx context.Context, tr *tableRuntime, cs []converted, next *tableState, added []uint64) error {
-	b := sdk.Batch{}
+	b := sdk.Batch{Validated: true} // every event comes from canonical.NewEvent
 	for _, c := range cs {
 		if c.ev != nil {
 			b.Events = append(b.Events, c.ev)

@@ -47,6 +47,9 @@ type config struct {
 	IgnoreCancel time.Duration `json:"ignore_cancel"`
 	// Prebuilt emits the same prebuilt events again and again (benchmark).
 	Prebuilt bool `json:"prebuilt"`
+	// Validated marks the batches as made by canonical.NewEvent (the SDK
+	// skips its own validation; benchmark).
+	Validated bool `json:"validated"`
 }
 
 type connector struct {
@@ -126,7 +129,7 @@ func (c *connector) Read(ctx context.Context, cursor []byte, out sdk.Emitter) er
 			}
 		}
 		next += n
-		if err := out.Emit(ctx, sdk.Batch{Events: events, Cursor: []byte(strconv.Itoa(next))}); err != nil {
+		if err := out.Emit(ctx, sdk.Batch{Events: events, Cursor: []byte(strconv.Itoa(next)), Validated: c.cfg.Validated}); err != nil {
 			if c.cfg.IgnoreCancel > 0 {
 				time.Sleep(c.cfg.IgnoreCancel)
 			}
