@@ -38,8 +38,9 @@ func Render(s *Suite, got map[string]Measured, info RunInfo) string {
 		"Load average (1 min) %.1f at the start, %.1f at the end, %.1f at most between scenarios",
 		info.Started.UTC().Format("2006-01-02 15:04 MST"), info.Took.Round(time.Second), info.Machine,
 		info.LoadStart, info.LoadEnd, info.LoadMax)
-	b.WriteString(" (the machine is shared, so absolute figures drift with the load; the peers run in the same run, " +
-		"so the ratios are the steadier figures). " + strings.Join(info.Versions, ", ") + ".\n\n")
+	b.WriteString(" (the machine may be shared: absolute figures drift with the load, and as the scenarios run one " +
+		"after another a ratio also carries any change of load between its two rows; each row's load is in the " +
+		"list under the table). " + strings.Join(info.Versions, ", ") + ".\n\n")
 	b.WriteString("Each row is one benchmark run alone in its own test process with a fixed count. " +
 		"**dray ÷ peer** is dray's figure divided by the peer's, on the figure named: above 1 dray is faster " +
 		"for events/s and MB/s; below 1 dray is faster for p99. A dray row names the first peer below it (↓). " +
@@ -71,7 +72,7 @@ func Render(s *Suite, got map[string]Measured, info RunInfo) string {
 			writeRow(&b, title, p, ratioCell(d, p, c.On, false))
 		}
 	}
-	b.WriteString("\nWhat each row runs (rerun one alone with its command):\n\n")
+	b.WriteString("\nWhat each row runs, in run order, with the load average when it ended (rerun one alone with its command):\n\n")
 	for _, sc := range s.Scenarios {
 		m, ok := got[sc.ID]
 		if !ok {
@@ -79,6 +80,9 @@ func Render(s *Suite, got map[string]Measured, info RunInfo) string {
 		}
 		fmt.Fprintf(&b, "- %s — %s. `go test ./%s -run '^$' -bench '%s' -benchtime %s`", sc.Title, sc.How, sc.Pkg,
 			BenchPattern(sc.Bench), sc.Benchtime)
+		if !math.IsNaN(m.Load) && m.Load > 0 {
+			fmt.Fprintf(&b, " (load %.1f)", m.Load)
+		}
 		if m.Err != nil {
 			fmt.Fprintf(&b, " — **%s**", cellText(m.Err.Error()))
 		}

@@ -34,6 +34,9 @@ type Measured struct {
 	// RSSOfProcess: RSSMiB is the test process's peak (setup included),
 	// the benchmark reported none.
 	RSSOfProcess bool
+	// Load is the 1-minute load average when the scenario ended (NaN
+	// unknown): the machine may be shared.
+	Load float64
 }
 
 // Runner runs scenarios: it builds each package's test binary once, then

@@ -102,14 +102,15 @@ func run() error {
 		if ctx.Err() != nil {
 			return errors.New("interrupted; the document was not changed")
 		}
+		m.Load = load()
 		got[sc.ID] = m
-		info.LoadMax = math.Max(info.LoadMax, load())
+		info.LoadMax = math.Max(info.LoadMax, m.Load)
 		status := fmt.Sprintf("%s events/s", strconv.FormatFloat(m.Rate, 'f', 0, 64))
 		if m.Err != nil {
 			failed++
 			status = "FAILED: " + m.Err.Error()
 		}
-		fmt.Printf("[%2d/%d] %-22s %6.1fs  %s\n", i+1, len(scenarios), sc.ID, m.Wall.Seconds(), status)
+		fmt.Printf("[%2d/%d] %-22s %6.1fs  load %4.1f  %s\n", i+1, len(scenarios), sc.ID, m.Wall.Seconds(), m.Load, status)
 	}
 	info.Took, info.LoadEnd = time.Since(info.Started), load()
 	section := bench.Render(suite, got, info)
