@@ -28,6 +28,7 @@ import (
 const (
 	supExamplePkg  = "./plugins/example/cmd/dray-connector-example"
 	supTestConnPkg = "./plugins/pluginhost/internal/testconnector"
+	supSQLPkg      = "./plugins/sql/cmd/dray-connector-sql"
 )
 
 var (
@@ -51,7 +52,7 @@ func supConnectorBin(t *testing.T, pkg string) string {
 			return
 		}
 		supBins = map[string]string{}
-		for _, p := range []string{supExamplePkg, supTestConnPkg} {
+		for _, p := range []string{supExamplePkg, supTestConnPkg, supSQLPkg} {
 			out := filepath.Join(dir, filepath.Base(p))
 			cmd := exec.Command("go", "build", "-o", out, p)
 			cmd.Dir = root
