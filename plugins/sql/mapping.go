@@ -712,6 +712,7 @@ func (m *mapping) build(r *row, loc *time.Location, site string) (canonical.Data
 // holders dropped and the site given to locations without one.
 func (m *fieldSet) fill(r *row, root protoreflect.Message, loc *time.Location, site string) []*rowError {
 	var errs []*rowError
+	absent := false
 	// The message holding each target is made once per row, not walked to
 	// from the root for every field.
 	var parentBuf [8]protoreflect.Message
@@ -728,12 +729,17 @@ func (m *fieldSet) fill(r *row, root protoreflect.Message, loc *time.Location, s
 			}
 			holder = parents[f.parent]
 		}
-		if err := f.apply(r, root, holder, loc, site); err != nil {
+		set, err := f.apply(r, root, holder, loc, site)
+		if err != nil {
 			err.msg = f.target + ": " + err.msg
 			errs = append(errs, err)
 		}
+		absent = absent || !set
 	}
-	m.dropEmpty(root)
+	if absent {
+		// Only a field left unset can leave its holders empty.
+		m.dropEmpty(root)
+	}
 	for _, fds := range m.locations {
 		if has(root, fds) {
 			lm := mutable(root, fds).Message()
@@ -787,27 +793,28 @@ func set(root protoreflect.Message, fds []protoreflect.FieldDescriptor, v protor
 }
 
 // apply reads the field's value from the row and sets it in root, the
-// message holding the target (data is the event's data, for received). NULL
-// leaves the field unset (validation reports a required one).
-func (f *fieldPlan) apply(r *row, data, root protoreflect.Message, loc *time.Location, site string) *rowError {
+// message holding the target (data is the event's data, for received), and
+// reports whether it set it. NULL leaves the field unset (validation
+// reports a required one).
+func (f *fieldPlan) apply(r *row, data, root protoreflect.Message, loc *time.Location, site string) (bool, *rowError) {
 	switch f.kind {
 	case kEach:
 		return f.applyEach(r, root, loc, site)
 	case kTime:
 		t, ok, err := f.time.get(r, loc)
 		if err != nil || !ok {
-			return err
+			return false, err
 		}
 		root.Set(f.leaf(), protoreflect.ValueOfMessage(timestamppb.New(t).ProtoReflect()))
-		return nil
+		return true, nil
 	}
 	val, ok, err := f.src.get(r)
 	if err != nil || !ok {
-		return err
+		return false, err
 	}
 	s, err := f.src.text(val)
 	if err != nil {
-		return err
+		return false, err
 	}
 	if f.list {
 		parts := []string{s}
@@ -821,47 +828,47 @@ func (f *fieldPlan) apply(r *row, data, root protoreflect.Message, loc *time.Loc
 			}
 			v, err := f.scalar(p)
 			if err != nil {
-				return err
+				return false, err
 			}
 			l.Append(v)
 		}
-		return nil
+		return l.Len() > 0, nil
 	}
 	switch f.kind {
 	case kQuantity, kMoney:
-		return f.amount(r, data, root, s)
+		return true, f.amount(r, data, root, s)
 	}
 	v, err := f.scalar(s)
 	if err != nil {
-		return err
+		return false, err
 	}
 	root.Set(f.leaf(), v)
-	return nil
+	return true, nil
 }
 
 // applyEach fills a list of messages from the JSON array the field
 // reads: one entry per element, in order. NULL (or a missing path) leaves
 // the list empty.
-func (f *fieldPlan) applyEach(r *row, holder protoreflect.Message, loc *time.Location, site string) *rowError {
+func (f *fieldPlan) applyEach(r *row, holder protoreflect.Message, loc *time.Location, site string) (bool, *rowError) {
 	val, ok, err := f.src.get(r)
 	if err != nil || !ok {
-		return err
+		return false, err
 	}
 	if _, isArr := val.([]any); !isArr && f.src.path == nil {
 		// The column itself holds the array, as JSON text.
 		s, err := textOf(val)
 		if err != nil {
-			return err
+			return false, err
 		}
 		d := json.NewDecoder(strings.NewReader(s))
 		d.UseNumber()
 		if jerr := d.Decode(&val); jerr != nil {
-			return rowErr(RejectBadPayload, "column %s is not JSON: %v", f.src.column, jerr)
+			return false, rowErr(RejectBadPayload, "column %s is not JSON: %v", f.src.column, jerr)
 		}
 	}
 	elems, isArr := val.([]any)
 	if !isArr {
-		return rowErr(RejectBadPayload, "%s is not a JSON array", f.src.where())
+		return false, rowErr(RejectBadPayload, "%s is not a JSON array", f.src.where())
 	}
 	list := holder.Mutable(f.leaf()).List()
 	if r.json == nil {
@@ -882,9 +889,9 @@ func (f *fieldPlan) applyEach(r *row, holder protoreflect.Message, loc *time.Loc
 		list.Append(protoreflect.ValueOfMessage(m))
 	}
 	if len(errs) > 0 {
-		return joinErrs(errs)
+		return false, joinErrs(errs)
 	}
-	return nil
+	return list.Len() > 0, nil
 }
 
 func (f *fieldPlan) leaf() protoreflect.FieldDescriptor { return f.fds[len(f.fds)-1] }
