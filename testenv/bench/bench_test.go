@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"errors"
 	"math"
 	"regexp"
 	"strings"
@@ -151,5 +152,34 @@ func TestQuantile(t *testing.T) {
 	d := []time.Duration{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}
 	if Quantile(d, 0.5) != 6 || Quantile(d, 0.99) != 10 || Quantile(nil, 0.5) != 0 {
 		t.Fatal(Quantile(d, 0.5), Quantile(d, 0.99))
+	}
+}
+
+func TestRender(t *testing.T) {
+	s := &Suite{
+		Scenarios: []Scenario{
+			{ID: "d", Title: "dray thing", Pkg: "p", Bench: "BenchmarkD", Benchtime: "1x", Rate: "events/s", How: "how d"},
+			{ID: "p", Title: "peer thing", Pkg: "p", Bench: "BenchmarkP", Benchtime: "1x", Rate: "msgs/s", Peer: true, How: "how p"},
+			{ID: "q", Title: "broken peer", Pkg: "p", Bench: "BenchmarkQ", Benchtime: "1x", Rate: "msgs/s", Peer: true, How: "how q"},
+		},
+		Groups: []Group{{Dray: "d", Peers: []Compare{{"p", OnRate}, {"q", OnRate}}}},
+	}
+	got := map[string]Measured{
+		"d": Measured{Scenario: s.Scenarios[0], Result: Result{Metrics: map[string]float64{"events/s": 30000, "p99-ms": 12.5}}}.derive(),
+		"p": Measured{Scenario: s.Scenarios[1], Result: Result{Metrics: map[string]float64{"msgs/s": 12000}}}.derive(),
+		"q": Measured{Scenario: s.Scenarios[2], Err: errors.New("skipped: nats-server | not installed")}.derive(),
+	}
+	out := Render(s, got, RunInfo{Order: []string{"p", "d", "q"}})
+	for _, want := range []string{
+		"| **dray thing** | 30,000 | — | — | 12.5 | — | — | **2.50×** vs ↓ (events/s) |",
+		"| ↳ peer thing | 12,000 | — | — | — | — | — | 2.50× (events/s) |",
+		"| ↳ broken peer | — | — | — | — | — | — | **skipped: nats-server / not installed** |",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("missing %q in\n%s", want, out)
+		}
+	}
+	if strings.Index(out, "- peer thing") > strings.Index(out, "- dray thing") {
+		t.Errorf("notes not in run order:\n%s", out)
 	}
 }

@@ -26,6 +26,9 @@ type RunInfo struct {
 	LoadStart, LoadEnd, LoadMax float64
 	// Versions of Go and of the peers.
 	Versions []string
+	// Order is the scenarios' IDs in the order they ran (the notes under
+	// the table follow it; empty: suite order).
+	Order []string
 }
 
 // Render is the generated section: heading, how the run went, the table
@@ -73,11 +76,18 @@ func Render(s *Suite, got map[string]Measured, info RunInfo) string {
 		}
 	}
 	b.WriteString("\nWhat each row runs, in run order, with the load average when it ended (rerun one alone with its command):\n\n")
-	for _, sc := range s.Scenarios {
-		m, ok := got[sc.ID]
+	order := info.Order
+	if len(order) == 0 {
+		for _, sc := range s.Scenarios {
+			order = append(order, sc.ID)
+		}
+	}
+	for _, id := range order {
+		m, ok := got[id]
 		if !ok {
 			continue
 		}
+		sc := m.Scenario
 		fmt.Fprintf(&b, "- %s — %s. `go test ./%s -run '^$' -bench '%s' -benchtime %s`", sc.Title, sc.How, sc.Pkg,
 			BenchPattern(sc.Bench), sc.Benchtime)
 		if !math.IsNaN(m.Load) && m.Load > 0 {

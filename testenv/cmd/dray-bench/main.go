@@ -104,6 +104,7 @@ func run() error {
 		}
 		m.Load = load()
 		got[sc.ID] = m
+		info.Order = append(info.Order, sc.ID)
 		info.LoadMax = math.Max(info.LoadMax, m.Load)
 		status := fmt.Sprintf("%s events/s", strconv.FormatFloat(m.Rate, 'f', 0, 64))
 		if m.Err != nil {
