@@ -265,8 +265,10 @@ everything runs on loopback; look here while it runs:
   dead letters     %s dlq ls --sink erp --config %s --token-file %s
   ERP ledger       curl -s '%s/_ledger?limit=5'     (TMS: %s/_ledger)
   logs             %s/{relay,erp,tms,MEM1}/*.log
+  configurations   %s (sinks and jq routes), %s (connectors)
 `, site.StatusAddr, st.Config.Bins.Agent, site.ConfigPath, st.Relay.TokenFile, st.Relay.Config.Admin.Listen,
-		st.Config.Bins.Relay, st.Relay.ConfigPath, st.Relay.TokenFile, st.ERP.URL(), st.TMS.URL(), st.Config.Dir)
+		st.Config.Bins.Relay, st.Relay.ConfigPath, st.Relay.TokenFile, st.ERP.URL(), st.TMS.URL(), st.Config.Dir,
+		st.Relay.ConfigPath, site.ConfigPath)
 	if d > 0 {
 		say(out, "running for %s, then draining and checking the ground truth (Ctrl-C to stop early)\n\n", d)
 	} else {
