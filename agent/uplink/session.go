@@ -5,6 +5,7 @@ import (
 	"io"
 	"strconv"
 
+	"github.com/draylink/dray/internal/crashpoint"
 	"github.com/draylink/dray/internal/wire"
 	"github.com/eclipse/paho.golang/packets"
 	"github.com/eclipse/paho.golang/paho/log"
@@ -129,6 +130,7 @@ func (o *outbox) nextIDLocked() (uint16, bool) {
 func (o *outbox) PacketReceived(cp *packets.ControlPacket, pubs chan<- *packets.Publish) error {
 	switch p := cp.Content.(type) {
 	case *packets.Puback:
+		crashpoint.Hit(crashpoint.AgentBeforeAck) // the relay has it; the spool does not know yet
 		o.mu.Lock()
 		defer o.mu.Unlock()
 		s := o.ids[p.PacketID]

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/draylink/dray/internal/crashpoint"
 	"github.com/draylink/dray/internal/wire"
 	"github.com/draylink/dray/relay/relaylog"
 )
@@ -205,6 +206,7 @@ func (c *committer) commit(group []commitReq) {
 		}
 	} else {
 		c.log.Debug("group commit", "batches", len(ins), "bytes", size, "took", time.Since(start))
+		crashpoint.Hit(crashpoint.RelayAfterCommit) // stored, not yet acknowledged
 		for i, r := range group {
 			code, why, expected := pubackFor(results[i])
 			r.sess.finishCommit(r, code, why, expected)

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 
 	"github.com/draylink/dray/internal/configfile"
+	"github.com/draylink/dray/internal/crashpoint"
 	"github.com/draylink/dray/testenv/stack"
 	"go.yaml.in/yaml/v3"
 )
@@ -79,7 +80,10 @@ func deploy(ctx context.Context, o Options, progress func(string, ...any)) (*dep
 			_ = dep.Stop()
 			return nil, fmt.Errorf("agent %s configuration: %w", site.ID, err)
 		}
-		aw := &Watched{Proc: site.Agent, Name: site.Agent.Name}
+		if pr := o.Profile.CrashPoints[CrashAgentBeforeAck]; pr > 0 {
+			site.Agent.Env = append(site.Agent.Env, fmt.Sprintf("%s=%s:%g", crashpoint.EnvVar, crashpoint.AgentBeforeAck, pr))
+		}
+		aw := &Watched{Proc: site.Agent, Name: site.Agent.Name, Log: site.Agent.Log}
 		sw := &Watched{Proc: site.Sim, Name: site.Sim.Name}
 		a := &AgentTarget{Name: site.Agent.Name, Proc: aw, Status: site.Status, Link: site.Proxy}
 		if i == 2 {
@@ -89,7 +93,10 @@ func deploy(ctx context.Context, o Options, progress func(string, ...any)) (*dep
 		dep.Sims = append(dep.Sims, sw)
 		dep.Watched = append(dep.Watched, aw, sw)
 	}
-	rw := &Watched{Proc: st.Relay.Process, Name: "relay"}
+	if pr := o.Profile.CrashPoints[CrashRelayAfterCommit]; pr > 0 {
+		st.Relay.Env = append(st.Relay.Env, fmt.Sprintf("%s=%s:%g", crashpoint.EnvVar, crashpoint.RelayAfterCommit, pr))
+	}
+	rw := &Watched{Proc: st.Relay.Process, Name: "relay", Log: st.Relay.Log}
 	dep.Relay = &RelayTarget{Proc: rw, Ready: st.WaitRelay}
 	dep.Watched = append(dep.Watched, rw)
 	for _, k := range []*stack.Sink{st.ERP, st.TMS} {

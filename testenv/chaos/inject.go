@@ -231,12 +231,13 @@ func (in *Injector) fire(ctx context.Context, f Fault, at time.Duration) {
 func waitAgent(ctx context.Context, a *AgentTarget, timeout time.Duration) (*agent.Status, error) {
 	deadline := time.Now().Add(timeout)
 	for {
-		if !a.Proc.Running() {
-			return nil, fmt.Errorf("%s exited: %w", a.Name, a.Proc.ExitErr())
-		}
+		// Not running: a crash point fired, and the watchdog restarts it.
 		st, err := a.Status(ctx)
-		if err == nil {
+		if err == nil && a.Proc.Running() {
 			return st, nil
+		}
+		if err == nil {
+			err = fmt.Errorf("%s exited: %w", a.Name, a.Proc.ExitErr())
 		}
 		if time.Now().After(deadline) {
 			return nil, fmt.Errorf("%s does not answer /status after %v: %w", a.Name, timeout, err)
@@ -262,8 +263,16 @@ func killedBySIGKILL(err error) bool {
 // killRestart kills p with SIGKILL, checks that it died of it, waits a
 // little and starts it again; ready must then succeed and the pid change.
 func (in *Injector) killRestart(ctx context.Context, name string, p Proc, ready func() error) (string, error) {
-	if !p.Running() {
-		return "", fmt.Errorf("%s is not running", name)
+	// A crash point may just have killed it: the watchdog starts it again.
+	for i := 0; !p.Running(); i++ {
+		if i == 150 {
+			return "", fmt.Errorf("%s is not running", name)
+		}
+		select {
+		case <-ctx.Done():
+			return "", ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
 	}
 	old := p.PID()
 	p.Kill()
@@ -279,6 +288,12 @@ func (in *Injector) killRestart(ctx context.Context, name string, p Proc, ready 
 		return "", err
 	}
 	if err := ready(); err != nil {
+		if !p.Running() && p.PID() != old {
+			// It died again while starting (a crash point; a real crash
+			// is the watchdog's to report): this kill did happen.
+			return fmt.Sprintf("%s pid %d died of SIGKILL; pid %d started and died again (%v): left to the watchdog",
+				name, old, p.PID(), p.ExitErr()), nil
+		}
 		return "", fmt.Errorf("restart: %w", err)
 	}
 	if p.PID() == old {
@@ -294,7 +309,7 @@ var errNoCommit = errors.New("no spool commit for 10 s")
 func (in *Injector) killAgent(ctx context.Context, a *AgentTarget, afterCommit bool) (string, error) {
 	prefix := ""
 	if afterCommit {
-		st, err := a.Status(ctx)
+		st, err := waitAgent(ctx, a, 30*time.Second)
 		if err != nil {
 			return "", fmt.Errorf("before the kill: %w", err)
 		}

@@ -38,11 +38,17 @@ const (
 	SinkRateLimit  Class = "sink_429"
 	SinkLatency    Class = "sink_latency"
 	DropAfterApply Class = "sink_drop_after_apply"
+	// CrashRelayAfterCommit and CrashAgentBeforeAck are the processes'
+	// own crash points (internal/crashpoint), enabled with a probability
+	// (Profile.CrashPoints) and proved from the exit status and the line
+	// the process wrote before it killed itself.
+	CrashRelayAfterCommit Class = "crashpoint_relay_after_commit"
+	CrashAgentBeforeAck   Class = "crashpoint_agent_before_ack"
 )
 
 // Classes lists every class in report order.
 var Classes = []Class{AgentKill, AgentKillAfterCommit, RelayKill, PluginKill, PluginHang, Partition, PacketLoss,
-	DiskFull, SinkOutage, SinkError, SinkRateLimit, SinkLatency, DropAfterApply}
+	DiskFull, SinkOutage, SinkError, SinkRateLimit, SinkLatency, DropAfterApply, CrashRelayAfterCommit, CrashAgentBeforeAck}
 
 // Profile is the size of a run: how long faults are injected, how many
 // of each, and the standing knobs.
@@ -68,6 +74,9 @@ type Profile struct {
 	// Sink knobs, standing through the fault phase.
 	SinkErrorRate, SinkRateLimitRate, DropAfterApplyRate float64
 	SinkLatency, SinkJitter                              time.Duration
+	// CrashPoints are the probabilities of the crash points per pass
+	// (relay: per group commit; agent: per PUBACK received).
+	CrashPoints map[Class]float64
 	// Drain bounds the wait for everything to arrive after the faults.
 	Drain time.Duration
 }
@@ -92,7 +101,8 @@ func Default() Profile {
 		Rate: 8, LossRate: 0.2,
 		SinkErrorRate: 0.02, SinkRateLimitRate: 0.02, DropAfterApplyRate: 0.08,
 		SinkLatency: 2 * time.Millisecond, SinkJitter: 20 * time.Millisecond,
-		Drain: 5 * time.Minute,
+		CrashPoints: map[Class]float64{CrashRelayAfterCommit: 0.004, CrashAgentBeforeAck: 0.008},
+		Drain:       5 * time.Minute,
 	}
 }
 
@@ -110,7 +120,8 @@ func Short() Profile {
 		Rate: 8, LossRate: 0.2,
 		SinkErrorRate: 0.02, SinkRateLimitRate: 0.02, DropAfterApplyRate: 0.08,
 		SinkLatency: 2 * time.Millisecond, SinkJitter: 20 * time.Millisecond,
-		Drain: 4 * time.Minute,
+		CrashPoints: map[Class]float64{CrashRelayAfterCommit: 0.015, CrashAgentBeforeAck: 0.03},
+		Drain:       4 * time.Minute,
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/draylink/dray/internal/crashpoint"
 	"github.com/draylink/dray/testenv/stack"
 	"github.com/draylink/dray/testenv/wmssim"
 )
@@ -69,7 +70,17 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		return nil, err
 	}
 	tally := NewTally(sched)
-	rep := &Report{Seed: o.Seed, Profile: o.Profile.Name, Dir: o.Dir, Schedule: sched.String(), Generated: map[string]int{}}
+	rep := &Report{Seed: o.Seed, Profile: o.Profile.Name, Planned: o.Profile.Duration, Dir: o.Dir, Schedule: sched.String(), Generated: map[string]int{}}
+	for _, w := range dep.Watched {
+		w.OnCrashPoint = func(line string) {
+			class := CrashAgentBeforeAck
+			if strings.Contains(line, crashpoint.RelayAfterCommit) {
+				class = CrashRelayAfterCommit
+			}
+			tally.Fired(class, 1, fmt.Sprintf("%s (pid %d) died of SIGKILL after %q", w.Name, w.PID(), line))
+			progress("crash point fired in %s: %s", w.Name, line)
+		}
+	}
 	dog := NewWatchdog(200*time.Millisecond, dep.Watched...)
 	targets := Targets{Relay: dep.Relay, Sinks: dep.Sinks}
 	targets.Agents = dep.Agents

@@ -2,6 +2,7 @@ package chaos
 
 import (
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 )
@@ -13,6 +14,12 @@ import (
 type Watched struct {
 	Proc
 	Name string
+	// Log returns the tail of the process's log (nil: no crash points).
+	Log func(max int) string
+	// OnCrashPoint is called with the line a process wrote before a crash
+	// point killed it; such a death is expected, and the process is
+	// started again.
+	OnCrashPoint func(line string)
 
 	mu       sync.Mutex
 	expected bool     // guarded by mu: the harness killed or stopped it
@@ -57,6 +64,16 @@ func (w *Watched) check() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.expected || w.Running() {
+		return
+	}
+	if line := w.crashPoint(); line != "" {
+		if w.OnCrashPoint != nil {
+			w.OnCrashPoint(line)
+		}
+		if err := w.Proc.Start(); err != nil { //nolint:staticcheck // the embedded process's Start, not ours (which locks)
+			w.crashes = append(w.crashes, fmt.Sprintf("%s: restart after its crash point fired: %v", w.Name, err))
+			w.expected = true
+		}
 		return
 	}
 	w.crashes = append(w.crashes, fmt.Sprintf("%s (pid %d) exited by itself at %s: %v", w.Name, w.PID(),
@@ -104,3 +121,20 @@ func (d *Watchdog) Stop() []string {
 	}
 	return out
 }
+
+// crashPoint returns the crash point line when the process died of
+// SIGKILL right after writing one (its log's last line), else "".
+func (w *Watched) crashPoint() string {
+	if w.Log == nil || !killedBySIGKILL(w.ExitErr()) {
+		return ""
+	}
+	tail := strings.TrimRight(w.Log(4096), "\n")
+	last := tail[strings.LastIndexByte(tail, '\n')+1:]
+	if strings.HasPrefix(last, crashPointPrefix) {
+		return last
+	}
+	return ""
+}
+
+// crashPointPrefix starts the line internal/crashpoint writes.
+const crashPointPrefix = "dray: crash point "

@@ -6,6 +6,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/draylink/dray/internal/crashpoint"
 	"github.com/draylink/dray/internal/logsetup"
 	"github.com/draylink/dray/relay"
 	"github.com/spf13/cobra"
@@ -19,6 +20,9 @@ func init() {
 			RunE: func(*cobra.Command, []string) error {
 				cfg, err := c.load()
 				if err != nil {
+					return err
+				}
+				if err := crashpoint.Check(); err != nil {
 					return err
 				}
 				log, err := logsetup.New(os.Stderr, cfg.Log.Level, cfg.Log.Format)
