@@ -274,6 +274,10 @@ func Default() *Suite {
 		Bench: "BenchmarkPluginStream/sdk/batch=100", Benchtime: "30000x", Rate: "events/s",
 		CPU: []Term{{"plugin-cpu-µs/event", 1}, {"host-cpu-µs/event", 1}},
 		How: "go-plugin gRPC, AutoMTLS; SDK validates and encodes, host acks"})
+	add(Scenario{ID: "plugin-sdk-validated", Title: "plugin → agent stream, events built by canonical.NewEvent, 100 per batch", Pkg: "plugins/pluginhost",
+		Bench: "BenchmarkPluginStream/sdk-validated/batch=100", Benchtime: "30000x", Rate: "events/s",
+		CPU: []Term{{"plugin-cpu-µs/event", 1}, {"host-cpu-µs/event", 1}},
+		How: "as above, the SDK skipping its second validation (Batch.Validated), as the sql and filedrop connectors send"})
 	add(Scenario{ID: "plugin-bare", Title: "bare go-plugin gRPC stream, same events", Pkg: "plugins/pluginhost",
 		Bench: "BenchmarkPluginStream/bare/batch=100", Benchtime: "100000x", Rate: "events/s", Peer: true,
 		CPU: []Term{{"plugin-cpu-µs/event", 1}, {"host-cpu-µs/event", 1}},
@@ -330,6 +334,7 @@ func Default() *Suite {
 		{Dray: "ingest-quic", Peers: []Compare{{"js-lazy-async", OnRate}, {"js-always-batch-1000", OnRate}, {"raw-quic", OnMBps}}},
 		{Dray: "e2e-tcp", Peers: []Compare{{"raw-tls", OnMBps}}},
 		{Dray: "lat-quic", Peers: []Compare{{"js-always-sync-1", OnP99}, {"raw-fsync", OnP99}}},
+		{Dray: "plugin-sdk-validated", Peers: []Compare{{"plugin-bare", OnRate}}},
 		{Dray: "plugin-sdk", Peers: []Compare{{"plugin-bare", OnRate}}},
 		{Dray: "sql-pg", Peers: []Compare{{"spool-append", OnRate}}},
 		{Dray: "filedrop-csv", Peers: []Compare{{"spool-append", OnRate}}},
