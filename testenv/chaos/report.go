@@ -11,8 +11,8 @@ import (
 
 // Report is the outcome of a run.
 type Report struct {
-	Seed    uint64        `json:"seed"`
-	Profile string        `json:"profile"`
+	Seed    uint64 `json:"seed"`
+	Profile string `json:"profile"`
 	// Planned is the profile's fault phase, Faults how long it took.
 	Planned time.Duration `json:"planned"`
 	Faults  time.Duration `json:"faultPhase"`
