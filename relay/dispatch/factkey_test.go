@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http/httptest"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -267,5 +268,97 @@ func TestSameFactAcrossRestart(t *testing.T) {
 				t.Errorf("second dispatcher: stats %+v", st)
 			}
 		})
+	}
+}
+
+// TestRetractionReleasesFact: once a retraction of the event that delivered
+// a fact has been delivered, a later event of the fact (the correction) is
+// sent; without a retraction it is not.
+func TestRetractionReleasesFact(t *testing.T) {
+	l := openLog(t)
+	f := newFakeSink(t)
+	retractions := route.Config{Name: "retractions", Mode: route.ModeCloudEvents, Path: `"/retractions"`,
+		Match: route.MatchConfig{Types: []string{"logistics.event.retracted"}}}
+	d, err := New(Options{Name: "tms", Config: fastConfig(), Log: l, Routes: table(t, "tms", retractions, jqRoute),
+		Sink: newSinkClient(t, f.srv.URL), DLQ: openDLQ(t), Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := canonical.UnmarshalBinary(departure(t, "MEM1", 1, fromDB, false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := canonical.Origin{SiteID: "MEM1", Source: "urn:dray:MEM1:wms-db", SourceSystem: "wms.db"}
+	retr, err := canonical.NewEvent(o, canonical.Record{Key: "retraction/1"}, time.Date(2025, 3, 15, 0, 0, 0, 0, time.UTC),
+		&canonical.EventRetracted{RetractedEventId: first.GetId(), Reason: "incorrect_data", RetractedSubject: first.GetSubject()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rb, err := canonical.MarshalBinary(retr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	appendEvents(t, l, "MEM1", 1, 1, [][]byte{
+		departure(t, "MEM1", 1, fromDB, false), rb, departure(t, "MEM1", 1, fromEDI, false), // retracted, corrected
+		departure(t, "MEM1", 2, fromDB, false), departure(t, "MEM1", 2, fromEDI, false), // reported twice
+	})
+	stop := running(t, d)
+	eventually(t, 10*time.Second, "every event finished", func() bool { return cursorOf(t, l, "tms") == 6 })
+	stop()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if got := f.seen[first.GetIdempotencyKey()]; got != 2 {
+		t.Errorf("the retracted fact's key was sent %d times; want 2 (the first report and the correction)", got)
+	}
+	st := d.Stats()
+	if st.Delivered != 4 || st.FactDuplicates != 1 || st.FactConflicts != 0 { // the jq body has no location
+		t.Errorf("stats %+v", st)
+	}
+}
+
+// TestRedriveFactDelivered: the first report of a fact was refused (dead
+// letter), the second source's was delivered; redriving the dead letter
+// then sends nothing and removes it (outcome fact_delivered).
+func TestRedriveFactDelivered(t *testing.T) {
+	l := openLog(t)
+	f := newFakeSink(t)
+	f.fail = func(_, attempt int) int {
+		if attempt == 1 {
+			return 422
+		}
+		return 0
+	}
+	store := openDLQ(t)
+	d, err := New(Options{Name: "tms", Config: fastConfig(), Log: l, Routes: table(t, "tms", jqRoute),
+		Sink: newSinkClient(t, f.srv.URL), DLQ: store, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	appendEvents(t, l, "MEM1", 1, 1, [][]byte{departure(t, "MEM1", 1, fromDB, false), departure(t, "MEM1", 1, fromEDI, false)})
+	stop := running(t, d)
+	defer stop()
+	eventually(t, 10*time.Second, "both events finished", func() bool { return cursorOf(t, l, "tms") == 3 })
+	if st := d.Stats(); st.DeadLettered != 1 || st.Delivered != 1 {
+		t.Fatalf("stats %+v", st)
+	}
+	dead, _, err := store.List("tms", "", 10)
+	if err != nil || len(dead) != 1 {
+		t.Fatalf("dead letters %+v, %v", dead, err)
+	}
+	f.mu.Lock()
+	before := f.requests
+	f.mu.Unlock()
+	res, err := d.Redrive(context.Background(), dead[0].ID)
+	if err != nil || res.Outcome != RedriveFactDelivered || !strings.Contains(res.Reason, "seq 2") {
+		t.Fatalf("redrive: %+v, %v", res, err)
+	}
+	f.mu.Lock()
+	after := f.requests
+	f.mu.Unlock()
+	if after != before {
+		t.Errorf("redrive sent %d requests; want none", after-before)
+	}
+	if n := store.Count("tms"); n != 0 {
+		t.Errorf("%d dead letters left", n)
 	}
 }
