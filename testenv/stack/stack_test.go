@@ -23,11 +23,21 @@ import (
 var (
 	buildOnce sync.Once
 	bins      stack.Binaries
+	binDir    string
 	demoBin   string
 	buildErr  error
 )
 
-// build compiles the stack's programs and dray-demo once per test process.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binDir != "" {
+		_ = os.RemoveAll(binDir)
+	}
+	os.Exit(code)
+}
+
+// build compiles the stack's programs and dray-demo once per test process
+// (into a directory TestMain removes).
 func build(t *testing.T) stack.Binaries {
 	t.Helper()
 	buildOnce.Do(func() {
@@ -36,6 +46,7 @@ func build(t *testing.T) stack.Binaries {
 			buildErr = err
 			return
 		}
+		binDir = dir
 		if bins, buildErr = stack.Build(context.Background(), "", dir, nil); buildErr != nil {
 			return
 		}
