@@ -44,6 +44,7 @@ type Log interface {
 	SetCursorMarks(consumer string, seq uint64, marks []relaylog.Mark) error
 	PutMarks(consumer string, marks []relaylog.Mark) error
 	GetMark(consumer, name string) ([]byte, bool, error)
+	ScanMarks(consumer, prefix string, fn func(name string) error) error
 	MarkRetention() time.Duration
 	Cursor(consumer string) (uint64, error)
 	Stats() relaylog.Stats
@@ -92,6 +93,7 @@ type Dispatcher struct {
 	// marks of delivered facts not yet written; persistMu serialises
 	// their writes (with the cursor, or alone after a replay).
 	marks     marks
+	filter    *filter
 	persistMu sync.Mutex
 	lastSkip  atomic.Pointer[FactSkip]
 
@@ -118,6 +120,7 @@ func New(o Options) (*Dispatcher, error) {
 	d := &Dispatcher{
 		name: o.Name, consumer: ConsumerName(o.Name), cfg: o.Config, log: o.Logger.With("sink", o.Name),
 		rlog: o.Log, table: o.Routes, sink: o.Sink, dlq: o.DLQ, policy: o.Config.policy(), grace: o.Grace,
+		filter: newFilter(),
 	}
 	if b := o.Config.Batch; b != nil {
 		var errs configfile.Errors
@@ -186,6 +189,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	var cursorWG sync.WaitGroup
 	cursorCtx, stopCursor := context.WithCancel(context.Background())
 	cursorWG.Go(func() { d.persistLoop(cursorCtx, tr) })
+	cursorWG.Go(func() { d.loadFilter(cursorCtx) })
 
 	runErr := d.read(ctx, tr, p, start)
 

@@ -248,9 +248,12 @@ func TestSameFactAcrossRestart(t *testing.T) {
 				t.Fatalf("cursor %d after the first dispatcher; want %d", c, wantCursor)
 			}
 
-			appendEvents(t, l, "MEM1", 2, 1, edi)
+			// The 214s arrive once the successor's filter of delivered
+			// keys is loaded from the record, so that they meet it.
 			d2 := mk(l)
 			stop = running(t, d2)
+			eventually(t, 10*time.Second, "the delivered-fact filter loaded", d2.filter.ready.Load)
+			appendEvents(t, l, "MEM1", 2, 1, edi)
 			eventually(t, 30*time.Second, "the cursor to pass the 214s", func() bool { return cursorOf(t, l, "tms") == 2*n+1 })
 			stop()
 			recs := ledger(t, tms)

@@ -1,12 +1,16 @@
 package dispatch
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
+
+	"github.com/dgraph-io/ristretto/v2/z"
 
 	"github.com/draylink/dray/internal/backoff"
 	"github.com/draylink/dray/relay/relaylog"
@@ -111,6 +115,69 @@ func (m *marks) written(snap []relaylog.Mark) {
 	}
 }
 
+// Filter sizing: a Bloom filter of this many keys at this false-positive
+// rate takes ~5 MiB per sink. More keys than that only raise the rate,
+// i.e. the share of events that are looked up in the relay log.
+const (
+	filterKeys = 4 << 20
+	filterFP   = 0.01
+)
+
+// filter is an in-memory Bloom filter of the idempotency keys the sink
+// delivered, in front of the relay log lookup: most events have no record,
+// and the filter says so without asking Badger. It is loaded from the
+// marks when Run starts; until it is ready, every key is looked up. Keys
+// delivered meanwhile are added as they are recorded, so none is missed.
+type filter struct {
+	mu    sync.RWMutex
+	bloom *z.Bloom // guarded by mu
+	ready atomic.Bool
+}
+
+func newFilter() *filter { return &filter{bloom: z.NewBloomFilter(filterKeys, filterFP)} }
+
+func (f *filter) add(key string) {
+	h := z.MemHashString(key)
+	f.mu.Lock()
+	f.bloom.Add(h)
+	f.mu.Unlock()
+}
+
+// mayHave is false only when the key was certainly not delivered.
+func (f *filter) mayHave(key string) bool {
+	if !f.ready.Load() {
+		return true
+	}
+	h := z.MemHashString(key)
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return f.bloom.Has(h)
+}
+
+// loadFilter adds the keys of the stored marks to the filter and makes it
+// ready; it gives up (the filter stays unready) when ctx ends or the relay
+// log fails.
+func (d *Dispatcher) loadFilter(ctx context.Context) {
+	start := time.Now()
+	n := 0
+	err := d.rlog.ScanMarks(d.consumer, factMarkPrefix, func(name string) error {
+		if n%4096 == 0 && ctx.Err() != nil {
+			return ctx.Err()
+		}
+		d.filter.add(name[len(factMarkPrefix):])
+		n++
+		return nil
+	})
+	if err != nil {
+		if ctx.Err() == nil {
+			d.log.Error("loading the delivered-fact filter failed; every key is looked up in the relay log", "err", err)
+		}
+		return
+	}
+	d.filter.ready.Store(true)
+	d.log.Info("delivered-fact filter loaded", "keys", n, "took", time.Since(start).Round(time.Millisecond))
+}
+
 // mark returns a mark, pending or stored.
 func (d *Dispatcher) mark(name string) ([]byte, bool, error) {
 	if v, ok := d.marks.get(name); ok {
@@ -121,7 +188,11 @@ func (d *Dispatcher) mark(name string) ([]byte, bool, error) {
 
 // delivered returns the sink's record of an idempotency key.
 func (d *Dispatcher) delivered(key string) (fact, bool, error) {
-	v, ok, err := d.mark(factMarkPrefix + key)
+	name := factMarkPrefix + key
+	if _, ok := d.marks.get(name); !ok && !d.filter.mayHave(key) {
+		return fact{}, false, nil
+	}
+	v, ok, err := d.mark(name)
 	if err != nil || !ok {
 		return fact{}, false, err
 	}
@@ -146,6 +217,7 @@ func (d *Dispatcher) recordDelivered(it *item) {
 		return
 	}
 	if it.fact != "" {
+		d.filter.add(it.fact)
 		d.marks.put(factMarkPrefix+it.fact, fact{Seq: it.entry.Seq, Digest: digestOf(it.req), EventID: it.ev.GetId()}.encode())
 	}
 	if r := it.ev.GetEventRetracted(); r != nil && r.GetRetractedEventId() != "" {

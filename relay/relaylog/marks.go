@@ -144,3 +144,25 @@ func checkConsumer(consumer string) error {
 	}
 	return nil
 }
+
+// ScanMarks calls fn with the name of every live mark of a consumer whose
+// name starts with prefix, in name order, until fn returns an error (which
+// it returns). It reads keys only.
+func (l *Log) ScanMarks(consumer, prefix string, fn func(name string) error) error {
+	if err := l.enter(); err != nil {
+		return err
+	}
+	defer l.leave()
+	start := markKey(consumer, prefix)
+	skip := len(start) - len(prefix)
+	return l.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: start})
+		defer it.Close()
+		for it.Seek(start); it.Valid(); it.Next() {
+			if err := fn(string(it.Item().Key()[skip:])); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}

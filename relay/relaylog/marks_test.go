@@ -63,6 +63,15 @@ func TestMarks(t *testing.T) {
 	if _, ok, err := l.GetMark("sink/er", "p/f/key-1"); err != nil || ok {
 		t.Errorf("consumer names must not run into mark names: %v %v", ok, err)
 	}
+	var names []string
+	if err := l.ScanMarks("sink/tms", "f/", func(n string) error { names = append(names, n); return nil }); err != nil ||
+		len(names) != 1 || names[0] != "f/key-1" {
+		t.Errorf("scan of sink/tms f/: %q, %v", names, err)
+	}
+	n := 0
+	if err := l.ScanMarks("sink/erp", "f/", func(string) error { n++; return nil }); err != nil || n != marksPerTxn+10 {
+		t.Errorf("scan of sink/erp f/: %d marks, %v", n, err)
+	}
 	if l.MarkRetention() != DefaultMarkRetention {
 		t.Errorf("mark retention %v", l.MarkRetention())
 	}
