@@ -119,6 +119,10 @@ func (s *Sim) run(ctx context.Context, began time.Time) error {
 	s.after(s.cfg.Intervals.X12945.D(), tick945)
 	s.after(s.cfg.Intervals.X12214.D(), tick214)
 
+	// A flush is the current operation: a stop (ctx) waits for it to
+	// commit, or the ground truth would log facts whose transaction was
+	// rolled back by the cancellation.
+	work := context.WithoutCancel(ctx)
 	lastFlush := time.Now()
 	var timer *time.Timer
 	defer func() {
@@ -146,7 +150,7 @@ loop:
 		if !s.cfg.MaxSpeed {
 			due := began.Add(time.Duration(float64(s.q[0].at.Sub(s.start)) / s.cfg.Acceleration))
 			if wait := time.Until(due); wait > time.Millisecond {
-				if err := s.flush(ctx); err != nil {
+				if err := s.flush(work); err != nil {
 					return err
 				}
 				lastFlush = time.Now()
@@ -167,13 +171,13 @@ loop:
 		s.now = a.at
 		a.fn()
 		if len(s.pending) >= 256 || time.Since(lastFlush) > 50*time.Millisecond {
-			if err := s.flush(ctx); err != nil {
+			if err := s.flush(work); err != nil {
 				return err
 			}
 			lastFlush = time.Now()
 		}
 	}
-	return s.finish(context.WithoutCancel(ctx))
+	return s.finish(work)
 }
 
 // finish commits the late transactions still open, sends the reports and
