@@ -6,8 +6,10 @@
 // the relay — and injects a seeded schedule of faults:
 //
 //   - kill -9 of agents at random moments and right after an observed
-//     spool commit (the crash-point substitute: the agents have no
-//     in-process crash points), of the relay, and of connector plugins;
+//     spool commit, of the relay, and of connector plugins;
+//   - the processes' own crash points (internal/crashpoint,
+//     DRAY_CRASHPOINT): the relay dies after a group commit before its
+//     PUBACKs, an agent after a PUBACK before its spool records it;
 //   - SIGSTOP/SIGCONT of plugins (a hung plugin);
 //   - partitions and 20 % packet loss windows on each agent's link;
 //   - disk-full episodes on the small agent's file system;
@@ -17,12 +19,17 @@
 // Every fault is proved from counters, not from the schedule (the
 // process really died of SIGKILL and came back with a new pid, the proxy
 // really dropped packets, the sink really dropped responses, the agent
-// really paused on low disk), and the run fails when a class fired fewer
-// times than the profile requires. After the fault phase the harness
-// heals everything, stops the simulators, drains, and counts lost,
-// duplicated, foreign, wrongly quarantined and missed-bad events exactly
-// from the sinks' ledgers and the agents' quarantines against the
-// simulators' ground truth (wmssim.Truth.Count). Any count above zero
+// really paused on low disk, a crash point's process wrote its line and
+// died of SIGKILL), and the run fails when a class fired fewer times than
+// the profile requires. A watchdog restarts a process that died without
+// the harness's doing and reports it as a failure; after the clean stop,
+// any process left running from the run's binaries is an orphan and a
+// failure too. After the fault phase the harness
+// heals everything, stops the simulators, drains (stack.Settle), and
+// counts lost, duplicated, foreign, wrongly quarantined and missed-bad
+// events exactly from the sinks' ledgers and the agents' quarantines
+// against the simulators' ground truth (stack.Evidence.Count, which is
+// wmssim.Truth.Count per site); dead letters fail the run too. Any count above zero
 // fails the run; the report names the seed, the faults fired and each bad
 // event.
 //
