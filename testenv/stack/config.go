@@ -57,31 +57,32 @@ type SiteConfig struct {
 
 // DemoSim is the simulator configuration of the demo: a busy day in a
 // minute (acceleration 1440, about 150 facts per second once the floor is
-// busy) with a small share of bad input in every source the demo reads.
+// busy) with a small share of bad input of every category, in every source
+// the demo reads.
 func DemoSim(seed uint64) wmssim.Config {
 	return wmssim.Config{
 		Seed:         seed,
 		Rate:         150,
 		Acceleration: 1440,
 		Bad: wmssim.BadConfig{
-			X12SECount:   0.05,
-			X12Truncated: 0.02,
-			DBNullKey:    0.01,
-			DBOutOfRange: 0.01,
+			CSVUnknownUnit:   0.001,
+			CSVBadNumber:     0.001,
+			CSVFieldCount:    0.001,
+			CSVBadDate:       0.001,
+			CSVInvalidUTF8:   0.05,
+			CSVUnclosedQuote: 0.05,
+			X12BadSSCC:       0.05,
+			X12SECount:       0.05,
+			X12Truncated:     0.02,
+			DBNullKey:        0.01,
+			DBOutOfRange:     0.01,
 		},
 	}
 }
 
-// Reading is what a stack's connectors read (see SiteConfig and the
-// package documentation): the WMS tables (the sql connector, shipment
-// events and deliveries left to the carrier's files) and the X12 files;
-// no CSV export and no 945 are written.
-var Reading = wmssim.Reading{Tables: true, X12: true}
-
-// sqlEntriesFromFiles are the sql connector's table entries that the demo
-// leaves out: their facts come from the carrier's X12 214 files, and
-// reading both would deliver each twice under one idempotency key.
-var sqlEntriesFromFiles = map[string]bool{"shipment_events": true, "deliveries": true}
+// Reading is what a stack's connectors read: the WMS tables, the CSV
+// movement exports and the X12 files (see the package documentation).
+var Reading = wmssim.Reading{Tables: true, CSV: true, X12: true}
 
 func (c *Config) setDefaults() error {
 	if c.Dir == "" {

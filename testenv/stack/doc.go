@@ -5,14 +5,16 @@
 // (dray-refsink, with fault knobs); and per site a WMS simulator
 // (dray-wmssim, with its ground truth) and an agent enrolled with a
 // one-time token, running the sql connector on the simulator's database
-// and the file-drop connector on its X12 drop.
+// and the file-drop connector on its CSV and X12 drops.
 //
-// What the agents read (Reading): the WMS tables, and the carrier's X12
-// 214 status files and the 846 inventory snapshots. Carrier milestones and
-// proofs of delivery come from the 214s, so the sql connector's entries
-// for the tables the WMS imports them into are left out; the simulator
-// writes no CSV export and no 945. Each fact therefore reaches a sink from
-// one source, under its idempotency key.
+// What the agents read (Reading): every source the simulator writes — the
+// WMS tables (sql connector), the CSV movement exports and the X12 945, 214
+// and 846 files (file-drop connector). Many facts are therefore reported
+// twice: a movement by its table row and its CSV line, a goods issue by
+// the shipments table and the 945, a milestone by the WMS's import table
+// and the carrier's 214. Both reports carry the fact's idempotency key;
+// the relay delivers the first and skips the other (relay/dispatch, "One
+// fact, once"), so each fact reaches each sink once.
 //
 // Use: Build, New (writes configurations and the PKI), Start (sinks,
 // relay, enrollment, agents, simulators), Progress (one look at every

@@ -88,8 +88,12 @@ type SinkProgress struct {
 	// lag (relay log events not finished for this sink) and the p99 delay
 	// from the relay receiving an event to the sink taking it.
 	Delivered, Retries, Lag uint64
-	DeadLetters             int
-	DelayP99                time.Duration
+	// FactSkips counts events not sent because another event of the same
+	// fact (its idempotency key: the same fact read from another source)
+	// was delivered.
+	FactSkips   uint64
+	DeadLetters int
+	DelayP99    time.Duration
 	// From the sink's ledger: applied, replays of an applied request
 	// (duplicates absorbed by its idempotency) and rejected requests.
 	Applied, Replayed, Rejected uint64
@@ -186,6 +190,7 @@ func (s *Stack) Progress(ctx context.Context) Progress {
 			if sp := sinks[l.Name]; sp != nil {
 				sp.Delivered, sp.Retries, sp.Lag = st.Delivery.Delivered, st.Delivery.Retries, st.Delivery.Lag
 				sp.DeadLetters, sp.DelayP99 = l.DeadLetters, st.Delivery.DelayP99
+				sp.FactSkips = st.Delivery.FactDuplicates + st.Delivery.FactConflicts
 			}
 			p.Relayed = max(p.Relayed, st.Delivery.LastSeq)
 			mu.Unlock()
@@ -288,8 +293,8 @@ func (p *Progress) Format(prev *Progress) string {
 		if prev != nil && i < len(prev.Sinks) {
 			pk = prev.Sinks[i]
 		}
-		fmt.Fprintf(&b, "  → %-3s applied %d%s (replays absorbed %d, rejected %d); relay: delivered %d, lag %d, p99 delay %s, retries %d, dead letters %d\n",
-			strings.ToUpper(k.Name), k.Applied, rate(k.Applied, pk.Applied), k.Replayed, k.Rejected, k.Delivered, k.Lag,
+		fmt.Fprintf(&b, "  → %-3s applied %d%s (replays absorbed %d, rejected %d); relay: delivered %d, same fact from another source skipped %d, lag %d, p99 delay %s, retries %d, dead letters %d\n",
+			strings.ToUpper(k.Name), k.Applied, rate(k.Applied, pk.Applied), k.Replayed, k.Rejected, k.Delivered, k.FactSkips, k.Lag,
 			k.DelayP99, k.Retries, k.DeadLetters)
 	}
 	for _, e := range p.Errors {

@@ -276,15 +276,16 @@ func (s *Stack) prepareSite(sc SiteConfig) (*Site, error) {
 	sim := sc.Sim
 	sim.Site.ID = sc.ID
 	sim.Store = wmssim.StoreConfig{SQLite: filepath.Join(base, "wms", "wms.db")}
+	csv := filepath.Join(base, "drops", "csv", "inbox")
 	x12 := filepath.Join(base, "drops", "x12", "inbox")
-	sim.Drops = wmssim.DropConfig{X12214: x12, X12846: x12}
+	sim.Drops = wmssim.DropConfig{CSV: csv, X12: x12}
 	sim.Truth = filepath.Join(base, "truth.jsonl")
 	// Defaults written out: the file says everything the run used (an
 	// empty routes map would mean "no sinks").
 	sim.SetDefaults()
-	site.SimConfig, site.TruthPath, site.DropDirs = sim, sim.Truth, []string{x12}
+	site.SimConfig, site.TruthPath, site.DropDirs = sim, sim.Truth, []string{csv, x12}
 	site.truth = &truthCounter{path: sim.Truth}
-	for _, d := range []string{filepath.Dir(sim.Store.SQLite), x12} {
+	for _, d := range []string{filepath.Dir(sim.Store.SQLite), csv, x12} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return nil, err
 		}
@@ -303,15 +304,6 @@ func (s *Stack) prepareSite(sc SiteConfig) (*Site, error) {
 	if err != nil {
 		return nil, err
 	}
-	tables, _ := sqlBlock["tables"].([]any)
-	kept := tables[:0]
-	for _, t := range tables {
-		if m, ok := t.(map[string]any); ok && sqlEntriesFromFiles[fmt.Sprint(m["name"])] {
-			continue
-		}
-		kept = append(kept, t)
-	}
-	sqlBlock["tables"] = kept
 	fdBlock, err := wmssim.FileDropConfig(sim, filepath.Join(base, "filedrop-state"))
 	if err != nil {
 		return nil, err
@@ -485,7 +477,8 @@ func (site *Site) identityFiles() (caFile, certFile, keyFile string) {
 // StartAgent starts a site's agent and waits until its status endpoint
 // answers.
 func (s *Stack) StartAgent(ctx context.Context, site *Site) error {
-	s.logf("starting the agent of %s (sql connector on the WMS database, file-drop connector on %s)", site.ID, filepath.Dir(site.DropDirs[0]))
+	s.logf("starting the agent of %s (sql connector on the WMS database, file-drop connector on %s)", site.ID,
+		filepath.Dir(filepath.Dir(site.DropDirs[0])))
 	if err := site.Agent.Start(); err != nil {
 		return err
 	}

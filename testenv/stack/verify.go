@@ -247,7 +247,7 @@ func (s *Stack) Settle(ctx context.Context, quiet, max time.Duration) (Progress,
 			fmt.Fprintf(&b, "%d/%d/%d/%d|", site.Read, site.Quarantined, site.Spooled, site.Acked)
 		}
 		for _, k := range p.Sinks {
-			fmt.Fprintf(&b, "%d/%d/%d/%d|", k.Applied, k.Replayed, k.Rejected, k.DeadLetters)
+			fmt.Fprintf(&b, "%d/%d/%d/%d/%d|", k.Applied, k.Replayed, k.Rejected, k.DeadLetters, k.FactSkips)
 		}
 		return b.String()
 	}
