@@ -365,3 +365,34 @@ func TestRedriveFactDelivered(t *testing.T) {
 		t.Errorf("%d dead letters left", n)
 	}
 }
+
+// TestUnreadableFactRecord: an event whose key has a record that cannot be
+// decoded is sent (the sink's idempotency is the backstop), not stalled.
+func TestUnreadableFactRecord(t *testing.T) {
+	l := openLog(t)
+	url, tms := refTMS(t)
+	b := departure(t, "MEM1", 1, fromDB, false)
+	ev, err := canonical.UnmarshalBinary(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.PutMarks(ConsumerName("tms"), []relaylog.Mark{{Name: factMarkPrefix + ev.GetIdempotencyKey(), Value: []byte("x")}}); err != nil {
+		t.Fatal(err)
+	}
+	appendEvents(t, l, "MEM1", 1, 1, [][]byte{b})
+	d, err := New(Options{Name: "tms", Config: fastConfig(), Log: l, Routes: table(t, "tms", milestoneRoute),
+		Sink: newSinkClient(t, url), DLQ: openDLQ(t), Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := running(t, d)
+	eventually(t, 10*time.Second, "the event finished", func() bool { return cursorOf(t, l, "tms") == 2 })
+	stop()
+	if n := len(ledger(t, tms)[refsink.OutcomeApplied]); n != 1 || d.Stats().Delivered != 1 {
+		t.Errorf("%d applied, stats %+v", n, d.Stats())
+	}
+	// Its delivery wrote a good record over the bad one.
+	if f, ok, err := d.delivered(ev.GetIdempotencyKey()); err != nil || !ok || f.EventID != ev.GetId() {
+		t.Errorf("record after delivery: %+v %v %v", f, ok, err)
+	}
+}

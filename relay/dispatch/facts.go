@@ -45,10 +45,13 @@ func (f fact) encode() string {
 	return string(append(b, f.EventID...))
 }
 
+// errBadRecord marks a delivered-fact record that cannot be decoded.
+var errBadRecord = errors.New("undecodable delivered-fact record")
+
 func decodeFact(v []byte) (fact, error) {
 	var f fact
 	if len(v) < 8+digestLen {
-		return f, fmt.Errorf("delivered-fact record of %d bytes", len(v))
+		return f, fmt.Errorf("%w of %d bytes", errBadRecord, len(v))
 	}
 	f.Seq = binary.BigEndian.Uint64(v)
 	copy(f.Digest[:], v[8:])
@@ -273,6 +276,12 @@ func (p *pipeline) checkFact(it *item) bool {
 	for attempt := 1; ; attempt++ {
 		if f, ok, err = d.delivered(it.fact); err == nil {
 			break
+		}
+		if errors.Is(err, errBadRecord) {
+			// The sink's own idempotency is the backstop: send.
+			d.log.Error("the delivered-fact record of this key is unreadable; sending the event", "seq", it.entry.Seq,
+				"event_id", it.ev.GetId(), "err", err)
+			return true
 		}
 		if errors.Is(err, relaylog.ErrClosed) {
 			return false
