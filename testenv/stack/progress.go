@@ -276,9 +276,10 @@ func (p *Progress) Format(prev *Progress) string {
 		if s.Connected {
 			link = "linked over " + s.Transport
 		}
-		fmt.Fprintf(&b, "%-5s generated %d facts%s (+%d bad inputs) → read %d, quarantined %d → spooled %d%s, pending %d → acked %d; %s",
-			s.ID, s.Generated, rate(uint64(s.Generated), uint64(ps.Generated)), s.Bad, s.Read, s.Quarantined, s.Spooled,
-			rate(s.Spooled, ps.Spooled), s.Pending, s.Acked, link)
+		fmt.Fprintf(&b, "%-5s WMS    generated %d facts%s and %d bad inputs\n", s.ID, s.Generated,
+			rate(uint64(s.Generated), uint64(ps.Generated)), s.Bad)
+		fmt.Fprintf(&b, "      agent  read %d, quarantined %d → spooled %d%s → acked %d, pending %d; %s", s.Read, s.Quarantined,
+			s.Spooled, rate(s.Spooled, ps.Spooled), s.Acked, s.Pending, link)
 		if s.Paused != "" {
 			fmt.Fprintf(&b, "; spool paused: %s", s.Paused)
 		}
@@ -287,15 +288,16 @@ func (p *Progress) Format(prev *Progress) string {
 		}
 		b.WriteByte('\n')
 	}
-	fmt.Fprintf(&b, "relay stored %d events%s\n", p.Relayed, rate(p.Relayed, relayedOf(prev)))
+	fmt.Fprintf(&b, "relay  stored %d events%s\n", p.Relayed, rate(p.Relayed, relayedOf(prev)))
 	for i, k := range p.Sinks {
 		var pk SinkProgress
 		if prev != nil && i < len(prev.Sinks) {
 			pk = prev.Sinks[i]
 		}
-		fmt.Fprintf(&b, "  → %-3s applied %d%s (replays absorbed %d, rejected %d); relay: delivered %d, same fact from another source skipped %d, lag %d, p99 delay %s, retries %d, dead letters %d\n",
-			strings.ToUpper(k.Name), k.Applied, rate(k.Applied, pk.Applied), k.Replayed, k.Rejected, k.Delivered, k.FactSkips, k.Lag,
-			k.DelayP99, k.Retries, k.DeadLetters)
+		fmt.Fprintf(&b, "%-5s  applied %d%s, replays absorbed %d, rejected %d\n", strings.ToUpper(k.Name), k.Applied,
+			rate(k.Applied, pk.Applied), k.Replayed, k.Rejected)
+		fmt.Fprintf(&b, "       relay delivered %d, second reports skipped %d, lag %d, p99 delay %s, retries %d, dead letters %d\n",
+			k.Delivered, k.FactSkips, k.Lag, k.DelayP99, k.Retries, k.DeadLetters)
 	}
 	for _, e := range p.Errors {
 		fmt.Fprintf(&b, "  ! %s\n", e)

@@ -32,6 +32,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	"unicode/utf8"
+	"unsafe"
 
 	"github.com/draylink/dray/testenv/stack"
 )
@@ -289,31 +291,50 @@ func lastLine(log, prefix string) string {
 // screen redraws the progress block in place on a terminal, and prints it
 // as it comes otherwise.
 type screen struct {
-	out   io.Writer
-	tty   bool
-	lines int
+	out  io.Writer
+	fd   uintptr // the terminal's, when out is one
+	tty  bool
+	rows int // terminal rows the last block took
 }
 
 func newScreen(out io.Writer) *screen {
 	s := &screen{out: out}
 	if f, ok := out.(*os.File); ok {
 		if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
-			s.tty = true
+			s.tty, s.fd = true, f.Fd()
 		}
 	}
 	return s
 }
 
-func (s *screen) show(block string) {
-	if s.tty && s.lines > 0 {
-		say(s.out, "\x1b[%dA\x1b[J", s.lines)
+// width is the terminal's width in columns (80 when unknown).
+func (s *screen) width() int {
+	var ws struct{ rows, cols, x, y uint16 }
+	if _, _, errno := syscall.Syscall(syscall.SYS_IOCTL, s.fd, uintptr(syscall.TIOCGWINSZ), uintptr(unsafe.Pointer(&ws))); errno != 0 || ws.cols == 0 {
+		return 80
 	}
-	stamp := time.Now().Format("15:04:05")
-	say(s.out, "[%s]\n%s", stamp, block)
-	s.lines = strings.Count(block, "\n") + 1
+	return int(ws.cols)
 }
 
-func (s *screen) done() { s.lines = 0 }
+func (s *screen) show(block string) {
+	text := "[" + time.Now().Format("15:04:05") + "]\n" + block
+	if !s.tty {
+		say(s.out, "%s", text)
+		return
+	}
+	if s.rows > 0 {
+		say(s.out, "\x1b[%dA\x1b[J", s.rows)
+	}
+	say(s.out, "%s", text)
+	// Rows taken, wrapped lines included, to move back over next time.
+	w := s.width()
+	s.rows = 0
+	for _, line := range strings.Split(strings.TrimSuffix(text, "\n"), "\n") {
+		s.rows += max(1, (utf8.RuneCountInString(line)+w-1)/w)
+	}
+}
+
+func (s *screen) done() { s.rows = 0 }
 
 // say and sayln write to the terminal; a failed write to it is not worth
 // stopping the stack for.
