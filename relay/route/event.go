@@ -34,21 +34,20 @@ func (e *Event) JSON() ([]byte, error) {
 	return e.json, e.jsonErr
 }
 
-// Doc returns the event's CloudEvents JSON decoded for jq (objects as
-// map[string]any, numbers as json.Number so none loses precision).
+// Doc returns the event's CloudEvents JSON as jq sees it (objects as
+// map[string]any, numbers as json.Number so none loses precision), built
+// from the message directly (eventValue); an event that has no JSON form
+// gets the JSON encoder's located error.
 func (e *Event) Doc() (any, error) {
 	if e.docDone {
 		return e.doc, e.docErr
 	}
 	e.docDone = true
-	b, err := e.JSON()
-	if err != nil {
-		e.docErr = err
-		return nil, err
+	if v, err := eventValue(e.Event); err == nil {
+		e.doc = v
+		return e.doc, nil
 	}
-	if e.doc, err = parseValue(b); err != nil {
-		e.docErr = fmt.Errorf("decode event json: %w", err)
-	}
+	e.doc, e.docErr = docFromJSON(e)
 	return e.doc, e.docErr
 }
 
