@@ -38,8 +38,8 @@
 // jq's input is the event's CloudEvents JSON as Go values, built from the
 // message directly (eventvalue.go) rather than encoded and decoded again;
 // a test holds it equal to the JSON round trip over every golden event.
-// JSON bodies from elsewhere (batch responses) are decoded for jq by a
-// small purpose-built parser (jsonvalue.go), about four times faster than
-// encoding/json into `any`, with the same result (a fuzz target compares
-// them).
+// The JSON form decoded by a small purpose-built parser (jsonvalue.go,
+// about four times faster than encoding/json into `any`, with the same
+// result: a fuzz target compares them) stays the reference that test
+// compares with, and the path for an event the walk leaves.
 package route
