@@ -294,6 +294,20 @@ func (x *Quantity) decodeJSON(d *decoder) {
 	}
 }
 
+func (x *Quantity) jsonValue(e *valueEncoder) map[string]any {
+	if x == nil {
+		return map[string]any{}
+	}
+	m := make(map[string]any, 2)
+	if x.Value != "" {
+		m["value"] = e.str(x.Value)
+	}
+	if x.Uom != "" {
+		m["uom"] = e.str(x.Uom)
+	}
+	return m
+}
+
 func (x *Quantity) validateFields(v *validator) {
 	v.path.push("value")
 	v.str(x.Value, rulesQuantity_Value)
@@ -359,6 +373,20 @@ func (x *Money) decodeJSON(d *decoder) {
 			return
 		}
 	}
+}
+
+func (x *Money) jsonValue(e *valueEncoder) map[string]any {
+	if x == nil {
+		return map[string]any{}
+	}
+	m := make(map[string]any, 2)
+	if x.Amount != "" {
+		m["amount"] = e.str(x.Amount)
+	}
+	if x.Currency != "" {
+		m["currency"] = e.str(x.Currency)
+	}
+	return m
 }
 
 func (x *Money) validateFields(v *validator) {
@@ -513,6 +541,39 @@ func (x *Address) decodeJSON(d *decoder) {
 			return
 		}
 	}
+}
+
+func (x *Address) jsonValue(e *valueEncoder) map[string]any {
+	if x == nil {
+		return map[string]any{}
+	}
+	m := make(map[string]any, 7)
+	if x.Name != "" {
+		m["name"] = e.str(x.Name)
+	}
+	if len(x.Lines) > 0 {
+		l := make([]any, len(x.Lines))
+		for i, v := range x.Lines {
+			l[i] = e.str(v)
+		}
+		m["lines"] = l
+	}
+	if x.City != "" {
+		m["city"] = e.str(x.City)
+	}
+	if x.Region != "" {
+		m["region"] = e.str(x.Region)
+	}
+	if x.PostalCode != "" {
+		m["postalCode"] = e.str(x.PostalCode)
+	}
+	if x.Country != "" {
+		m["country"] = e.str(x.Country)
+	}
+	if x.Unlocode != "" {
+		m["unlocode"] = e.str(x.Unlocode)
+	}
+	return m
 }
 
 func (x *Address) validateFields(v *validator) {
@@ -675,6 +736,33 @@ func (x *Party) decodeJSON(d *decoder) {
 	}
 }
 
+func (x *Party) jsonValue(e *valueEncoder) map[string]any {
+	if x == nil {
+		return map[string]any{}
+	}
+	m := make(map[string]any, 5)
+	if x.Id != "" {
+		m["id"] = e.str(x.Id)
+	}
+	if x.Name != "" {
+		m["name"] = e.str(x.Name)
+	}
+	if x.Gln != "" {
+		m["gln"] = e.str(x.Gln)
+	}
+	if len(x.Roles) > 0 {
+		l := make([]any, len(x.Roles))
+		for i, v := range x.Roles {
+			l[i] = e.enum(jsonNamesPartyRole[:], int32(v))
+		}
+		m["roles"] = l
+	}
+	if x.Address != nil {
+		m["address"] = x.Address.jsonValue(e)
+	}
+	return m
+}
+
 func (x *Party) validateFields(v *validator) {
 	v.path.push("id")
 	v.str(x.Id, rulesParty_Id)
@@ -819,6 +907,32 @@ func (x *Site) decodeJSON(d *decoder) {
 	}
 }
 
+func (x *Site) jsonValue(e *valueEncoder) map[string]any {
+	if x == nil {
+		return map[string]any{}
+	}
+	m := make(map[string]any, 6)
+	if x.SiteId != "" {
+		m["siteId"] = e.str(x.SiteId)
+	}
+	if x.Name != "" {
+		m["name"] = e.str(x.Name)
+	}
+	if x.Gln != "" {
+		m["gln"] = e.str(x.Gln)
+	}
+	if x.Unlocode != "" {
+		m["unlocode"] = e.str(x.Unlocode)
+	}
+	if x.TimeZone != "" {
+		m["timeZone"] = e.str(x.TimeZone)
+	}
+	if x.Address != nil {
+		m["address"] = x.Address.jsonValue(e)
+	}
+	return m
+}
+
 func (x *Site) validateFields(v *validator) {
 	v.path.push("siteId")
 	v.str(x.SiteId, rulesSite_SiteId)
@@ -936,6 +1050,26 @@ func (x *Location) decodeJSON(d *decoder) {
 	}
 }
 
+func (x *Location) jsonValue(e *valueEncoder) map[string]any {
+	if x == nil {
+		return map[string]any{}
+	}
+	m := make(map[string]any, 4)
+	if x.SiteId != "" {
+		m["siteId"] = e.str(x.SiteId)
+	}
+	if x.Code != "" {
+		m["code"] = e.str(x.Code)
+	}
+	if x.Sgln != "" {
+		m["sgln"] = e.str(x.Sgln)
+	}
+	if x.Type != 0 {
+		m["type"] = e.enum(jsonNamesLocationType[:], int32(x.Type))
+	}
+	return m
+}
+
 func (x *Location) validateFields(v *validator) {
 	v.path.push("siteId")
 	v.str(x.SiteId, rulesLocation_SiteId)
@@ -1022,6 +1156,23 @@ func (x *Pack) decodeJSON(d *decoder) {
 			return
 		}
 	}
+}
+
+func (x *Pack) jsonValue(e *valueEncoder) map[string]any {
+	if x == nil {
+		return map[string]any{}
+	}
+	m := make(map[string]any, 3)
+	if x.Uom != "" {
+		m["uom"] = e.str(x.Uom)
+	}
+	if x.Gtin != "" {
+		m["gtin"] = e.str(x.Gtin)
+	}
+	if x.QtyInBase != "" {
+		m["qtyInBase"] = e.str(x.QtyInBase)
+	}
+	return m
 }
 
 func (x *Pack) validateFields(v *validator) {
@@ -1179,6 +1330,39 @@ func (x *Item) decodeJSON(d *decoder) {
 	}
 }
 
+func (x *Item) jsonValue(e *valueEncoder) map[string]any {
+	if x == nil {
+		return map[string]any{}
+	}
+	m := make(map[string]any, 7)
+	if x.OwnerId != "" {
+		m["ownerId"] = e.str(x.OwnerId)
+	}
+	if x.Sku != "" {
+		m["sku"] = e.str(x.Sku)
+	}
+	if x.Description != "" {
+		m["description"] = e.str(x.Description)
+	}
+	if x.BaseUom != "" {
+		m["baseUom"] = e.str(x.BaseUom)
+	}
+	if len(x.Packs) > 0 {
+		l := make([]any, len(x.Packs))
+		for i, v := range x.Packs {
+			l[i] = v.jsonValue(e)
+		}
+		m["packs"] = l
+	}
+	if x.LotControlled {
+		m["lotControlled"] = x.LotControlled
+	}
+	if x.ExpiryControlled {
+		m["expiryControlled"] = x.ExpiryControlled
+	}
+	return m
+}
+
 func (x *Item) validateFields(v *validator) {
 	v.path.push("ownerId")
 	v.str(x.OwnerId, rulesItem_OwnerId)
@@ -1324,6 +1508,32 @@ func (x *ItemRef) decodeJSON(d *decoder) {
 			return
 		}
 	}
+}
+
+func (x *ItemRef) jsonValue(e *valueEncoder) map[string]any {
+	if x == nil {
+		return map[string]any{}
+	}
+	m := make(map[string]any, 6)
+	if x.OwnerId != "" {
+		m["ownerId"] = e.str(x.OwnerId)
+	}
+	if x.Sku != "" {
+		m["sku"] = e.str(x.Sku)
+	}
+	if x.Gtin != "" {
+		m["gtin"] = e.str(x.Gtin)
+	}
+	if x.Lot != "" {
+		m["lot"] = e.str(x.Lot)
+	}
+	if x.ExpiryDate != "" {
+		m["expiryDate"] = e.str(x.ExpiryDate)
+	}
+	if x.Description != "" {
+		m["description"] = e.str(x.Description)
+	}
+	return m
 }
 
 func (x *ItemRef) validateFields(v *validator) {
@@ -1492,6 +1702,35 @@ func (x *InventoryPosition) decodeJSON(d *decoder) {
 			return
 		}
 	}
+}
+
+func (x *InventoryPosition) jsonValue(e *valueEncoder) map[string]any {
+	if x == nil {
+		return map[string]any{}
+	}
+	m := make(map[string]any, 7)
+	if x.Location != nil {
+		m["location"] = x.Location.jsonValue(e)
+	}
+	if x.Item != nil {
+		m["item"] = x.Item.jsonValue(e)
+	}
+	if x.Status != 0 {
+		m["status"] = e.enum(jsonNamesInventoryStatus[:], int32(x.Status))
+	}
+	if x.Sscc != "" {
+		m["sscc"] = e.str(x.Sscc)
+	}
+	if x.OnHand != nil {
+		m["onHand"] = x.OnHand.jsonValue(e)
+	}
+	if x.Allocated != nil {
+		m["allocated"] = x.Allocated.jsonValue(e)
+	}
+	if x.Available != nil {
+		m["available"] = x.Available.jsonValue(e)
+	}
+	return m
 }
 
 func (x *InventoryPosition) validateFields(v *validator) {
@@ -1802,6 +2041,59 @@ func (x *InventoryMovement) decodeJSON(d *decoder) {
 	}
 }
 
+func (x *InventoryMovement) jsonValue(e *valueEncoder) map[string]any {
+	if x == nil {
+		return map[string]any{}
+	}
+	m := make(map[string]any, 15)
+	if x.SourceKey != "" {
+		m["sourceKey"] = e.str(x.SourceKey)
+	}
+	if x.MovementType != 0 {
+		m["movementType"] = e.enum(jsonNamesMovementType[:], int32(x.MovementType))
+	}
+	if x.Item != nil {
+		m["item"] = x.Item.jsonValue(e)
+	}
+	if x.From != nil {
+		m["from"] = x.From.jsonValue(e)
+	}
+	if x.To != nil {
+		m["to"] = x.To.jsonValue(e)
+	}
+	if x.Quantity != nil {
+		m["quantity"] = x.Quantity.jsonValue(e)
+	}
+	if x.ReceivedQuantity != nil {
+		m["receivedQuantity"] = x.ReceivedQuantity.jsonValue(e)
+	}
+	if x.FromStatus != 0 {
+		m["fromStatus"] = e.enum(jsonNamesInventoryStatus[:], int32(x.FromStatus))
+	}
+	if x.ToStatus != 0 {
+		m["toStatus"] = e.enum(jsonNamesInventoryStatus[:], int32(x.ToStatus))
+	}
+	if x.ReasonCode != "" {
+		m["reasonCode"] = e.str(x.ReasonCode)
+	}
+	if x.Reverses != "" {
+		m["reverses"] = e.str(x.Reverses)
+	}
+	if x.Sscc != "" {
+		m["sscc"] = e.str(x.Sscc)
+	}
+	if x.Reference != "" {
+		m["reference"] = e.str(x.Reference)
+	}
+	if x.UserId != "" {
+		m["userId"] = e.str(x.UserId)
+	}
+	if x.Note != "" {
+		m["note"] = e.str(x.Note)
+	}
+	return m
+}
+
 func (x *InventoryMovement) validateFields(v *validator) {
 	v.path.push("sourceKey")
 	v.str(x.SourceKey, rulesInventoryMovement_SourceKey)
@@ -1935,6 +2227,20 @@ func (x *HandlingUnitContent) decodeJSON(d *decoder) {
 			return
 		}
 	}
+}
+
+func (x *HandlingUnitContent) jsonValue(e *valueEncoder) map[string]any {
+	if x == nil {
+		return map[string]any{}
+	}
+	m := make(map[string]any, 2)
+	if x.Item != nil {
+		m["item"] = x.Item.jsonValue(e)
+	}
+	if x.Quantity != nil {
+		m["quantity"] = x.Quantity.jsonValue(e)
+	}
+	return m
 }
 
 func (x *HandlingUnitContent) validateFields(v *validator) {
@@ -2077,6 +2383,33 @@ func (x *HandlingUnit) decodeJSON(d *decoder) {
 	}
 }
 
+func (x *HandlingUnit) jsonValue(e *valueEncoder) map[string]any {
+	if x == nil {
+		return map[string]any{}
+	}
+	m := make(map[string]any, 5)
+	if x.Sscc != "" {
+		m["sscc"] = e.str(x.Sscc)
+	}
+	if x.PackageType != "" {
+		m["packageType"] = e.str(x.PackageType)
+	}
+	if x.ParentSscc != "" {
+		m["parentSscc"] = e.str(x.ParentSscc)
+	}
+	if len(x.Contents) > 0 {
+		l := make([]any, len(x.Contents))
+		for i, v := range x.Contents {
+			l[i] = v.jsonValue(e)
+		}
+		m["contents"] = l
+	}
+	if x.GrossWeight != nil {
+		m["grossWeight"] = x.GrossWeight.jsonValue(e)
+	}
+	return m
+}
+
 func (x *HandlingUnit) validateFields(v *validator) {
 	v.path.push("sscc")
 	v.str(x.Sscc, rulesHandlingUnit_Sscc)
@@ -2167,6 +2500,20 @@ func (x *Carrier) decodeJSON(d *decoder) {
 	}
 }
 
+func (x *Carrier) jsonValue(e *valueEncoder) map[string]any {
+	if x == nil {
+		return map[string]any{}
+	}
+	m := make(map[string]any, 2)
+	if x.Scac != "" {
+		m["scac"] = e.str(x.Scac)
+	}
+	if x.Name != "" {
+		m["name"] = e.str(x.Name)
+	}
+	return m
+}
+
 func (x *Carrier) validateFields(v *validator) {
 	v.path.push("scac")
 	v.str(x.Scac, rulesCarrier_Scac)
@@ -2232,6 +2579,20 @@ func (x *TimeWindow) decodeJSON(d *decoder) {
 			return
 		}
 	}
+}
+
+func (x *TimeWindow) jsonValue(e *valueEncoder) map[string]any {
+	if x == nil {
+		return map[string]any{}
+	}
+	m := make(map[string]any, 2)
+	if x.Start != nil {
+		m["start"] = e.timestamp(x.Start)
+	}
+	if x.End != nil {
+		m["end"] = e.timestamp(x.End)
+	}
+	return m
 }
 
 func (x *TimeWindow) validateFields(v *validator) {
@@ -2378,6 +2739,35 @@ func (x *Stop) decodeJSON(d *decoder) {
 	}
 }
 
+func (x *Stop) jsonValue(e *valueEncoder) map[string]any {
+	if x == nil {
+		return map[string]any{}
+	}
+	m := make(map[string]any, 7)
+	if x.Seq != 0 {
+		m["seq"] = e.integer(int64(x.Seq))
+	}
+	if x.Kind != 0 {
+		m["kind"] = e.enum(jsonNamesStopKind[:], int32(x.Kind))
+	}
+	if x.Party != nil {
+		m["party"] = x.Party.jsonValue(e)
+	}
+	if x.TimeZone != "" {
+		m["timeZone"] = e.str(x.TimeZone)
+	}
+	if x.Appointment != nil {
+		m["appointment"] = x.Appointment.jsonValue(e)
+	}
+	if x.Arrived != nil {
+		m["arrived"] = e.timestamp(x.Arrived)
+	}
+	if x.Departed != nil {
+		m["departed"] = e.timestamp(x.Departed)
+	}
+	return m
+}
+
 func (x *Stop) validateFields(v *validator) {
 	v.path.push("seq")
 	v.integer(int64(x.Seq), true)
@@ -2481,6 +2871,23 @@ func (x *OrderRef) decodeJSON(d *decoder) {
 			return
 		}
 	}
+}
+
+func (x *OrderRef) jsonValue(e *valueEncoder) map[string]any {
+	if x == nil {
+		return map[string]any{}
+	}
+	m := make(map[string]any, 3)
+	if x.OwnerId != "" {
+		m["ownerId"] = e.str(x.OwnerId)
+	}
+	if x.OrderNo != "" {
+		m["orderNo"] = e.str(x.OrderNo)
+	}
+	if x.PoNumber != "" {
+		m["poNumber"] = e.str(x.PoNumber)
+	}
+	return m
 }
 
 func (x *OrderRef) validateFields(v *validator) {
@@ -2758,6 +3165,62 @@ func (x *Shipment) decodeJSON(d *decoder) {
 			return
 		}
 	}
+}
+
+func (x *Shipment) jsonValue(e *valueEncoder) map[string]any {
+	if x == nil {
+		return map[string]any{}
+	}
+	m := make(map[string]any, 12)
+	if x.ShipmentId != "" {
+		m["shipmentId"] = e.str(x.ShipmentId)
+	}
+	if x.Gsin != "" {
+		m["gsin"] = e.str(x.Gsin)
+	}
+	if x.Bol != "" {
+		m["bol"] = e.str(x.Bol)
+	}
+	if x.Pro != "" {
+		m["pro"] = e.str(x.Pro)
+	}
+	if x.Carrier != nil {
+		m["carrier"] = x.Carrier.jsonValue(e)
+	}
+	if x.Mode != 0 {
+		m["mode"] = e.enum(jsonNamesTransportMode[:], int32(x.Mode))
+	}
+	if x.EquipmentId != "" {
+		m["equipmentId"] = e.str(x.EquipmentId)
+	}
+	if len(x.Stops) > 0 {
+		l := make([]any, len(x.Stops))
+		for i, v := range x.Stops {
+			l[i] = v.jsonValue(e)
+		}
+		m["stops"] = l
+	}
+	if len(x.HandlingUnits) > 0 {
+		l := make([]any, len(x.HandlingUnits))
+		for i, v := range x.HandlingUnits {
+			l[i] = v.jsonValue(e)
+		}
+		m["handlingUnits"] = l
+	}
+	if len(x.Orders) > 0 {
+		l := make([]any, len(x.Orders))
+		for i, v := range x.Orders {
+			l[i] = v.jsonValue(e)
+		}
+		m["orders"] = l
+	}
+	if x.GrossWeight != nil {
+		m["grossWeight"] = x.GrossWeight.jsonValue(e)
+	}
+	if x.HandlingUnitCount != 0 {
+		m["handlingUnitCount"] = e.integer(int64(x.HandlingUnitCount))
+	}
+	return m
 }
 
 func (x *Shipment) validateFields(v *validator) {

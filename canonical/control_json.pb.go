@@ -148,6 +148,30 @@ func (x *EventRetracted) decodeJSON(d *decoder) {
 	}
 }
 
+func (x *EventRetracted) jsonValue(e *valueEncoder) map[string]any {
+	if x == nil {
+		return map[string]any{}
+	}
+	m := make(map[string]any, 4)
+	if x.RetractedEventId != "" {
+		m["retractedEventId"] = e.str(x.RetractedEventId)
+	}
+	if x.Reason != "" {
+		m["reason"] = e.str(x.Reason)
+	}
+	if len(x.CorrectiveEventIds) > 0 {
+		l := make([]any, len(x.CorrectiveEventIds))
+		for i, v := range x.CorrectiveEventIds {
+			l[i] = e.str(v)
+		}
+		m["correctiveEventIds"] = l
+	}
+	if x.RetractedSubject != "" {
+		m["retractedSubject"] = e.str(x.RetractedSubject)
+	}
+	return m
+}
+
 func (x *EventRetracted) validateFields(v *validator) {
 	v.path.push("retractedEventId")
 	v.str(x.RetractedEventId, rulesEventRetracted_RetractedEventId)
@@ -264,6 +288,29 @@ func (x *AckError) decodeJSON(d *decoder) {
 			return
 		}
 	}
+}
+
+func (x *AckError) jsonValue(e *valueEncoder) map[string]any {
+	if x == nil {
+		return map[string]any{}
+	}
+	m := make(map[string]any, 5)
+	if x.SegmentId != "" {
+		m["segmentId"] = e.str(x.SegmentId)
+	}
+	if x.SegmentPosition != 0 {
+		m["segmentPosition"] = e.integer(int64(x.SegmentPosition))
+	}
+	if x.ElementPosition != 0 {
+		m["elementPosition"] = e.integer(int64(x.ElementPosition))
+	}
+	if x.Code != "" {
+		m["code"] = e.str(x.Code)
+	}
+	if x.Description != "" {
+		m["description"] = e.str(x.Description)
+	}
+	return m
 }
 
 func (x *AckError) validateFields(v *validator) {
@@ -394,6 +441,30 @@ func (x *TransactionAck) decodeJSON(d *decoder) {
 			return
 		}
 	}
+}
+
+func (x *TransactionAck) jsonValue(e *valueEncoder) map[string]any {
+	if x == nil {
+		return map[string]any{}
+	}
+	m := make(map[string]any, 4)
+	if x.SetId != "" {
+		m["setId"] = e.str(x.SetId)
+	}
+	if x.ControlNumber != "" {
+		m["controlNumber"] = e.str(x.ControlNumber)
+	}
+	if x.Status != 0 {
+		m["status"] = e.enum(jsonNamesAckStatus[:], int32(x.Status))
+	}
+	if len(x.Errors) > 0 {
+		l := make([]any, len(x.Errors))
+		for i, v := range x.Errors {
+			l[i] = v.jsonValue(e)
+		}
+		m["errors"] = l
+	}
+	return m
 }
 
 func (x *TransactionAck) validateFields(v *validator) {
@@ -602,6 +673,45 @@ func (x *IntegrationAcknowledged) decodeJSON(d *decoder) {
 			return
 		}
 	}
+}
+
+func (x *IntegrationAcknowledged) jsonValue(e *valueEncoder) map[string]any {
+	if x == nil {
+		return map[string]any{}
+	}
+	m := make(map[string]any, 9)
+	if x.Kind != 0 {
+		m["kind"] = e.enum(jsonNamesAckKind[:], int32(x.Kind))
+	}
+	if x.Outbound {
+		m["outbound"] = x.Outbound
+	}
+	if x.SenderId != "" {
+		m["senderId"] = e.str(x.SenderId)
+	}
+	if x.ReceiverId != "" {
+		m["receiverId"] = e.str(x.ReceiverId)
+	}
+	if x.InterchangeControlNumber != "" {
+		m["interchangeControlNumber"] = e.str(x.InterchangeControlNumber)
+	}
+	if x.GroupControlNumber != "" {
+		m["groupControlNumber"] = e.str(x.GroupControlNumber)
+	}
+	if x.FunctionalId != "" {
+		m["functionalId"] = e.str(x.FunctionalId)
+	}
+	if x.Status != 0 {
+		m["status"] = e.enum(jsonNamesAckStatus[:], int32(x.Status))
+	}
+	if len(x.Transactions) > 0 {
+		l := make([]any, len(x.Transactions))
+		for i, v := range x.Transactions {
+			l[i] = v.jsonValue(e)
+		}
+		m["transactions"] = l
+	}
+	return m
 }
 
 func (x *IntegrationAcknowledged) validateFields(v *validator) {

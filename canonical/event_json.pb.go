@@ -423,6 +423,138 @@ func (x *Event) decodeDataJSON(d *decoder, n int32) {
 	}
 }
 
+// jsonValue is the whole event's CloudEvents JSON object (see JSONValue).
+func (x *Event) jsonValue(e *valueEncoder) map[string]any {
+	m := make(map[string]any, 21)
+	m["specversion"] = specVersion
+	if x.Id != "" {
+		m["id"] = e.str(x.Id)
+	}
+	if x.Source != "" {
+		m["source"] = e.str(x.Source)
+	}
+	if x.Type != "" {
+		m["type"] = e.str(x.Type)
+	}
+	if x.Subject != "" {
+		m["subject"] = e.str(x.Subject)
+	}
+	if x.Time != nil {
+		m["time"] = e.timestamp(x.Time)
+	}
+	if x.OccurredOffset != "" {
+		m["occurredoffset"] = e.str(x.OccurredOffset)
+	}
+	if x.RecordedTime != nil {
+		m["recordedtime"] = e.timestamp(x.RecordedTime)
+	}
+	if x.ReceivedTime != nil {
+		m["receivedtime"] = e.timestamp(x.ReceivedTime)
+	}
+	if x.SiteId != "" {
+		m["siteid"] = e.str(x.SiteId)
+	}
+	if x.SourceSystem != "" {
+		m["sourcesystem"] = e.str(x.SourceSystem)
+	}
+	if x.SourceRef != "" {
+		m["sourceref"] = e.str(x.SourceRef)
+	}
+	if x.IdempotencyKey != "" {
+		m["idempotencykey"] = e.str(x.IdempotencyKey)
+	}
+	if x.CorrelationId != "" {
+		m["correlationid"] = e.str(x.CorrelationId)
+	}
+	if x.CausationId != "" {
+		m["causationid"] = e.str(x.CausationId)
+	}
+	if x.PartitionKey != "" {
+		m["partitionkey"] = e.str(x.PartitionKey)
+	}
+	if x.SchemaVersion != "" {
+		m["schemaversion"] = e.str(x.SchemaVersion)
+	}
+	if x.DataSchema != "" {
+		m["dataschema"] = e.str(x.DataSchema)
+	}
+	if x.Traceparent != "" {
+		m["traceparent"] = e.str(x.Traceparent)
+	}
+	switch v := x.Data.(type) {
+	case *Event_OrderReceived:
+		m["datacontenttype"] = jsonContentType
+		m["data"] = v.OrderReceived.jsonValue(e)
+	case *Event_OrderChanged:
+		m["datacontenttype"] = jsonContentType
+		m["data"] = v.OrderChanged.jsonValue(e)
+	case *Event_OrderCancelled:
+		m["datacontenttype"] = jsonContentType
+		m["data"] = v.OrderCancelled.jsonValue(e)
+	case *Event_OrderReleased:
+		m["datacontenttype"] = jsonContentType
+		m["data"] = v.OrderReleased.jsonValue(e)
+	case *Event_OrderStatusChanged:
+		m["datacontenttype"] = jsonContentType
+		m["data"] = v.OrderStatusChanged.jsonValue(e)
+	case *Event_OrderLineStatusChanged:
+		m["datacontenttype"] = jsonContentType
+		m["data"] = v.OrderLineStatusChanged.jsonValue(e)
+	case *Event_InventoryMoved:
+		m["datacontenttype"] = jsonContentType
+		m["data"] = v.InventoryMoved.jsonValue(e)
+	case *Event_InventoryStatusChanged:
+		m["datacontenttype"] = jsonContentType
+		m["data"] = v.InventoryStatusChanged.jsonValue(e)
+	case *Event_InventoryCounted:
+		m["datacontenttype"] = jsonContentType
+		m["data"] = v.InventoryCounted.jsonValue(e)
+	case *Event_InventorySnapshot:
+		m["datacontenttype"] = jsonContentType
+		m["data"] = v.InventorySnapshot.jsonValue(e)
+	case *Event_HandlingUnitPacked:
+		m["datacontenttype"] = jsonContentType
+		m["data"] = v.HandlingUnitPacked.jsonValue(e)
+	case *Event_HandlingUnitUnpacked:
+		m["datacontenttype"] = jsonContentType
+		m["data"] = v.HandlingUnitUnpacked.jsonValue(e)
+	case *Event_HandlingUnitLoaded:
+		m["datacontenttype"] = jsonContentType
+		m["data"] = v.HandlingUnitLoaded.jsonValue(e)
+	case *Event_ReceiptExpected:
+		m["datacontenttype"] = jsonContentType
+		m["data"] = v.ReceiptExpected.jsonValue(e)
+	case *Event_ReceiptCompleted:
+		m["datacontenttype"] = jsonContentType
+		m["data"] = v.ReceiptCompleted.jsonValue(e)
+	case *Event_ShipmentTendered:
+		m["datacontenttype"] = jsonContentType
+		m["data"] = v.ShipmentTendered.jsonValue(e)
+	case *Event_ShipmentTenderResponded:
+		m["datacontenttype"] = jsonContentType
+		m["data"] = v.ShipmentTenderResponded.jsonValue(e)
+	case *Event_ShipmentShipped:
+		m["datacontenttype"] = jsonContentType
+		m["data"] = v.ShipmentShipped.jsonValue(e)
+	case *Event_ShipmentStatusChanged:
+		m["datacontenttype"] = jsonContentType
+		m["data"] = v.ShipmentStatusChanged.jsonValue(e)
+	case *Event_DeliveryConfirmed:
+		m["datacontenttype"] = jsonContentType
+		m["data"] = v.DeliveryConfirmed.jsonValue(e)
+	case *Event_FreightChargeInvoiced:
+		m["datacontenttype"] = jsonContentType
+		m["data"] = v.FreightChargeInvoiced.jsonValue(e)
+	case *Event_EventRetracted:
+		m["datacontenttype"] = jsonContentType
+		m["data"] = v.EventRetracted.jsonValue(e)
+	case *Event_IntegrationAcknowledged:
+		m["datacontenttype"] = jsonContentType
+		m["data"] = v.IntegrationAcknowledged.jsonValue(e)
+	}
+	return m
+}
+
 func (x *Event) validateEnvelope(v *validator) {
 	v.path.push("id")
 	v.str(x.Id, rulesEvent_Id)

@@ -92,6 +92,26 @@ func (x *HandlingUnitPacked) decodeJSON(d *decoder) {
 	}
 }
 
+func (x *HandlingUnitPacked) jsonValue(e *valueEncoder) map[string]any {
+	if x == nil {
+		return map[string]any{}
+	}
+	m := make(map[string]any, 4)
+	if x.HandlingUnit != nil {
+		m["handlingUnit"] = x.HandlingUnit.jsonValue(e)
+	}
+	if x.Order != nil {
+		m["order"] = x.Order.jsonValue(e)
+	}
+	if x.ShipmentId != "" {
+		m["shipmentId"] = e.str(x.ShipmentId)
+	}
+	if x.Location != nil {
+		m["location"] = x.Location.jsonValue(e)
+	}
+	return m
+}
+
 func (x *HandlingUnitPacked) validateFields(v *validator) {
 	v.path.push("handlingUnit")
 	if x.HandlingUnit != nil {
@@ -187,6 +207,23 @@ func (x *HandlingUnitUnpacked) decodeJSON(d *decoder) {
 			return
 		}
 	}
+}
+
+func (x *HandlingUnitUnpacked) jsonValue(e *valueEncoder) map[string]any {
+	if x == nil {
+		return map[string]any{}
+	}
+	m := make(map[string]any, 3)
+	if x.Sscc != "" {
+		m["sscc"] = e.str(x.Sscc)
+	}
+	if x.ReasonCode != "" {
+		m["reasonCode"] = e.str(x.ReasonCode)
+	}
+	if x.Location != nil {
+		m["location"] = x.Location.jsonValue(e)
+	}
+	return m
 }
 
 func (x *HandlingUnitUnpacked) validateFields(v *validator) {
@@ -289,6 +326,26 @@ func (x *HandlingUnitLoaded) decodeJSON(d *decoder) {
 			return
 		}
 	}
+}
+
+func (x *HandlingUnitLoaded) jsonValue(e *valueEncoder) map[string]any {
+	if x == nil {
+		return map[string]any{}
+	}
+	m := make(map[string]any, 4)
+	if x.Sscc != "" {
+		m["sscc"] = e.str(x.Sscc)
+	}
+	if x.ShipmentId != "" {
+		m["shipmentId"] = e.str(x.ShipmentId)
+	}
+	if x.EquipmentId != "" {
+		m["equipmentId"] = e.str(x.EquipmentId)
+	}
+	if x.Door != nil {
+		m["door"] = x.Door.jsonValue(e)
+	}
+	return m
 }
 
 func (x *HandlingUnitLoaded) validateFields(v *validator) {
@@ -443,6 +500,35 @@ func (x *ReceiptLine) decodeJSON(d *decoder) {
 			return
 		}
 	}
+}
+
+func (x *ReceiptLine) jsonValue(e *valueEncoder) map[string]any {
+	if x == nil {
+		return map[string]any{}
+	}
+	m := make(map[string]any, 7)
+	if x.LineNo != "" {
+		m["lineNo"] = e.str(x.LineNo)
+	}
+	if x.Item != nil {
+		m["item"] = x.Item.jsonValue(e)
+	}
+	if x.Expected != nil {
+		m["expected"] = x.Expected.jsonValue(e)
+	}
+	if x.Received != nil {
+		m["received"] = x.Received.jsonValue(e)
+	}
+	if x.Damaged != nil {
+		m["damaged"] = x.Damaged.jsonValue(e)
+	}
+	if x.Sscc != "" {
+		m["sscc"] = e.str(x.Sscc)
+	}
+	if x.ReasonCode != "" {
+		m["reasonCode"] = e.str(x.ReasonCode)
+	}
+	return m
 }
 
 func (x *ReceiptLine) validateFields(v *validator) {
@@ -653,6 +739,42 @@ func (x *Receipt) decodeJSON(d *decoder) {
 	}
 }
 
+func (x *Receipt) jsonValue(e *valueEncoder) map[string]any {
+	if x == nil {
+		return map[string]any{}
+	}
+	m := make(map[string]any, 8)
+	if x.OwnerId != "" {
+		m["ownerId"] = e.str(x.OwnerId)
+	}
+	if x.ReceiptNo != "" {
+		m["receiptNo"] = e.str(x.ReceiptNo)
+	}
+	if x.PoNumber != "" {
+		m["poNumber"] = e.str(x.PoNumber)
+	}
+	if x.AsnNo != "" {
+		m["asnNo"] = e.str(x.AsnNo)
+	}
+	if x.Supplier != nil {
+		m["supplier"] = x.Supplier.jsonValue(e)
+	}
+	if x.Carrier != nil {
+		m["carrier"] = x.Carrier.jsonValue(e)
+	}
+	if x.ExpectedDate != "" {
+		m["expectedDate"] = e.str(x.ExpectedDate)
+	}
+	if len(x.Lines) > 0 {
+		l := make([]any, len(x.Lines))
+		for i, v := range x.Lines {
+			l[i] = v.jsonValue(e)
+		}
+		m["lines"] = l
+	}
+	return m
+}
+
 func (x *Receipt) validateFields(v *validator) {
 	v.path.push("ownerId")
 	v.str(x.OwnerId, rulesReceipt_OwnerId)
@@ -745,6 +867,17 @@ func (x *ReceiptExpected) decodeJSON(d *decoder) {
 	}
 }
 
+func (x *ReceiptExpected) jsonValue(e *valueEncoder) map[string]any {
+	if x == nil {
+		return map[string]any{}
+	}
+	m := make(map[string]any, 1)
+	if x.Receipt != nil {
+		m["receipt"] = x.Receipt.jsonValue(e)
+	}
+	return m
+}
+
 func (x *ReceiptExpected) validateFields(v *validator) {
 	v.path.push("receipt")
 	if x.Receipt != nil {
@@ -812,6 +945,20 @@ func (x *ReceiptCompleted) decodeJSON(d *decoder) {
 			return
 		}
 	}
+}
+
+func (x *ReceiptCompleted) jsonValue(e *valueEncoder) map[string]any {
+	if x == nil {
+		return map[string]any{}
+	}
+	m := make(map[string]any, 2)
+	if x.Receipt != nil {
+		m["receipt"] = x.Receipt.jsonValue(e)
+	}
+	if x.CompletedAt != nil {
+		m["completedAt"] = e.timestamp(x.CompletedAt)
+	}
+	return m
 }
 
 func (x *ReceiptCompleted) validateFields(v *validator) {

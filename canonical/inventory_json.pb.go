@@ -50,6 +50,17 @@ func (x *InventoryMoved) decodeJSON(d *decoder) {
 	}
 }
 
+func (x *InventoryMoved) jsonValue(e *valueEncoder) map[string]any {
+	if x == nil {
+		return map[string]any{}
+	}
+	m := make(map[string]any, 1)
+	if x.Movement != nil {
+		m["movement"] = x.Movement.jsonValue(e)
+	}
+	return m
+}
+
 func (x *InventoryMoved) validateFields(v *validator) {
 	v.path.push("movement")
 	if x.Movement != nil {
@@ -245,6 +256,44 @@ func (x *InventoryStatusChanged) decodeJSON(d *decoder) {
 			return
 		}
 	}
+}
+
+func (x *InventoryStatusChanged) jsonValue(e *valueEncoder) map[string]any {
+	if x == nil {
+		return map[string]any{}
+	}
+	m := make(map[string]any, 10)
+	if x.SourceKey != "" {
+		m["sourceKey"] = e.str(x.SourceKey)
+	}
+	if x.Item != nil {
+		m["item"] = x.Item.jsonValue(e)
+	}
+	if x.Location != nil {
+		m["location"] = x.Location.jsonValue(e)
+	}
+	if x.ToLocation != nil {
+		m["toLocation"] = x.ToLocation.jsonValue(e)
+	}
+	if x.Quantity != nil {
+		m["quantity"] = x.Quantity.jsonValue(e)
+	}
+	if x.FromStatus != 0 {
+		m["fromStatus"] = e.enum(jsonNamesInventoryStatus[:], int32(x.FromStatus))
+	}
+	if x.ToStatus != 0 {
+		m["toStatus"] = e.enum(jsonNamesInventoryStatus[:], int32(x.ToStatus))
+	}
+	if x.ReasonCode != "" {
+		m["reasonCode"] = e.str(x.ReasonCode)
+	}
+	if x.Reference != "" {
+		m["reference"] = e.str(x.Reference)
+	}
+	if x.Note != "" {
+		m["note"] = e.str(x.Note)
+	}
+	return m
 }
 
 func (x *InventoryStatusChanged) validateFields(v *validator) {
@@ -457,6 +506,38 @@ func (x *InventoryCounted) decodeJSON(d *decoder) {
 	}
 }
 
+func (x *InventoryCounted) jsonValue(e *valueEncoder) map[string]any {
+	if x == nil {
+		return map[string]any{}
+	}
+	m := make(map[string]any, 8)
+	if x.SourceKey != "" {
+		m["sourceKey"] = e.str(x.SourceKey)
+	}
+	if x.Location != nil {
+		m["location"] = x.Location.jsonValue(e)
+	}
+	if x.Item != nil {
+		m["item"] = x.Item.jsonValue(e)
+	}
+	if x.Status != 0 {
+		m["status"] = e.enum(jsonNamesInventoryStatus[:], int32(x.Status))
+	}
+	if x.Counted != nil {
+		m["counted"] = x.Counted.jsonValue(e)
+	}
+	if x.Expected != nil {
+		m["expected"] = x.Expected.jsonValue(e)
+	}
+	if x.CountId != "" {
+		m["countId"] = e.str(x.CountId)
+	}
+	if x.ReasonCode != "" {
+		m["reasonCode"] = e.str(x.ReasonCode)
+	}
+	return m
+}
+
 func (x *InventoryCounted) validateFields(v *validator) {
 	v.path.push("sourceKey")
 	v.str(x.SourceKey, rulesInventoryCounted_SourceKey)
@@ -617,6 +698,33 @@ func (x *InventorySnapshot) decodeJSON(d *decoder) {
 			return
 		}
 	}
+}
+
+func (x *InventorySnapshot) jsonValue(e *valueEncoder) map[string]any {
+	if x == nil {
+		return map[string]any{}
+	}
+	m := make(map[string]any, 5)
+	if x.SnapshotId != "" {
+		m["snapshotId"] = e.str(x.SnapshotId)
+	}
+	if x.OwnerId != "" {
+		m["ownerId"] = e.str(x.OwnerId)
+	}
+	if len(x.Positions) > 0 {
+		l := make([]any, len(x.Positions))
+		for i, v := range x.Positions {
+			l[i] = v.jsonValue(e)
+		}
+		m["positions"] = l
+	}
+	if x.Part != 0 {
+		m["part"] = e.integer(int64(x.Part))
+	}
+	if x.Parts != 0 {
+		m["parts"] = e.integer(int64(x.Parts))
+	}
+	return m
 }
 
 func (x *InventorySnapshot) validateFields(v *validator) {

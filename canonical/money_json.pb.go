@@ -180,6 +180,35 @@ func (x *FreightChargeLine) decodeJSON(d *decoder) {
 	}
 }
 
+func (x *FreightChargeLine) jsonValue(e *valueEncoder) map[string]any {
+	if x == nil {
+		return map[string]any{}
+	}
+	m := make(map[string]any, 7)
+	if x.LineNo != "" {
+		m["lineNo"] = e.str(x.LineNo)
+	}
+	if x.ChargeCode != 0 {
+		m["chargeCode"] = e.enum(jsonNamesChargeCode[:], int32(x.ChargeCode))
+	}
+	if x.SourceChargeCode != "" {
+		m["sourceChargeCode"] = e.str(x.SourceChargeCode)
+	}
+	if x.Description != "" {
+		m["description"] = e.str(x.Description)
+	}
+	if x.Amount != nil {
+		m["amount"] = x.Amount.jsonValue(e)
+	}
+	if x.BilledQuantity != nil {
+		m["billedQuantity"] = x.BilledQuantity.jsonValue(e)
+	}
+	if x.Rate != "" {
+		m["rate"] = e.str(x.Rate)
+	}
+	return m
+}
+
 func (x *FreightChargeLine) validateFields(v *validator) {
 	v.path.push("lineNo")
 	v.str(x.LineNo, rulesFreightChargeLine_LineNo)
@@ -394,6 +423,45 @@ func (x *FreightChargeInvoiced) decodeJSON(d *decoder) {
 			return
 		}
 	}
+}
+
+func (x *FreightChargeInvoiced) jsonValue(e *valueEncoder) map[string]any {
+	if x == nil {
+		return map[string]any{}
+	}
+	m := make(map[string]any, 9)
+	if x.InvoiceNo != "" {
+		m["invoiceNo"] = e.str(x.InvoiceNo)
+	}
+	if x.InvoiceDate != "" {
+		m["invoiceDate"] = e.str(x.InvoiceDate)
+	}
+	if x.ShipmentId != "" {
+		m["shipmentId"] = e.str(x.ShipmentId)
+	}
+	if x.Bol != "" {
+		m["bol"] = e.str(x.Bol)
+	}
+	if x.Pro != "" {
+		m["pro"] = e.str(x.Pro)
+	}
+	if x.Carrier != nil {
+		m["carrier"] = x.Carrier.jsonValue(e)
+	}
+	if x.Total != nil {
+		m["total"] = x.Total.jsonValue(e)
+	}
+	if len(x.Lines) > 0 {
+		l := make([]any, len(x.Lines))
+		for i, v := range x.Lines {
+			l[i] = v.jsonValue(e)
+		}
+		m["lines"] = l
+	}
+	if x.Weight != nil {
+		m["weight"] = x.Weight.jsonValue(e)
+	}
+	return m
 }
 
 func (x *FreightChargeInvoiced) validateFields(v *validator) {

@@ -258,6 +258,44 @@ func (x *OrderLineQuantities) decodeJSON(d *decoder) {
 	}
 }
 
+func (x *OrderLineQuantities) jsonValue(e *valueEncoder) map[string]any {
+	if x == nil {
+		return map[string]any{}
+	}
+	m := make(map[string]any, 10)
+	if x.Ordered != nil {
+		m["ordered"] = x.Ordered.jsonValue(e)
+	}
+	if x.Cancelled != nil {
+		m["cancelled"] = x.Cancelled.jsonValue(e)
+	}
+	if x.Allocated != nil {
+		m["allocated"] = x.Allocated.jsonValue(e)
+	}
+	if x.Picked != nil {
+		m["picked"] = x.Picked.jsonValue(e)
+	}
+	if x.Packed != nil {
+		m["packed"] = x.Packed.jsonValue(e)
+	}
+	if x.Loaded != nil {
+		m["loaded"] = x.Loaded.jsonValue(e)
+	}
+	if x.Shipped != nil {
+		m["shipped"] = x.Shipped.jsonValue(e)
+	}
+	if x.Delivered != nil {
+		m["delivered"] = x.Delivered.jsonValue(e)
+	}
+	if x.ShortClosed != nil {
+		m["shortClosed"] = x.ShortClosed.jsonValue(e)
+	}
+	if x.Backordered != nil {
+		m["backordered"] = x.Backordered.jsonValue(e)
+	}
+	return m
+}
+
 func (x *OrderLineQuantities) validateFields(v *validator) {
 	v.path.push("ordered")
 	if x.Ordered != nil {
@@ -452,6 +490,32 @@ func (x *OrderLine) decodeJSON(d *decoder) {
 			return
 		}
 	}
+}
+
+func (x *OrderLine) jsonValue(e *valueEncoder) map[string]any {
+	if x == nil {
+		return map[string]any{}
+	}
+	m := make(map[string]any, 6)
+	if x.LineNo != "" {
+		m["lineNo"] = e.str(x.LineNo)
+	}
+	if x.Item != nil {
+		m["item"] = x.Item.jsonValue(e)
+	}
+	if x.Ordered != nil {
+		m["ordered"] = x.Ordered.jsonValue(e)
+	}
+	if x.Quantities != nil {
+		m["quantities"] = x.Quantities.jsonValue(e)
+	}
+	if x.Status != 0 {
+		m["status"] = e.enum(jsonNamesOrderLineStatus[:], int32(x.Status))
+	}
+	if x.UnitPrice != nil {
+		m["unitPrice"] = x.UnitPrice.jsonValue(e)
+	}
+	return m
 }
 
 func (x *OrderLine) validateFields(v *validator) {
@@ -720,6 +784,55 @@ func (x *Order) decodeJSON(d *decoder) {
 	}
 }
 
+func (x *Order) jsonValue(e *valueEncoder) map[string]any {
+	if x == nil {
+		return map[string]any{}
+	}
+	m := make(map[string]any, 11)
+	if x.OwnerId != "" {
+		m["ownerId"] = e.str(x.OwnerId)
+	}
+	if x.OrderNo != "" {
+		m["orderNo"] = e.str(x.OrderNo)
+	}
+	if x.OrderType != 0 {
+		m["orderType"] = e.enum(jsonNamesOrderType[:], int32(x.OrderType))
+	}
+	if x.PoNumber != "" {
+		m["poNumber"] = e.str(x.PoNumber)
+	}
+	if len(x.Parties) > 0 {
+		l := make([]any, len(x.Parties))
+		for i, v := range x.Parties {
+			l[i] = v.jsonValue(e)
+		}
+		m["parties"] = l
+	}
+	if x.OrderDate != "" {
+		m["orderDate"] = e.str(x.OrderDate)
+	}
+	if x.RequestedShipDate != "" {
+		m["requestedShipDate"] = e.str(x.RequestedShipDate)
+	}
+	if x.RequestedDeliveryDate != "" {
+		m["requestedDeliveryDate"] = e.str(x.RequestedDeliveryDate)
+	}
+	if x.Carrier != nil {
+		m["carrier"] = x.Carrier.jsonValue(e)
+	}
+	if x.ServiceLevel != "" {
+		m["serviceLevel"] = e.str(x.ServiceLevel)
+	}
+	if len(x.Lines) > 0 {
+		l := make([]any, len(x.Lines))
+		for i, v := range x.Lines {
+			l[i] = v.jsonValue(e)
+		}
+		m["lines"] = l
+	}
+	return m
+}
+
 func (x *Order) validateFields(v *validator) {
 	v.path.push("ownerId")
 	v.str(x.OwnerId, rulesOrder_OwnerId)
@@ -831,6 +944,17 @@ func (x *OrderReceived) decodeJSON(d *decoder) {
 	}
 }
 
+func (x *OrderReceived) jsonValue(e *valueEncoder) map[string]any {
+	if x == nil {
+		return map[string]any{}
+	}
+	m := make(map[string]any, 1)
+	if x.Order != nil {
+		m["order"] = x.Order.jsonValue(e)
+	}
+	return m
+}
+
 func (x *OrderReceived) validateFields(v *validator) {
 	v.path.push("order")
 	if x.Order != nil {
@@ -915,6 +1039,24 @@ func (x *OrderChanged) decodeJSON(d *decoder) {
 			return
 		}
 	}
+}
+
+func (x *OrderChanged) jsonValue(e *valueEncoder) map[string]any {
+	if x == nil {
+		return map[string]any{}
+	}
+	m := make(map[string]any, 2)
+	if x.Order != nil {
+		m["order"] = x.Order.jsonValue(e)
+	}
+	if len(x.ChangedFields) > 0 {
+		l := make([]any, len(x.ChangedFields))
+		for i, v := range x.ChangedFields {
+			l[i] = e.str(v)
+		}
+		m["changedFields"] = l
+	}
+	return m
 }
 
 func (x *OrderChanged) validateFields(v *validator) {
@@ -1010,6 +1152,23 @@ func (x *OrderCancelled) decodeJSON(d *decoder) {
 	}
 }
 
+func (x *OrderCancelled) jsonValue(e *valueEncoder) map[string]any {
+	if x == nil {
+		return map[string]any{}
+	}
+	m := make(map[string]any, 3)
+	if x.Order != nil {
+		m["order"] = x.Order.jsonValue(e)
+	}
+	if x.ReasonCode != "" {
+		m["reasonCode"] = e.str(x.ReasonCode)
+	}
+	if x.Reason != "" {
+		m["reason"] = e.str(x.Reason)
+	}
+	return m
+}
+
 func (x *OrderCancelled) validateFields(v *validator) {
 	v.path.push("order")
 	if x.Order != nil {
@@ -1099,6 +1258,23 @@ func (x *OrderReleased) decodeJSON(d *decoder) {
 			return
 		}
 	}
+}
+
+func (x *OrderReleased) jsonValue(e *valueEncoder) map[string]any {
+	if x == nil {
+		return map[string]any{}
+	}
+	m := make(map[string]any, 3)
+	if x.Order != nil {
+		m["order"] = x.Order.jsonValue(e)
+	}
+	if x.CommandId != "" {
+		m["commandId"] = e.str(x.CommandId)
+	}
+	if x.WaveId != "" {
+		m["waveId"] = e.str(x.WaveId)
+	}
+	return m
 }
 
 func (x *OrderReleased) validateFields(v *validator) {
@@ -1195,6 +1371,23 @@ func (x *OrderStatusChanged) decodeJSON(d *decoder) {
 			return
 		}
 	}
+}
+
+func (x *OrderStatusChanged) jsonValue(e *valueEncoder) map[string]any {
+	if x == nil {
+		return map[string]any{}
+	}
+	m := make(map[string]any, 3)
+	if x.Order != nil {
+		m["order"] = x.Order.jsonValue(e)
+	}
+	if x.Status != 0 {
+		m["status"] = e.enum(jsonNamesOrderLineStatus[:], int32(x.Status))
+	}
+	if x.ReasonCode != "" {
+		m["reasonCode"] = e.str(x.ReasonCode)
+	}
+	return m
 }
 
 func (x *OrderStatusChanged) validateFields(v *validator) {
@@ -1396,6 +1589,45 @@ func (x *OrderLineStatusChanged) decodeJSON(d *decoder) {
 			return
 		}
 	}
+}
+
+func (x *OrderLineStatusChanged) jsonValue(e *valueEncoder) map[string]any {
+	if x == nil {
+		return map[string]any{}
+	}
+	m := make(map[string]any, 9)
+	if x.Order != nil {
+		m["order"] = x.Order.jsonValue(e)
+	}
+	if x.LineNo != "" {
+		m["lineNo"] = e.str(x.LineNo)
+	}
+	if x.Item != nil {
+		m["item"] = x.Item.jsonValue(e)
+	}
+	if x.Status != 0 {
+		m["status"] = e.enum(jsonNamesOrderLineStatus[:], int32(x.Status))
+	}
+	if x.Quantities != nil {
+		m["quantities"] = x.Quantities.jsonValue(e)
+	}
+	if x.ReasonCode != "" {
+		m["reasonCode"] = e.str(x.ReasonCode)
+	}
+	if x.ShipmentId != "" {
+		m["shipmentId"] = e.str(x.ShipmentId)
+	}
+	if len(x.Ssccs) > 0 {
+		l := make([]any, len(x.Ssccs))
+		for i, v := range x.Ssccs {
+			l[i] = e.str(v)
+		}
+		m["ssccs"] = l
+	}
+	if x.StatusTime != nil {
+		m["statusTime"] = e.timestamp(x.StatusTime)
+	}
+	return m
 }
 
 func (x *OrderLineStatusChanged) validateFields(v *validator) {

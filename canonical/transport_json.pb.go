@@ -171,6 +171,26 @@ func (x *ShipmentTendered) decodeJSON(d *decoder) {
 	}
 }
 
+func (x *ShipmentTendered) jsonValue(e *valueEncoder) map[string]any {
+	if x == nil {
+		return map[string]any{}
+	}
+	m := make(map[string]any, 4)
+	if x.Shipment != nil {
+		m["shipment"] = x.Shipment.jsonValue(e)
+	}
+	if x.TenderId != "" {
+		m["tenderId"] = e.str(x.TenderId)
+	}
+	if x.Rate != nil {
+		m["rate"] = x.Rate.jsonValue(e)
+	}
+	if x.RespondBy != nil {
+		m["respondBy"] = e.timestamp(x.RespondBy)
+	}
+	return m
+}
+
 func (x *ShipmentTendered) validateFields(v *validator) {
 	v.path.push("shipment")
 	if x.Shipment != nil {
@@ -313,6 +333,32 @@ func (x *ShipmentTenderResponded) decodeJSON(d *decoder) {
 			return
 		}
 	}
+}
+
+func (x *ShipmentTenderResponded) jsonValue(e *valueEncoder) map[string]any {
+	if x == nil {
+		return map[string]any{}
+	}
+	m := make(map[string]any, 6)
+	if x.ShipmentId != "" {
+		m["shipmentId"] = e.str(x.ShipmentId)
+	}
+	if x.TenderId != "" {
+		m["tenderId"] = e.str(x.TenderId)
+	}
+	if x.Carrier != nil {
+		m["carrier"] = x.Carrier.jsonValue(e)
+	}
+	if x.Response != 0 {
+		m["response"] = e.enum(jsonNamesTenderResponse[:], int32(x.Response))
+	}
+	if x.ReasonCode != "" {
+		m["reasonCode"] = e.str(x.ReasonCode)
+	}
+	if x.Reason != "" {
+		m["reason"] = e.str(x.Reason)
+	}
+	return m
 }
 
 func (x *ShipmentTenderResponded) validateFields(v *validator) {
@@ -502,6 +548,39 @@ func (x *ShippedLine) decodeJSON(d *decoder) {
 	}
 }
 
+func (x *ShippedLine) jsonValue(e *valueEncoder) map[string]any {
+	if x == nil {
+		return map[string]any{}
+	}
+	m := make(map[string]any, 7)
+	if x.Order != nil {
+		m["order"] = x.Order.jsonValue(e)
+	}
+	if x.LineNo != "" {
+		m["lineNo"] = e.str(x.LineNo)
+	}
+	if x.Item != nil {
+		m["item"] = x.Item.jsonValue(e)
+	}
+	if x.Ordered != nil {
+		m["ordered"] = x.Ordered.jsonValue(e)
+	}
+	if x.Shipped != nil {
+		m["shipped"] = x.Shipped.jsonValue(e)
+	}
+	if x.Status != 0 {
+		m["status"] = e.enum(jsonNamesOrderLineStatus[:], int32(x.Status))
+	}
+	if len(x.Ssccs) > 0 {
+		l := make([]any, len(x.Ssccs))
+		for i, v := range x.Ssccs {
+			l[i] = e.str(v)
+		}
+		m["ssccs"] = l
+	}
+	return m
+}
+
 func (x *ShippedLine) validateFields(v *validator) {
 	v.path.push("order")
 	if x.Order != nil {
@@ -646,6 +725,27 @@ func (x *ShipmentShipped) decodeJSON(d *decoder) {
 			return
 		}
 	}
+}
+
+func (x *ShipmentShipped) jsonValue(e *valueEncoder) map[string]any {
+	if x == nil {
+		return map[string]any{}
+	}
+	m := make(map[string]any, 3)
+	if x.Shipment != nil {
+		m["shipment"] = x.Shipment.jsonValue(e)
+	}
+	if len(x.Lines) > 0 {
+		l := make([]any, len(x.Lines))
+		for i, v := range x.Lines {
+			l[i] = v.jsonValue(e)
+		}
+		m["lines"] = l
+	}
+	if x.ShippedAt != nil {
+		m["shippedAt"] = e.timestamp(x.ShippedAt)
+	}
+	return m
 }
 
 func (x *ShipmentShipped) validateFields(v *validator) {
@@ -908,6 +1008,56 @@ func (x *ShipmentStatusChanged) decodeJSON(d *decoder) {
 	}
 }
 
+func (x *ShipmentStatusChanged) jsonValue(e *valueEncoder) map[string]any {
+	if x == nil {
+		return map[string]any{}
+	}
+	m := make(map[string]any, 14)
+	if x.ShipmentId != "" {
+		m["shipmentId"] = e.str(x.ShipmentId)
+	}
+	if x.Milestone != 0 {
+		m["milestone"] = e.enum(jsonNamesMilestone[:], int32(x.Milestone))
+	}
+	if x.Status != 0 {
+		m["status"] = e.enum(jsonNamesShipmentStatus[:], int32(x.Status))
+	}
+	if x.StopSeq != 0 {
+		m["stopSeq"] = e.integer(int64(x.StopSeq))
+	}
+	if x.ReasonCode != "" {
+		m["reasonCode"] = e.str(x.ReasonCode)
+	}
+	if x.Eta != nil {
+		m["eta"] = e.timestamp(x.Eta)
+	}
+	if x.Location != nil {
+		m["location"] = x.Location.jsonValue(e)
+	}
+	if x.Exception {
+		m["exception"] = x.Exception
+	}
+	if x.ExceptionReason != "" {
+		m["exceptionReason"] = e.str(x.ExceptionReason)
+	}
+	if x.SourceStatusCode != "" {
+		m["sourceStatusCode"] = e.str(x.SourceStatusCode)
+	}
+	if x.Carrier != nil {
+		m["carrier"] = x.Carrier.jsonValue(e)
+	}
+	if x.EquipmentId != "" {
+		m["equipmentId"] = e.str(x.EquipmentId)
+	}
+	if x.Bol != "" {
+		m["bol"] = e.str(x.Bol)
+	}
+	if x.Pro != "" {
+		m["pro"] = e.str(x.Pro)
+	}
+	return m
+}
+
 func (x *ShipmentStatusChanged) validateFields(v *validator) {
 	v.path.push("shipmentId")
 	v.str(x.ShipmentId, rulesShipmentStatusChanged_ShipmentId)
@@ -1098,6 +1248,35 @@ func (x *OSDLine) decodeJSON(d *decoder) {
 	}
 }
 
+func (x *OSDLine) jsonValue(e *valueEncoder) map[string]any {
+	if x == nil {
+		return map[string]any{}
+	}
+	m := make(map[string]any, 7)
+	if x.Sscc != "" {
+		m["sscc"] = e.str(x.Sscc)
+	}
+	if x.Gtin != "" {
+		m["gtin"] = e.str(x.Gtin)
+	}
+	if x.Sku != "" {
+		m["sku"] = e.str(x.Sku)
+	}
+	if x.Expected != nil {
+		m["expected"] = x.Expected.jsonValue(e)
+	}
+	if x.Received != nil {
+		m["received"] = x.Received.jsonValue(e)
+	}
+	if x.Damaged != nil {
+		m["damaged"] = x.Damaged.jsonValue(e)
+	}
+	if x.ReasonCode != "" {
+		m["reasonCode"] = e.str(x.ReasonCode)
+	}
+	return m
+}
+
 func (x *OSDLine) validateFields(v *validator) {
 	v.path.push("sscc")
 	v.str(x.Sscc, rulesOSDLine_Sscc)
@@ -1253,6 +1432,33 @@ func (x *DeliveryConfirmation) decodeJSON(d *decoder) {
 	}
 }
 
+func (x *DeliveryConfirmation) jsonValue(e *valueEncoder) map[string]any {
+	if x == nil {
+		return map[string]any{}
+	}
+	m := make(map[string]any, 5)
+	if x.ShipmentId != "" {
+		m["shipmentId"] = e.str(x.ShipmentId)
+	}
+	if x.StopSeq != 0 {
+		m["stopSeq"] = e.integer(int64(x.StopSeq))
+	}
+	if x.DeliveredAt != nil {
+		m["deliveredAt"] = e.timestamp(x.DeliveredAt)
+	}
+	if x.SignedBy != "" {
+		m["signedBy"] = e.str(x.SignedBy)
+	}
+	if len(x.OsdLines) > 0 {
+		l := make([]any, len(x.OsdLines))
+		for i, v := range x.OsdLines {
+			l[i] = v.jsonValue(e)
+		}
+		m["osdLines"] = l
+	}
+	return m
+}
+
 func (x *DeliveryConfirmation) validateFields(v *validator) {
 	v.path.push("shipmentId")
 	v.str(x.ShipmentId, rulesDeliveryConfirmation_ShipmentId)
@@ -1329,6 +1535,17 @@ func (x *DeliveryConfirmed) decodeJSON(d *decoder) {
 			return
 		}
 	}
+}
+
+func (x *DeliveryConfirmed) jsonValue(e *valueEncoder) map[string]any {
+	if x == nil {
+		return map[string]any{}
+	}
+	m := make(map[string]any, 1)
+	if x.Delivery != nil {
+		m["delivery"] = x.Delivery.jsonValue(e)
+	}
+	return m
 }
 
 func (x *DeliveryConfirmed) validateFields(v *validator) {

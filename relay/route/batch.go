@@ -103,10 +103,8 @@ func (b *Batch) Body(ctx context.Context, reqs []*Request) ([]byte, string, erro
 		}
 		item := r.Item
 		if item == nil { // a cloudevents route on a jq batch: the event as a value
-			var v any
-			dec := json.NewDecoder(bytes.NewReader(r.Body))
-			dec.UseNumber()
-			if err := dec.Decode(&v); err != nil {
+			v, err := parseValue(r.Body)
+			if err != nil {
 				return nil, "", fmt.Errorf("batch item %d: %w", i, err)
 			}
 			item = v

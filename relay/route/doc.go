@@ -36,10 +36,10 @@
 // response (natively for JSON batches, by a jq expression otherwise).
 //
 // jq's input is the event's CloudEvents JSON as Go values, built from the
-// message directly (eventvalue.go) rather than encoded and decoded again;
-// a test holds it equal to the JSON round trip over every golden event.
-// The JSON form decoded by a small purpose-built parser (jsonvalue.go,
-// about four times faster than encoding/json into `any`, with the same
-// result: a fuzz target compares them) stays the reference that test
-// compares with, and the path for an event the walk leaves.
+// message directly (canonical.JSONValue, generated with the JSON codec)
+// rather than encoded and decoded again; a test holds it equal to the JSON
+// round trip over every golden event. Other JSON turned into jq values (an
+// event's JSON in a jq batch body) goes through a small purpose-built
+// parser (jsonvalue.go), about four times faster than encoding/json into
+// `any`, with the same result (a fuzz target compares them).
 package route

@@ -36,19 +36,21 @@ func (e *Event) JSON() ([]byte, error) {
 
 // Doc returns the event's CloudEvents JSON as jq sees it (objects as
 // map[string]any, numbers as json.Number so none loses precision), built
-// from the message directly (eventValue); an event that has no JSON form
-// gets the JSON encoder's located error.
+// from the message by canonical.JSONValue rather than encoded and decoded
+// again; an event that has no JSON form gets the JSON encoder's located
+// error. gojq never modifies its input, so the routes share the value.
 func (e *Event) Doc() (any, error) {
 	if e.docDone {
 		return e.doc, e.docErr
 	}
 	e.docDone = true
-	if v, err := eventValue(e.Event); err == nil {
-		e.doc = v
-		return e.doc, nil
+	v, err := canonical.JSONValue(e.Event)
+	if err != nil {
+		e.docErr = err
+		return nil, err
 	}
-	e.doc, e.docErr = docFromJSON(e)
-	return e.doc, e.docErr
+	e.doc = v
+	return e.doc, nil
 }
 
 // relayVar is the value of $relay for one route.

@@ -1,7 +1,8 @@
 // Command protoc-gen-dray-json generates the canonical package's CloudEvents
 // JSON codec and validator walk: for every message, an appendJSON method
-// (encoder), a decodeJSON method (strict decoder) and a validateFields method
-// (every (rules) annotation applied) that read the Go struct fields
+// (encoder), a jsonValue method (the same JSON as Go values, for jq), a
+// decodeJSON method (strict decoder) and a validateFields method (every
+// (rules) annotation applied) that read the Go struct fields
 // directly. The reflective protobuf path costs several allocations per field
 // (a boxed value for every Get or Set); generated code does not.
 //
@@ -110,12 +111,14 @@ func genMessage(g *protogen.GeneratedFile, m *protogen.Message) {
 	if isEvent(m) {
 		genEventEncoder(g, m)
 		genEventDecoder(g, m)
+		genEventValue(g, m)
 		genValidator(g, m, true)
 		flushDecls(g)
 		return
 	}
 	genEncoder(g, m)
 	genDecoder(g, m)
+	genValue(g, m)
 	genValidator(g, m, false)
 	flushDecls(g)
 }
@@ -236,6 +239,94 @@ func genEncodeValue(g *protogen.GeneratedFile, f *protogen.Field, v, onErr strin
 		g.P("if e.err != nil {")
 		g.P(onErr)
 		g.P("}")
+	default:
+		panic(fmt.Sprintf("protoc-gen-dray-json: field %s: unsupported kind %v", f.Desc.FullName(), f.Desc.Kind()))
+	}
+}
+
+// --- values ----------------------------------------------------------------
+
+// genValue writes jsonValue: the message's JSON object as the Go values
+// encoding/json decodes it into (see JSONValue), field for field what
+// appendJSON writes.
+func genValue(g *protogen.GeneratedFile, m *protogen.Message) {
+	g.P("func (x *", m.GoIdent.GoName, ") jsonValue(e *valueEncoder) map[string]any {")
+	g.P("if x == nil {")
+	g.P("return map[string]any{}")
+	g.P("}")
+	g.P("m := make(map[string]any, ", len(m.Fields), ")")
+	for _, f := range m.Fields {
+		genValueField(g, f)
+	}
+	g.P("return m")
+	g.P("}")
+	g.P()
+}
+
+func genEventValue(g *protogen.GeneratedFile, m *protogen.Message) {
+	g.P("// jsonValue is the whole event's CloudEvents JSON object (see JSONValue).")
+	g.P("func (x *", m.GoIdent.GoName, ") jsonValue(e *valueEncoder) map[string]any {")
+	g.P("m := make(map[string]any, ", len(plainFields(m))+3, ")")
+	g.P("m[\"specversion\"] = specVersion")
+	for _, f := range plainFields(m) {
+		genValueField(g, f)
+	}
+	g.P("switch v := x.Data.(type) {")
+	for _, o := range m.Oneofs {
+		for _, f := range o.Fields {
+			g.P("case *", f.GoIdent.GoName, ":")
+			g.P("m[\"datacontenttype\"] = jsonContentType")
+			g.P("m[\"data\"] = v.", f.GoName, ".jsonValue(e)")
+		}
+	}
+	g.P("}")
+	g.P("return m")
+	g.P("}")
+	g.P()
+}
+
+func genValueField(g *protogen.GeneratedFile, f *protogen.Field) {
+	key := fmt.Sprintf("m[%q]", f.Desc.JSONName())
+	if f.Desc.IsList() {
+		g.P("if len(x.", f.GoName, ") > 0 {")
+		g.P("l := make([]any, len(x.", f.GoName, "))")
+		g.P("for i, v := range x.", f.GoName, " {")
+		g.P("l[i] = ", valueExpr(g, f, "v"))
+		g.P("}")
+		g.P(key, " = l")
+		g.P("}")
+		return
+	}
+	v := "x." + f.GoName
+	switch f.Desc.Kind() {
+	case protoreflect.MessageKind:
+		g.P("if ", v, " != nil {")
+	case protoreflect.StringKind:
+		g.P("if ", v, " != \"\" {")
+	case protoreflect.BoolKind:
+		g.P("if ", v, " {")
+	default:
+		g.P("if ", v, " != 0 {")
+	}
+	g.P(key, " = ", valueExpr(g, f, v))
+	g.P("}")
+}
+
+func valueExpr(_ *protogen.GeneratedFile, f *protogen.Field, v string) string {
+	switch f.Desc.Kind() {
+	case protoreflect.StringKind:
+		return "e.str(" + v + ")"
+	case protoreflect.BoolKind:
+		return v
+	case protoreflect.Int32Kind, protoreflect.Int64Kind, protoreflect.Sint32Kind, protoreflect.Sint64Kind:
+		return "e.integer(int64(" + v + "))"
+	case protoreflect.EnumKind:
+		return "e.enum(jsonNames" + f.Enum.GoIdent.GoName + "[:], int32(" + v + "))"
+	case protoreflect.MessageKind:
+		if f.Message.Desc.FullName() == timestampName {
+			return "e.timestamp(" + v + ")"
+		}
+		return v + ".jsonValue(e)"
 	default:
 		panic(fmt.Sprintf("protoc-gen-dray-json: field %s: unsupported kind %v", f.Desc.FullName(), f.Desc.Kind()))
 	}
