@@ -85,20 +85,6 @@ type reader struct {
 	db      dbConn
 	tables  []*tableRuntime
 	backoff time.Duration
-	// pending is the next page of a watermark table, queried while the
-	// page before it is committed; nil when none is in flight.
-	pending *prefetch
-}
-
-// prefetch is a watermark page queried ahead: the rows after at, the
-// position the page before ends at. Its goroutine is waited for before
-// the connection is used again (await) and when the reader closes.
-type prefetch struct {
-	tr   *tableRuntime
-	at   *position
-	done chan struct{}
-	rows []*row
-	err  error
 }
 
 type tableRuntime struct {
@@ -157,8 +143,6 @@ func (r *reader) failed(ctx context.Context, tr *tableRuntime, err error) {
 }
 
 func (r *reader) close() {
-	r.await()
-	r.pending = nil
 	if r.db != nil {
 		r.db.close()
 		r.db = nil
@@ -166,49 +150,8 @@ func (r *reader) close() {
 }
 
 // query runs one statement (opening the connection on first use) and
-// returns its rows, normalized. A prefetch in flight finishes first: one
-// statement at a time.
+// returns its rows, normalized.
 func (r *reader) query(ctx context.Context, t *tablePlan, sqlText string, args []any) ([]*row, error) {
-	r.await()
-	return r.run1(ctx, t, sqlText, args)
-}
-
-// await waits for the prefetch in flight, if any (its result is kept).
-func (r *reader) await() {
-	if r.pending != nil {
-		<-r.pending.done
-	}
-}
-
-// startPrefetch queries the page of tr after at in the background, while
-// the caller commits the page before it.
-func (r *reader) startPrefetch(ctx context.Context, tr *tableRuntime, at *position) {
-	r.await()
-	q, args := tr.t.watermarkQuery(at, r.p.cfg.BatchSize)
-	p := &prefetch{tr: tr, at: at, done: make(chan struct{})}
-	r.pending = p
-	go func() {
-		defer close(p.done)
-		p.rows, p.err = r.run1(ctx, tr.t, q, args)
-	}()
-}
-
-// takePrefetch returns the prefetched page of tr if it starts where tr's
-// committed state ends (nil otherwise: a prefetch in flight is dropped).
-func (r *reader) takePrefetch(tr *tableRuntime) *prefetch {
-	p := r.pending
-	if p == nil {
-		return nil
-	}
-	<-p.done
-	r.pending = nil
-	if p.tr != tr || p.at != tr.st.At {
-		return nil
-	}
-	return p
-}
-
-func (r *reader) run1(ctx context.Context, t *tablePlan, sqlText string, args []any) ([]*row, error) {
 	if r.db == nil {
 		db, err := openConn(ctx, r.p)
 		if err != nil {
@@ -294,14 +237,8 @@ func (r *reader) positionOf(t *tablePlan, rw *row) position {
 func (r *reader) pollWatermark(ctx context.Context, tr *tableRuntime) (bool, error) {
 	t := tr.t
 	limit := r.p.cfg.BatchSize
-	var rows []*row
-	var err error
-	if p := r.takePrefetch(tr); p != nil {
-		rows, err = p.rows, p.err
-	} else {
-		q, args := t.watermarkQuery(tr.st.At, limit)
-		rows, err = r.query(ctx, t, q, args)
-	}
+	q, args := t.watermarkQuery(tr.st.At, limit)
+	rows, err := r.query(ctx, t, q, args)
 	if err != nil {
 		return false, err
 	}
@@ -326,11 +263,6 @@ func (r *reader) pollWatermark(ctx context.Context, tr *tableRuntime) (bool, err
 			clear(tr.seen)
 			added = nil
 			next.Floor = next.At
-		}
-		if len(rows) == limit {
-			// A full page: the next one is likely there; the database
-			// reads it while the agent commits this one.
-			r.startPrefetch(ctx, tr, next.At)
 		}
 		if err := r.emit(ctx, tr, cs, next, added); err != nil {
 			return false, err
