@@ -309,10 +309,10 @@ func (s *Stack) prepareSite(sc SiteConfig) (*Site, error) {
 		return nil, err
 	}
 	// The file-drop connector answers every X12 interchange with a 997,
-	// written to an outbox for the trading partners.
-	if x, ok := fdBlock["x12"].(map[string]any); ok && x["outbox"] == nil {
-		x["outbox"] = filepath.Join(base, "drops", "x12", "997")
-		if err := os.MkdirAll(x["outbox"].(string), 0o755); err != nil {
+	// written to the outbox FileDropConfig names; it must exist before the
+	// agent configures the connector (the simulator makes it too).
+	if d := sim.Drops.AckDir(); d != "" {
+		if err := os.MkdirAll(d, 0o755); err != nil {
 			return nil, err
 		}
 	}

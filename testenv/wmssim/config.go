@@ -3,6 +3,7 @@ package wmssim
 import (
 	"fmt"
 	"net/url"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -119,6 +120,17 @@ type DropConfig struct {
 func (d DropConfig) dir945() string { return firstNonEmpty(d.X12945, d.X12) }
 func (d DropConfig) dir214() string { return firstNonEmpty(d.X12214, d.X12) }
 func (d DropConfig) dir846() string { return firstNonEmpty(d.X12846, d.X12) }
+
+// AckDir is where the file-drop connector writes the 997s it answers the
+// simulator's X12 interchanges with: 997/ beside the first X12 drop's
+// inbox/ ("" without X12 drops). Run creates it with the drops.
+func (d DropConfig) AckDir() string {
+	x := firstNonEmpty(d.dir945(), d.dir214(), d.dir846())
+	if x == "" {
+		return ""
+	}
+	return filepath.Join(filepath.Dir(x), "997")
+}
 
 // IntervalConfig holds simulated intervals between files.
 type IntervalConfig struct {

@@ -289,6 +289,9 @@ func FileDropConfig(cfg Config, stateDir string) (map[string]any, error) {
 			"extract":     map[string]any{"expected": map[string]any{"from": "note", "pattern": `book was ([0-9]+(?:\.[0-9]+)?)`}},
 			"time_layout": "2006-01-02 15:04:05", "date_layout": "2006-01-02"}},
 		"x12": map[string]any{"partners": partners}}
+	if d := cfg.Drops.AckDir(); d != "" {
+		out["x12"].(map[string]any)["outbox"] = d
+	}
 	var inboxes []any
 	if cfg.Drops.CSV != "" {
 		r, err := root(cfg.Drops.CSV)

@@ -57,7 +57,7 @@ func (s *Sim) Run(ctx context.Context) (Summary, error) {
 	if s.wall0.IsZero() {
 		s.wall0 = began.UTC().Truncate(time.Second)
 	}
-	for _, d := range []string{s.cfg.Drops.CSV, s.cfg.Drops.dir945(), s.cfg.Drops.dir214(), s.cfg.Drops.dir846()} {
+	for _, d := range []string{s.cfg.Drops.CSV, s.cfg.Drops.dir945(), s.cfg.Drops.dir214(), s.cfg.Drops.dir846(), s.cfg.Drops.AckDir()} {
 		if d != "" {
 			if err := os.MkdirAll(d, 0o755); err != nil {
 				return Summary{}, fmt.Errorf("drop directory: %w", err)

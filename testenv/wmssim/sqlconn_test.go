@@ -201,12 +201,14 @@ func TestFileDropConfigIsValid(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, d := range []string{"wms/inbox", "edi/inbox", "carrier/inbox", "edi-out", "state"} {
+	for _, d := range []string{"wms/inbox", "edi/inbox", "carrier/inbox", "edi/997", "state"} {
 		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
 			t.Fatal(err)
 		}
 	}
-	conf["x12"].(map[string]any)["outbox"] = dir + "/edi-out"
+	if got := conf["x12"].(map[string]any)["outbox"]; got != dir+"/edi/997" {
+		t.Errorf("x12.outbox = %v; want %s (997/ beside the first X12 inbox)", got, dir+"/edi/997")
+	}
 	raw, err := json.Marshal(conf)
 	if err != nil {
 		t.Fatal(err)
