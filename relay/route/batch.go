@@ -300,8 +300,18 @@ func sortedKeys(h map[string][]string) []string {
 	return ks
 }
 
-// appendJSONString appends s as a JSON string.
+// appendJSONString appends s as a JSON string, exactly as json.Marshal
+// writes it. Header names and values (several per batch item) are plain
+// ASCII that needs no escape: those are copied between quotes; anything
+// else goes through json.Marshal (HTML-safe escapes, invalid UTF-8).
 func appendJSONString(buf []byte, s string) []byte {
-	b, _ := json.Marshal(s)
-	return append(buf, b...)
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			b, _ := json.Marshal(s)
+			return append(buf, b...)
+		}
+	}
+	buf = append(buf, '"')
+	buf = append(buf, s...)
+	return append(buf, '"')
 }
