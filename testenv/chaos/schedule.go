@@ -144,7 +144,9 @@ func NewSchedule(seed uint64, p Profile, l Layout) (*Schedule, error) {
 	for s := range l.Sinks {
 		var ss []Fault
 		for range split(p.Scheduled[SinkOutage], l.Sinks, s) {
-			ss = append(ss, Fault{Class: SinkOutage, Target: s, For: uniform(3*time.Second, 15*time.Second)})
+			// Long enough that a request arrives even at the TMS, which
+			// gets few events.
+			ss = append(ss, Fault{Class: SinkOutage, Target: s, For: uniform(6*time.Second, 18*time.Second)})
 		}
 		spread(ss, 5*time.Second)
 	}
