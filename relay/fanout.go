@@ -53,6 +53,11 @@ func (a adminSink) Status() any { return sinkStatus{Delivery: a.Stats(), HTTP: a
 
 // newFanOut builds (but does not start) the fan-out. On error it releases
 // what it built.
+// sharedDecodes is how many decoded log entries the sinks share: enough
+// for sinks that keep up with each other (a few read batches apart); one
+// far behind decodes for itself.
+const sharedDecodes = 4096
+
 func newFanOut(cfg *Config, store *relaylog.Log, log, audit *slog.Logger, sites admin.Sites) (f *fanOut, err error) {
 	f = &fanOut{log: log}
 	defer func() {
@@ -69,6 +74,11 @@ func newFanOut(cfg *Config, store *relaylog.Log, log, audit *slog.Logger, sites 
 	}
 	tables := cfg.RouteTables()
 	adminSinks := map[string]admin.Sink{}
+	// With several sinks, each log entry is decoded once for all of them.
+	var decoded *dispatch.Decoded
+	if len(cfg.Sinks) > 1 {
+		decoded = dispatch.NewDecoded(sharedDecodes)
+	}
 	for _, sc := range cfg.Sinks {
 		sk, err := sink.New(sc.HTTP, log.With("component", "sink"))
 		if err != nil {
@@ -76,7 +86,8 @@ func newFanOut(cfg *Config, store *relaylog.Log, log, audit *slog.Logger, sites 
 		}
 		f.sinks = append(f.sinks, sk)
 		d, err := dispatch.New(dispatch.Options{Name: sc.HTTP.Name, Config: sc.Delivery, Log: store,
-			Routes: tables[sc.HTTP.Name], Sink: sk, DLQ: f.dlq, Logger: log.With("component", "dispatch")})
+			Routes: tables[sc.HTTP.Name], Sink: sk, DLQ: f.dlq, Logger: log.With("component", "dispatch"),
+			Decoded: decoded})
 		if err != nil {
 			return nil, err
 		}

@@ -64,6 +64,9 @@ type Options struct {
 	// Grace is how long in-flight requests may complete at shutdown
 	// (default 2s) before they are cancelled.
 	Grace time.Duration
+	// Decoded, when set, is shared with the other sinks' dispatchers: an
+	// entry of the relay log is decoded once for all of them.
+	Decoded *Decoded
 }
 
 // ConsumerName is the relay log consumer of a sink.
@@ -84,6 +87,7 @@ type Dispatcher struct {
 	batch    *route.Batch
 	policy   backoff.Policy
 	grace    time.Duration
+	decoded  *Decoded
 	ran      atomic.Bool
 
 	cursor atomic.Uint64 // last cursor written
@@ -119,7 +123,7 @@ func New(o Options) (*Dispatcher, error) {
 	}
 	d := &Dispatcher{
 		name: o.Name, consumer: ConsumerName(o.Name), cfg: o.Config, log: o.Logger.With("sink", o.Name),
-		rlog: o.Log, table: o.Routes, sink: o.Sink, dlq: o.DLQ, policy: o.Config.policy(), grace: o.Grace,
+		rlog: o.Log, table: o.Routes, sink: o.Sink, dlq: o.DLQ, policy: o.Config.policy(), grace: o.Grace, decoded: o.Decoded,
 		filter: newFilter(),
 	}
 	if b := o.Config.Batch; b != nil {
@@ -232,7 +236,7 @@ func (d *Dispatcher) read(ctx context.Context, tr *tracker, p *pipeline, next ui
 		}
 		for _, e := range buf {
 			tr.add(e.Seq)
-			p.submit(newItem(e))
+			p.submit(d.readItem(e))
 		}
 		next = buf[len(buf)-1].Seq + 1
 		d.next.Store(next)
@@ -240,16 +244,35 @@ func (d *Dispatcher) read(ctx context.Context, tr *tracker, p *pipeline, next ui
 	}
 }
 
+// readItem is the item of an entry the dispatcher read, decoded once for
+// every sink when the sinks share their decoding.
+func (d *Dispatcher) readItem(e relaylog.Entry) *item {
+	if d.decoded == nil {
+		return newItem(e)
+	}
+	de := d.decoded.get(e)
+	it := &item{entry: e, ev: de.ev, decodeErr: de.err, shared: &de.doc}
+	it.setKeys()
+	return it
+}
+
+// newItem decodes an entry for this dispatcher alone (its event goes back
+// to the pool when the item finishes).
 func newItem(e relaylog.Entry) *item {
 	it := &item{entry: e}
 	it.ev, it.decodeErr = canonical.UnmarshalBinary(e.Event)
+	it.setKeys()
+	return it
+}
+
+func (it *item) setKeys() {
+	e := it.entry
 	if it.ev != nil {
 		it.key = route.PartitionKey(it.ev)
 		it.fact = it.ev.GetIdempotencyKey()
 	} else {
 		it.key = fmt.Sprint(e.Seq)
 	}
-	return it
 }
 
 func (d *Dispatcher) count(it *item, r result) {

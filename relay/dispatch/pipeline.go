@@ -34,6 +34,11 @@ type item struct {
 	wait  <-chan struct{}
 	claim chan struct{}
 
+	// shared is set when ev is shared with the other sinks' dispatchers
+	// (Decoded): ev is then read-only and never released, and this is its
+	// jq input, computed once for all of them.
+	shared *route.SharedDoc
+
 	// Set by the worker once routed.
 	route *route.Route
 	req   *sink.Request
@@ -267,7 +272,7 @@ func (p *pipeline) prepare(it *item) bool {
 		p.deadLetter(it, "", nil, nil, fmt.Sprintf("undecodable event: %v", it.decodeErr))
 		return false
 	}
-	rev := &route.Event{Seq: it.entry.Seq, Site: it.entry.Site, Received: it.entry.Received, Lane: it.entry.Lane, Event: it.ev}
+	rev := &route.Event{Seq: it.entry.Seq, Site: it.entry.Site, Received: it.entry.Received, Lane: it.entry.Lane, Event: it.ev, Shared: it.shared}
 	r, err := d.table.Select(p.ctx, rev)
 	if err == nil && r != nil {
 		var rr *route.Request
@@ -307,10 +312,10 @@ func (p *pipeline) done(it *item, r result) {
 		p.claimMu.Unlock()
 		it.claim = nil
 	}
-	if it.ev != nil {
+	if it.ev != nil && it.shared == nil {
 		canonical.Release(it.ev)
-		it.ev = nil
 	}
+	it.ev = nil
 	it.req = nil
 }
 

@@ -3,6 +3,7 @@ package route
 import (
 	"encoding/json"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/draylink/dray/canonical"
@@ -18,6 +19,9 @@ type Event struct {
 	Received time.Time
 	Lane     canonical.Lane
 	Event    *canonical.Event
+	// Shared, when set, holds the jq input of Event for every Event of the
+	// same message (the relay's sinks each route the same log entry).
+	Shared *SharedDoc
 
 	json    []byte
 	jsonErr error
@@ -38,19 +42,40 @@ func (e *Event) JSON() ([]byte, error) {
 // map[string]any, numbers as json.Number so none loses precision), built
 // from the message by canonical.JSONValue rather than encoded and decoded
 // again; an event that has no JSON form gets the JSON encoder's located
-// error. gojq never modifies its input, so the routes share the value.
+// error. gojq never modifies its input, so the routes (and, through
+// Shared, the sinks) share the value.
 func (e *Event) Doc() (any, error) {
+	if e.Shared != nil {
+		return e.Shared.doc(e.Event)
+	}
 	if e.docDone {
 		return e.doc, e.docErr
 	}
 	e.docDone = true
-	v, err := canonical.JSONValue(e.Event)
+	e.doc, e.docErr = jqInput(e.Event)
+	return e.doc, e.docErr
+}
+
+func jqInput(ev *canonical.Event) (any, error) {
+	v, err := canonical.JSONValue(ev)
 	if err != nil {
-		e.docErr = err
 		return nil, err
 	}
-	e.doc = v
-	return e.doc, nil
+	return v, nil
+}
+
+// SharedDoc is the jq input of one event message, computed once for all
+// the Events that carry it; safe for concurrent use. The message must not
+// change once shared.
+type SharedDoc struct {
+	once sync.Once
+	v    any
+	err  error
+}
+
+func (s *SharedDoc) doc(ev *canonical.Event) (any, error) {
+	s.once.Do(func() { s.v, s.err = jqInput(ev) })
+	return s.v, s.err
 }
 
 // relayVar is the value of $relay for one route.
