@@ -17,8 +17,14 @@ import (
 	"github.com/draylink/dray/plugins/sdk"
 )
 
-// fixtures is the shared fixture directory.
-const fixtures = "../../../shared/fixtures"
+// fixtures holds copies of the team's hand-made fixtures
+// (../shared/fixtures beside the checkout), so a clone anywhere tests with
+// them; TestFixturesAreTheShared ones checks the copies are current.
+const fixtures = "testdata/fixtures"
+
+// sharedFixtures is where the originals are, when the checkout sits beside
+// them.
+const sharedFixtures = "../../../shared/fixtures"
 
 // fixtureTime is the modification time given to dropped fixture files: the
 // 997s are dated by it.

@@ -16,7 +16,8 @@ import (
 	fdmove "github.com/draylink/dray/plugins/filedrop/movement"
 )
 
-// fixtureHeader is the first line of /work/shared/fixtures/inventory_movements_MEM1_20250314.csv.
+// fixtureHeader is the first line of the team's fixture
+// plugins/filedrop/testdata/fixtures/inventory_movements_MEM1_20250314.csv.
 const fixtureHeader = "movement_id,site_code,movement_type,occurred_at,sku,gtin,lot,expiry_date,qty,uom,from_loc,to_loc,sscc,order_ref,reason_code,reverses_movement_id,user_id,note,row_version,last_modified"
 
 // csvColumns binds the export's columns to the movement mapping's fields,
