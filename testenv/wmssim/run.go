@@ -69,7 +69,11 @@ func (s *Sim) Run(ctx context.Context) (Summary, error) {
 		return Summary{}, err
 	}
 	s.truth = tw
-	st, err := openStore(ctx, s.cfg.Store)
+	// Setting the store up is not cut short by a stop (only bounded), so
+	// a stop at any moment ends the run with the ground truth's end line.
+	setup, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+	st, err := openStore(setup, s.cfg.Store)
+	cancel()
 	if err != nil {
 		_ = tw.close()
 		return Summary{}, err
