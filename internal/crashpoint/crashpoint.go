@@ -29,7 +29,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 )
 
 // EnvVar is the variable that enables crash points.
@@ -105,6 +104,9 @@ func Hit(name string) {
 		return
 	}
 	fmt.Fprintf(os.Stderr, "dray: crash point %s fired (%s)\n", name, EnvVar)
-	_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
-	select {} // SIGKILL cannot be caught: wait for it
+	// SIGKILL on Unix, TerminateProcess on Windows: no handler runs.
+	if p, err := os.FindProcess(os.Getpid()); err == nil {
+		_ = p.Kill()
+	}
+	select {} // the kill cannot be caught: wait for it
 }
