@@ -85,7 +85,7 @@ PROFILE ?= default
 SEED    ?= 1
 
 .PHONY: chaos
-chaos: deps ## Run the reliability harness (docs/RELIABILITY.md): seeded faults, then exact loss/duplicate counts; PROFILE=default|short SEED=n DURATION=10m.
+chaos: deps ## Run the reliability harness (README, Reliability): seeded faults, then exact loss/duplicate counts; PROFILE=default|short SEED=n DURATION=10m.
 	$(GO) run ./testenv/cmd/dray-chaos --profile $(PROFILE) --seed $(SEED) $(if $(DURATION),--duration $(DURATION),)
 
 .PHONY: lint
