@@ -12,7 +12,7 @@
 //
 // Names are those of Points. A process that fires one writes
 //
-//	dray: crash point relay.after_commit fired (DRAY_CRASHPOINT)
+//	dray: crash point relay.after_commit fired (DRAY_CRASHPOINT, pid 4242)
 //
 // to stderr and sends itself SIGKILL, so a harness proves it fired from
 // the exit status and the log. A disabled crash point costs one atomic
@@ -103,7 +103,7 @@ func Hit(name string) {
 	if p == 0 || rand.Float64() >= p { //nolint:gosec // fault injection, not security
 		return
 	}
-	fmt.Fprintf(os.Stderr, "dray: crash point %s fired (%s)\n", name, EnvVar)
+	fmt.Fprintf(os.Stderr, "dray: crash point %s fired (%s, pid %d)\n", name, EnvVar, os.Getpid())
 	// SIGKILL on Unix, TerminateProcess on Windows: no handler runs.
 	if p, err := os.FindProcess(os.Getpid()); err == nil {
 		_ = p.Kill()

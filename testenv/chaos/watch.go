@@ -123,18 +123,26 @@ func (d *Watchdog) Stop() []string {
 }
 
 // crashPoint returns the crash point line when the process died of
-// SIGKILL right after writing one (its log's last line), else "".
+// SIGKILL after writing one, else "". The line names the process's pid;
+// other goroutines may still log a few lines between it and the kill, so
+// the last crashPointLines lines are searched.
 func (w *Watched) crashPoint() string {
 	if w.Log == nil || !killedBySIGKILL(w.ExitErr()) {
 		return ""
 	}
-	tail := strings.TrimRight(w.Log(4096), "\n")
-	last := tail[strings.LastIndexByte(tail, '\n')+1:]
-	if strings.HasPrefix(last, crashPointPrefix) {
-		return last
+	pid := fmt.Sprintf("pid %d)", w.PID())
+	lines := strings.Split(strings.TrimRight(w.Log(16384), "\n"), "\n")
+	for i := len(lines) - 1; i >= 0 && i >= len(lines)-crashPointLines; i-- {
+		if strings.HasPrefix(lines[i], crashPointPrefix) && strings.HasSuffix(lines[i], pid) {
+			return lines[i]
+		}
 	}
 	return ""
 }
+
+// crashPointLines is how many of a dead process's last log lines may
+// follow its crash point line.
+const crashPointLines = 50
 
 // crashPointPrefix starts the line internal/crashpoint writes.
 const crashPointPrefix = "dray: crash point "
