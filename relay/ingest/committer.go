@@ -195,14 +195,17 @@ func (c *committer) commit(group []commitReq) {
 	if err != nil {
 		c.log.Error("relay log append failed; nothing of the group is acknowledged",
 			"batches", len(ins), "err", err)
+		for _, r := range group {
+			r.sess.finishCommit(r, codeUnspecifiedError, "relay log append failed; retry later", 0)
+		}
+		// Only now: the server closes every session when it hears of the
+		// failure, and a session closed before its PUBACK is ready never
+		// sends it (the writer sends the ready PUBACKs, then DISCONNECT).
 		if errors.Is(err, relaylog.ErrFailed) || errors.Is(err, relaylog.ErrClosed) {
 			select {
 			case c.failed <- err:
 			default:
 			}
-		}
-		for _, r := range group {
-			r.sess.finishCommit(r, codeUnspecifiedError, "relay log append failed; retry later", 0)
 		}
 	} else {
 		c.log.Debug("group commit", "batches", len(ins), "bytes", size, "took", time.Since(start))
