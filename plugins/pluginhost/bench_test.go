@@ -47,11 +47,15 @@ func BenchmarkPluginStream(b *testing.B) {
 	for _, batch := range []int{100, 1} {
 		b.Run(fmt.Sprintf("sdk/batch=%d", batch), func(b *testing.B) {
 			b.SetBytes(int64(size))
-			benchSDK(b, batch, false)
+			benchSDK(b, batch, false, false)
 		})
 		b.Run(fmt.Sprintf("sdk-validated/batch=%d", batch), func(b *testing.B) {
 			b.SetBytes(int64(size))
-			benchSDK(b, batch, true)
+			benchSDK(b, batch, true, false)
+		})
+		b.Run(fmt.Sprintf("sdk-pipelined/batch=%d", batch), func(b *testing.B) {
+			b.SetBytes(int64(size))
+			benchSDK(b, batch, true, true)
 		})
 		b.Run(fmt.Sprintf("bare/batch=%d", batch), func(b *testing.B) {
 			b.SetBytes(int64(size))
@@ -62,8 +66,9 @@ func BenchmarkPluginStream(b *testing.B) {
 
 // benchSDK streams through the SDK; validated marks the batches as built by
 // canonical.NewEvent, as the sql and filedrop connectors do (no second
-// validation in the plugin).
-func benchSDK(b *testing.B, batch int, validated bool) {
+// validation in the plugin); pipelined lets up to sdk.PipelineDepth
+// batches wait for their commit, as the sql connector does.
+func benchSDK(b *testing.B, batch int, validated, pipelined bool) {
 	bin := build(b, testConnectorPkg)
 	ctx := context.Background()
 	p, err := pluginhost.Start(ctx, pluginhost.Config{Path: bin, SHA256: hashOf(b, bin), Logger: slog.New(slog.DiscardHandler)})
@@ -71,7 +76,7 @@ func benchSDK(b *testing.B, batch int, validated bool) {
 		b.Fatal(err)
 	}
 	defer p.Kill()
-	cfg := fmt.Sprintf(`{"events": %d, "batch": %d, "prebuilt": true, "validated": %t}`, b.N, batch, validated)
+	cfg := fmt.Sprintf(`{"events": %d, "batch": %d, "prebuilt": true, "validated": %t, "pipelined": %t}`, b.N, batch, validated, pipelined)
 	if err := p.Configure(ctx, []byte(cfg)); err != nil {
 		b.Fatal(err)
 	}

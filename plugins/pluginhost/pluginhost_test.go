@@ -202,6 +202,53 @@ func TestReadIntegration(t *testing.T) {
 	}
 }
 
+// A pipelined connector has batches in flight when the agent fails to
+// commit one: the later ones are dropped unacknowledged, the read ends with
+// the failure, and the next read resumes at the last committed cursor, so
+// every event is committed once, in order.
+func TestPipelinedReadResumesAfterAFailedCommitIntegration(t *testing.T) {
+	p, _ := startTestConnector(t, pluginhost.Config{}, `{"events": 1000, "batch": 50, "pipelined": true, "validated": true}`)
+	ctx := context.Background()
+	var committed []string // event ids, in commit order
+	cursor := []byte(nil)
+	handle := func(failAt int) func(context.Context, pluginhost.HostBatch) error {
+		n := 0
+		return func(_ context.Context, b pluginhost.HostBatch) error {
+			n++
+			if n == failAt {
+				return errors.New("spool refused the commit")
+			}
+			for _, raw := range b.Events {
+				ev, err := canonical.UnmarshalBinary(raw)
+				if err != nil {
+					return err
+				}
+				committed = append(committed, ev.GetId())
+			}
+			cursor = b.Cursor
+			return nil
+		}
+	}
+	err := p.Read(ctx, cursor, handle(3))
+	if err == nil || !strings.Contains(err.Error(), "spool refused the commit") {
+		t.Fatalf("Read: %v; want the failed commit", err)
+	}
+	if string(cursor) != "100" || len(committed) != 100 {
+		t.Fatalf("after the failure: cursor %q, %d events committed; want 100, 100", cursor, len(committed))
+	}
+	if err := p.Read(ctx, cursor, handle(0)); err != nil {
+		t.Fatalf("second Read: %v", err)
+	}
+	if len(committed) != 1000 {
+		t.Fatalf("%d events committed; want 1000", len(committed))
+	}
+	for i, id := range committed {
+		if want := testevents.Count(i).GetId(); id != want {
+			t.Fatalf("committed event %d is %s; want %s", i, id, want)
+		}
+	}
+}
+
 func TestInvalidEventsBecomeRejectsIntegration(t *testing.T) {
 	p, _ := startTestConnector(t, pluginhost.Config{}, `{"events": 9, "batch": 9, "invalid_every": 3}`)
 	var c collector

@@ -37,7 +37,9 @@
 //   - Emit returns only when the agent has durably committed the batch's
 //     events, rejects and cursor in one transaction. It blocks while the agent
 //     applies backpressure. After it returns the connector may delete or
-//     archive what the batch covered; before, it must not.
+//     archive what the batch covered; before, it must not. A batch marked
+//     Pipelined returns once sent instead, with at most PipelineDepth batches
+//     awaiting their commit (for connectors that do nothing after a commit).
 //   - Identity: build events with canonical.NewEvent, whose id is
 //     canonical.EventID(site, source, record key, record version). Re-reading
 //     the same record must yield the same id: that is how a crash between a

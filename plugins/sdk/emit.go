@@ -54,6 +54,23 @@ func (e *emitter) Emit(ctx context.Context, b Batch) error {
 	if err := e.send(&pluginpb.ReadResponse{Msg: &pluginpb.ReadResponse_Batch{Batch: msg}}); err != nil {
 		return fmt.Errorf("emit: %w", err)
 	}
+	if b.Pipelined {
+		// This batch and PipelineDepth-1 earlier ones may stay unacknowledged.
+		return e.awaitAck(ctx, seq-min(seq, PipelineDepth))
+	}
+	return e.awaitAck(ctx, seq)
+}
+
+// flush waits until the agent has committed every batch emitted.
+func (e *emitter) flush(ctx context.Context) error {
+	e.emitMu.Lock()
+	defer e.emitMu.Unlock()
+	return e.awaitAck(ctx, e.seq)
+}
+
+// awaitAck waits until the agent has committed batch seq (and so every
+// batch before it).
+func (e *emitter) awaitAck(ctx context.Context, seq uint64) error {
 	for e.acked.Load() < seq {
 		select {
 		case <-e.ackCh:

@@ -115,6 +115,77 @@ func TestEmitIsSerialisedAndNumbered(t *testing.T) {
 	wg.Wait()
 }
 
+func TestPipelinedEmitKeepsAtMostPipelineDepthUncommitted(t *testing.T) {
+	fs := newFakeStream()
+	em := newEmitter(context.Background(), fs)
+	emit := func(i int) chan error {
+		done := make(chan error, 1)
+		go func() {
+			done <- em.Emit(context.Background(), Batch{Cursor: []byte{byte('a' + i)}, Pipelined: true})
+		}()
+		return done
+	}
+	// The first PipelineDepth batches return without any ack.
+	for i := range PipelineDepth {
+		if err := <-emit(i); err != nil {
+			t.Fatalf("pipelined Emit %d: %v", i+1, err)
+		}
+	}
+	if n := len(fs.batches()); n != PipelineDepth {
+		t.Fatalf("%d batches sent; want %d", n, PipelineDepth)
+	}
+	// The next one is sent but waits until the oldest is committed.
+	next := emit(PipelineDepth)
+	<-fs.sig
+	for range PipelineDepth {
+		<-fs.sig
+	}
+	select {
+	case err := <-next:
+		t.Fatalf("Emit %d returned (%v) with %d batches uncommitted", PipelineDepth+1, err, PipelineDepth+1)
+	case <-time.After(100 * time.Millisecond):
+	}
+	em.ack(1)
+	if err := <-next; err != nil {
+		t.Fatal(err)
+	}
+	// flush (the end of a Read) waits for every batch.
+	flushed := make(chan error, 1)
+	go func() { flushed <- em.flush(context.Background()) }()
+	em.ack(PipelineDepth) // cumulative, but not yet the last
+	select {
+	case err := <-flushed:
+		t.Fatalf("flush returned (%v) before the last batch was committed", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	em.ack(PipelineDepth + 1)
+	if err := <-flushed; err != nil {
+		t.Fatal(err)
+	}
+	for i, b := range fs.batches() {
+		if b.GetSeq() != uint64(i+1) || string(b.GetCursor()) != string(rune('a'+i)) {
+			t.Errorf("batch %d: seq %d cursor %q", i, b.GetSeq(), b.GetCursor())
+		}
+	}
+}
+
+func TestPipelinedEmitFailsWhenTheReadEnds(t *testing.T) {
+	readCtx, stop := context.WithCancelCause(context.Background())
+	em := newEmitter(readCtx, newFakeStream())
+	for i := range PipelineDepth {
+		if err := em.Emit(context.Background(), Batch{Cursor: []byte{byte('a' + i)}, Pipelined: true}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stop(errors.New("the agent could not commit batch 2"))
+	if err := em.Emit(context.Background(), Batch{Cursor: []byte("z"), Pipelined: true}); !errors.Is(err, context.Canceled) {
+		t.Errorf("Emit after a failed commit: %v; want context.Canceled", err)
+	}
+	if err := em.flush(context.Background()); err == nil || !strings.Contains(err.Error(), "could not commit batch 2") {
+		t.Errorf("flush: %v; want the read's end with its cause", err)
+	}
+}
+
 func TestEmitStopsWithTheRead(t *testing.T) {
 	readCtx, stop := context.WithCancelCause(context.Background())
 	em := newEmitter(readCtx, newFakeStream())

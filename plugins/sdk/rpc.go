@@ -192,6 +192,11 @@ func (s *server) Read(stream pluginpb.ConnectorService_ReadServer) error {
 		cursor = start.GetCursor()
 	}
 	err = s.c.Read(ctx, cursor, em)
+	if err == nil {
+		// Pipelined batches may still wait for their commit: the read
+		// ends (and the agent sees its end) only after every one.
+		err = em.flush(ctx)
+	}
 	cancel(nil)
 	wg.Wait()
 	em.close()

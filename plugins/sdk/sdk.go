@@ -60,10 +60,12 @@ type Connector interface {
 type Emitter interface {
 	// Emit returns once the agent has durably committed the batch's events,
 	// rejects and cursor together (so a connector may then archive a file);
-	// it blocks while the agent applies backpressure. Calls are serialised:
-	// concurrent calls wait their turn. b.Cursor must not be empty. Invalid
-	// events become Rejects (code "invalid_event"); an error means the batch
-	// was not acknowledged and Read must return.
+	// it blocks while the agent applies backpressure. A batch marked
+	// Pipelined returns as soon as it is sent instead (see Batch). Calls are
+	// serialised: concurrent calls wait their turn. b.Cursor must not be
+	// empty. Invalid events become Rejects (code "invalid_event"); an error
+	// means the batch (or an earlier pipelined one) was not acknowledged
+	// and Read must return.
 	Emit(ctx context.Context, b Batch) error
 }
 
@@ -81,7 +83,21 @@ type Batch struct {
 	// every event it receives either way: an invalid event in a batch
 	// marked Validated is quarantined there, not stored.
 	Validated bool
+	// Pipelined lets Emit return once the batch is sent, before the agent
+	// has committed it, while at most PipelineDepth batches wait for their
+	// commit: the connector reads its next batch while the agent stores
+	// this one. The agent commits batches in order and stops at the first
+	// it cannot commit, so nothing is skipped: the failure shows in a later
+	// Emit or when Read returns (the SDK ends a Read only once every batch
+	// is committed), and the next Read starts from the last committed
+	// cursor. A batch after which the connector acts on the source
+	// (archiving a file, deleting a row) must not be pipelined.
+	Pipelined bool
 }
+
+// PipelineDepth is how many pipelined batches may wait for the agent's
+// commit at a time.
+const PipelineDepth = 4
 
 // Reject is a source record that could not become a valid event. The agent
 // quarantines it with its reason; the line goes on.

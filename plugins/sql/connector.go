@@ -77,7 +77,7 @@ func (c *Connector) Read(ctx context.Context, cursor []byte, out sdk.Emitter) er
 	return r.run(ctx)
 }
 
-// reader is one Read: the connection, and each table's committed state.
+// reader is one Read: the connection, and each table's state as emitted.
 type reader struct {
 	p       *plan
 	log     *slog.Logger
@@ -169,10 +169,14 @@ func (r *reader) query(ctx context.Context, t *tablePlan, sqlText string, args [
 	return rows, nil
 }
 
-// emit commits a batch with the cursor in which tr's state is next (and its
+// emit sends a batch with the cursor in which tr's state is next (and its
 // overlap digests are tr.seen plus added). On success the state is tr's.
 func (r *reader) emit(ctx context.Context, tr *tableRuntime, cs []converted, next *tableState, added []uint64) error {
-	b := sdk.Batch{Validated: true} // every event comes from canonical.NewEvent
+	// Every event comes from canonical.NewEvent; the connector does nothing
+	// to the source after a commit, so the next page is read while the
+	// agent stores this one (a failed commit ends the Read, and the next
+	// starts from the committed cursor).
+	b := sdk.Batch{Validated: true, Pipelined: true}
 	for _, c := range cs {
 		if c.ev != nil {
 			b.Events = append(b.Events, c.ev)

@@ -50,6 +50,9 @@ type config struct {
 	// Validated marks the batches as made by canonical.NewEvent (the SDK
 	// skips its own validation; benchmark).
 	Validated bool `json:"validated"`
+	// Pipelined emits pipelined batches (sdk.Batch.Pipelined), as the sql
+	// connector does.
+	Pipelined bool `json:"pipelined"`
 }
 
 type connector struct {
@@ -129,7 +132,7 @@ func (c *connector) Read(ctx context.Context, cursor []byte, out sdk.Emitter) er
 			}
 		}
 		next += n
-		if err := out.Emit(ctx, sdk.Batch{Events: events, Cursor: []byte(strconv.Itoa(next)), Validated: c.cfg.Validated}); err != nil {
+		if err := out.Emit(ctx, sdk.Batch{Events: events, Cursor: []byte(strconv.Itoa(next)), Validated: c.cfg.Validated, Pipelined: c.cfg.Pipelined}); err != nil {
 			if c.cfg.IgnoreCancel > 0 {
 				time.Sleep(c.cfg.IgnoreCancel)
 			}
