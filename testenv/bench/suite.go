@@ -278,12 +278,16 @@ func Default() *Suite {
 		Bench: "BenchmarkPluginStream/sdk-validated/batch=100", Benchtime: "30000x", Rate: "events/s",
 		CPU: []Term{{"plugin-cpu-µs/event", 1}, {"host-cpu-µs/event", 1}},
 		How: "as above, the SDK skipping its second validation (Batch.Validated), as the sql and filedrop connectors send"})
+	add(Scenario{ID: "plugin-sdk-pipelined", Title: "plugin → agent stream, NewEvent-built, pipelined batches of 100", Pkg: "plugins/pluginhost",
+		Bench: "BenchmarkPluginStream/sdk-pipelined/batch=100", Benchtime: "30000x", Rate: "events/s",
+		CPU: []Term{{"plugin-cpu-µs/event", 1}, {"host-cpu-µs/event", 1}},
+		How: "as above, up to 4 batches awaiting the host's ack (Batch.Pipelined), as the sql connector sends"})
 	add(Scenario{ID: "plugin-bare", Title: "bare go-plugin gRPC stream, same events", Pkg: "plugins/pluginhost",
 		Bench: "BenchmarkPluginStream/bare/batch=100", Benchtime: "100000x", Rate: "events/s", Peer: true,
 		CPU: []Term{{"plugin-cpu-µs/event", 1}, {"host-cpu-µs/event", 1}},
 		How: "events encoded once up front, no validation, no acks"})
-	add(Scenario{ID: "sql-pg", Title: "sql connector, PostgreSQL → spool, per row", Pkg: "plugins/sql",
-		Bench: "BenchmarkPostgresToSpool/batch=2000", Benchtime: "40000x", Rate: "rows/s", EventBytes: 1024,
+	add(Scenario{ID: "sql-pg", Title: "sql connector, PostgreSQL → spool, per row, default page (500 rows)", Pkg: "plugins/sql",
+		Bench: "BenchmarkPostgresToSpool/batch=500", Benchtime: "60000x", Rate: "rows/s", EventBytes: 1024,
 		CPU: []Term{{"plugin-cpu-µs/row", 1}, {"host-cpu-µs/row", 1}},
 		How: "real plugin process, a local PostgreSQL, real spool; one event per row"})
 	add(Scenario{ID: "filedrop-csv", Title: "filedrop connector, CSV → spool, per row", Pkg: "plugins/filedrop",
@@ -334,6 +338,7 @@ func Default() *Suite {
 		{Dray: "ingest-quic", Peers: []Compare{{"js-lazy-async", OnRate}, {"js-always-batch-1000", OnRate}, {"raw-quic", OnMBps}}},
 		{Dray: "e2e-tcp", Peers: []Compare{{"raw-tls", OnMBps}}},
 		{Dray: "lat-quic", Peers: []Compare{{"js-always-sync-1", OnP99}, {"raw-fsync", OnP99}}},
+		{Dray: "plugin-sdk-pipelined", Peers: []Compare{{"plugin-bare", OnRate}}},
 		{Dray: "plugin-sdk-validated", Peers: []Compare{{"plugin-bare", OnRate}}},
 		{Dray: "plugin-sdk", Peers: []Compare{{"plugin-bare", OnRate}}},
 		{Dray: "sql-pg", Peers: []Compare{{"spool-append", OnRate}}},
