@@ -248,11 +248,10 @@ func (r *reader) pollWatermark(ctx context.Context, tr *tableRuntime) (bool, err
 	}
 	if len(rows) > 0 {
 		next := tr.st.clone()
-		cs := make([]converted, 0, len(rows))
+		cs := t.convertAll(rows)
 		var added []uint64
-		for _, rw := range rows {
-			c := t.convert(rw)
-			cs = append(cs, c)
+		for i, rw := range rows {
+			c := cs[i]
 			pos := r.positionOf(t, rw)
 			next.At = &pos
 			if inWindow(rw.vals[len(t.cols)+1]) && c.digest != 0 {
@@ -313,10 +312,9 @@ func (r *reader) rescan(ctx context.Context, tr *tableRuntime) error {
 		}
 		var cs []converted
 		var added []uint64
-		for _, rw := range rows {
-			pos := r.positionOf(t, rw)
+		for i, c := range t.convertAll(rows) {
+			pos := r.positionOf(t, rows[i])
 			from = &pos
-			c := t.convert(rw)
 			walked[c.digest] = struct{}{}
 			if _, ok := tr.seen[c.digest]; ok || slices.Contains(added, c.digest) {
 				continue
@@ -362,7 +360,7 @@ func (r *reader) pollSequence(ctx context.Context, tr *tableRuntime) (bool, erro
 		return false, err
 	}
 	next := tr.st.clone()
-	cs := make([]converted, 0, len(rows))
+	fresh := make([]*row, 0, len(rows))
 	for _, rw := range rows {
 		id, err := toInt64(rw.vals[t.key[0]])
 		if err != nil {
@@ -385,8 +383,9 @@ func (r *reader) pollSequence(ctx context.Context, tr *tableRuntime) (bool, erro
 			idc := id
 			next.ID = &idc
 		}
-		cs = append(cs, t.convert(rw))
+		fresh = append(fresh, rw)
 	}
+	cs := t.convertAll(fresh)
 	if len(cs) == 0 {
 		tr.st = next
 		return false, nil
@@ -413,7 +412,6 @@ func (r *reader) pollRowversion(ctx context.Context, tr *tableRuntime) (bool, er
 		return false, err
 	}
 	next := tr.st.clone()
-	cs := make([]converted, 0, len(rows))
 	for _, rw := range rows {
 		if s, ok := rw.vals[t.rv].(string); ok {
 			rw.vals[t.rv] = []byte(s) // a driver that does not call it binary
@@ -423,9 +421,8 @@ func (r *reader) pollRowversion(ctx context.Context, tr *tableRuntime) (bool, er
 			return false, fmt.Errorf("table %s: rowversion column %s is %T, not binary", t.name, t.cfg.Rowversion, rw.vals[t.rv])
 		}
 		next.RV = hex.EncodeToString(rv)
-		cs = append(cs, t.convert(rw))
 	}
-	if err := r.emit(ctx, tr, cs, next, nil); err != nil {
+	if err := r.emit(ctx, tr, t.convertAll(rows), next, nil); err != nil {
 		return false, err
 	}
 	return len(rows) == limit, nil

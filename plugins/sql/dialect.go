@@ -159,7 +159,13 @@ func col(d dialect, name string) string { return "src." + d.quote(name) }
 // after writes the keyset predicate "(ts, key…) > (pos)": rows strictly
 // after a position in ORDER BY ts, key… order. A NULL key in the position
 // (a rejected row without a key) means "every non-NULL key at that ts".
+//
+// The disjunction alone is not a range a planner can seek to: PostgreSQL
+// walked the (ts, key) index from its start and filtered, 16 ms for a page
+// of 500 rows 100,000 rows in, growing with the table. The leading
+// "ts >= t", implied by the rest, is that range on every dialect.
 func (q *query) after(ts string, keys []string, pos position) {
+	q.WriteString(ts + " >= " + q.arg(pos.TS.v) + " AND ")
 	t := q.arg(pos.TS.v)
 	if pos.NullKey {
 		q.WriteString("(" + ts + " > " + t + " OR (" + ts + " = " + q.arg(pos.TS.v) + " AND " + allNotNull(keys) + "))")
@@ -171,8 +177,10 @@ func (q *query) after(ts string, keys []string, pos position) {
 }
 
 // atOrBefore writes "(ts, key…) <= (pos)". Rows with a NULL key column
-// come before every row with a full key at the same ts, as in after.
+// come before every row with a full key at the same ts, as in after; the
+// leading "ts <= t" is the range, as there.
 func (q *query) atOrBefore(ts string, keys []string, pos position) {
+	q.WriteString(ts + " <= " + q.arg(pos.TS.v) + " AND ")
 	t := q.arg(pos.TS.v)
 	if pos.NullKey {
 		q.WriteString("(" + ts + " < " + t + " OR (" + ts + " = " + q.arg(pos.TS.v) + " AND NOT " + allNotNull(keys) + "))")

@@ -12,12 +12,13 @@
 // watermark — a timestamp column (updated_at) and the record key. Rows are
 // read in (timestamp, key) order with the composite predicate
 //
-//	(ts > :ts OR (ts = :ts AND key > :key)) AND ts <= clock − lag
+//	ts >= :ts AND (ts > :ts OR (ts = :ts AND key > :key)) AND ts <= clock − lag
 //	ORDER BY ts, key LIMIT batch_size
 //
 // so equal timestamps never lose or repeat a row (composite keys are
 // expanded into (k1 > v1) OR (k1 = v1 AND k2 > v2) …, which every dialect
-// runs). "Now" is the database clock (clock, default now() / NOW(6) /
+// runs; the leading ts >= :ts is the index range the planner seeks, without
+// which it walks the (ts, key) index from its start on every page). "Now" is the database clock (clock, default now() / NOW(6) /
 // 'now' / SYSDATETIME()), never the agent's, so clock skew between the
 // agent and the database does not matter. The commit-lag window (lag,
 // default 5s) leaves the newest rows for a later poll: a transaction that

@@ -36,10 +36,10 @@ func TestWatermarkSQL(t *testing.T) {
 	tests := []struct {
 		driver, want string
 	}{
-		{"postgres", `SELECT src."site", src."move_no", src."updated_at", src."moved_at", src."updated_at" AS dray_wm, CASE WHEN src."updated_at" >= ((now()) - interval '62000000 microseconds') THEN 1 ELSE 0 END AS dray_win FROM "dbo"."moves" AS src WHERE src."updated_at" <= ((now()) - interval '2000000 microseconds') AND (src."updated_at" > $1 OR (src."updated_at" = $2 AND ((src."site" > $3) OR (src."site" = $4 AND src."move_no" > $5)))) ORDER BY src."updated_at", src."site" NULLS FIRST, src."move_no" NULLS FIRST LIMIT 500`},
-		{"mysql", "SELECT src.`site`, src.`move_no`, src.`updated_at`, src.`moved_at`, src.`updated_at` AS dray_wm, CASE WHEN src.`updated_at` >= ((NOW(6)) - INTERVAL 62000000 MICROSECOND) THEN 1 ELSE 0 END AS dray_win FROM `dbo`.`moves` AS src WHERE src.`updated_at` <= ((NOW(6)) - INTERVAL 2000000 MICROSECOND) AND (src.`updated_at` > ? OR (src.`updated_at` = ? AND ((src.`site` > ?) OR (src.`site` = ? AND src.`move_no` > ?)))) ORDER BY src.`updated_at`, src.`site`, src.`move_no` LIMIT 500"},
-		{"sqlite", `SELECT src."site", src."move_no", src."updated_at", src."moved_at", +src."updated_at" AS dray_wm, CASE WHEN src."updated_at" >= strftime('%Y-%m-%d %H:%M:%f', 'now', '-62 seconds') THEN 1 ELSE 0 END AS dray_win FROM "dbo"."moves" AS src WHERE src."updated_at" <= strftime('%Y-%m-%d %H:%M:%f', 'now', '-2 seconds') AND (src."updated_at" > ? OR (src."updated_at" = ? AND ((src."site" > ?) OR (src."site" = ? AND src."move_no" > ?)))) ORDER BY src."updated_at", src."site", src."move_no" LIMIT 500`},
-		{"sqlserver", `SELECT TOP (500) src.[site], src.[move_no], src.[updated_at], src.[moved_at], src.[updated_at] AS dray_wm, CASE WHEN src.[updated_at] >= DATEADD(millisecond, -62000, SYSDATETIME()) THEN 1 ELSE 0 END AS dray_win FROM [dbo].[moves] AS src WHERE src.[updated_at] <= DATEADD(millisecond, -2000, SYSDATETIME()) AND (src.[updated_at] > @p1 OR (src.[updated_at] = @p2 AND ((src.[site] > @p3) OR (src.[site] = @p4 AND src.[move_no] > @p5)))) ORDER BY src.[updated_at], src.[site], src.[move_no]`},
+		{"postgres", `SELECT src."site", src."move_no", src."updated_at", src."moved_at", src."updated_at" AS dray_wm, CASE WHEN src."updated_at" >= ((now()) - interval '62000000 microseconds') THEN 1 ELSE 0 END AS dray_win FROM "dbo"."moves" AS src WHERE src."updated_at" <= ((now()) - interval '2000000 microseconds') AND src."updated_at" >= $1 AND (src."updated_at" > $2 OR (src."updated_at" = $3 AND ((src."site" > $4) OR (src."site" = $5 AND src."move_no" > $6)))) ORDER BY src."updated_at", src."site" NULLS FIRST, src."move_no" NULLS FIRST LIMIT 500`},
+		{"mysql", "SELECT src.`site`, src.`move_no`, src.`updated_at`, src.`moved_at`, src.`updated_at` AS dray_wm, CASE WHEN src.`updated_at` >= ((NOW(6)) - INTERVAL 62000000 MICROSECOND) THEN 1 ELSE 0 END AS dray_win FROM `dbo`.`moves` AS src WHERE src.`updated_at` <= ((NOW(6)) - INTERVAL 2000000 MICROSECOND) AND src.`updated_at` >= ? AND (src.`updated_at` > ? OR (src.`updated_at` = ? AND ((src.`site` > ?) OR (src.`site` = ? AND src.`move_no` > ?)))) ORDER BY src.`updated_at`, src.`site`, src.`move_no` LIMIT 500"},
+		{"sqlite", `SELECT src."site", src."move_no", src."updated_at", src."moved_at", +src."updated_at" AS dray_wm, CASE WHEN src."updated_at" >= strftime('%Y-%m-%d %H:%M:%f', 'now', '-62 seconds') THEN 1 ELSE 0 END AS dray_win FROM "dbo"."moves" AS src WHERE src."updated_at" <= strftime('%Y-%m-%d %H:%M:%f', 'now', '-2 seconds') AND src."updated_at" >= ? AND (src."updated_at" > ? OR (src."updated_at" = ? AND ((src."site" > ?) OR (src."site" = ? AND src."move_no" > ?)))) ORDER BY src."updated_at", src."site", src."move_no" LIMIT 500`},
+		{"sqlserver", `SELECT TOP (500) src.[site], src.[move_no], src.[updated_at], src.[moved_at], src.[updated_at] AS dray_wm, CASE WHEN src.[updated_at] >= DATEADD(millisecond, -62000, SYSDATETIME()) THEN 1 ELSE 0 END AS dray_win FROM [dbo].[moves] AS src WHERE src.[updated_at] <= DATEADD(millisecond, -2000, SYSDATETIME()) AND src.[updated_at] >= @p1 AND (src.[updated_at] > @p2 OR (src.[updated_at] = @p3 AND ((src.[site] > @p4) OR (src.[site] = @p5 AND src.[move_no] > @p6)))) ORDER BY src.[updated_at], src.[site], src.[move_no]`},
 	}
 	for _, tt := range tests {
 		tp := testPlan(t, tt.driver, movesTable)
@@ -47,7 +47,7 @@ func TestWatermarkSQL(t *testing.T) {
 		if got != tt.want {
 			t.Errorf("%s:\n got %s\nwant %s", tt.driver, got, tt.want)
 		}
-		want := []any{at.TS.v, at.TS.v, "MEM1", "MEM1", int64(7)}
+		want := []any{at.TS.v, at.TS.v, at.TS.v, "MEM1", "MEM1", int64(7)}
 		if !reflect.DeepEqual(args, want) {
 			t.Errorf("%s: args %v; want %v", tt.driver, args, want)
 		}
@@ -59,12 +59,12 @@ func TestRescanSQL(t *testing.T) {
 	at := position{TS: dbValue{"2025-03-14"}, Key: []dbValue{{"MEM1"}, {int64(7)}}}
 	floor := &position{TS: dbValue{"2025-03-13"}, NullKey: true}
 	got, args := tp.rescanQuery(at, floor, nil, 100)
-	want := `SELECT TOP (100) src.[site], src.[move_no], src.[updated_at], src.[moved_at], src.[updated_at] AS dray_wm, CASE WHEN src.[updated_at] >= DATEADD(millisecond, -62000, SYSDATETIME()) THEN 1 ELSE 0 END AS dray_win FROM [dbo].[moves] AS src WHERE src.[updated_at] >= DATEADD(millisecond, -62000, SYSDATETIME()) AND (src.[updated_at] < @p1 OR (src.[updated_at] = @p2 AND (NOT (src.[site] IS NOT NULL AND src.[move_no] IS NOT NULL) OR ((src.[site] < @p3) OR (src.[site] = @p4 AND src.[move_no] <= @p5))))) AND (src.[updated_at] > @p6 OR (src.[updated_at] = @p7 AND (src.[site] IS NOT NULL AND src.[move_no] IS NOT NULL))) ORDER BY src.[updated_at], src.[site], src.[move_no]`
+	want := `SELECT TOP (100) src.[site], src.[move_no], src.[updated_at], src.[moved_at], src.[updated_at] AS dray_wm, CASE WHEN src.[updated_at] >= DATEADD(millisecond, -62000, SYSDATETIME()) THEN 1 ELSE 0 END AS dray_win FROM [dbo].[moves] AS src WHERE src.[updated_at] >= DATEADD(millisecond, -62000, SYSDATETIME()) AND src.[updated_at] <= @p1 AND (src.[updated_at] < @p2 OR (src.[updated_at] = @p3 AND (NOT (src.[site] IS NOT NULL AND src.[move_no] IS NOT NULL) OR ((src.[site] < @p4) OR (src.[site] = @p5 AND src.[move_no] <= @p6))))) AND src.[updated_at] >= @p7 AND (src.[updated_at] > @p8 OR (src.[updated_at] = @p9 AND (src.[site] IS NOT NULL AND src.[move_no] IS NOT NULL))) ORDER BY src.[updated_at], src.[site], src.[move_no]`
 	if got != want {
 		t.Errorf("\n got %s\nwant %s", got, want)
 	}
-	if len(args) != 7 {
-		t.Errorf("%d args; want 7", len(args))
+	if len(args) != 9 {
+		t.Errorf("%d args; want 9", len(args))
 	}
 }
 
