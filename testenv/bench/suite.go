@@ -271,19 +271,19 @@ func Default() *Suite {
 
 	// connectors and plugin stream (issue 4)
 	add(Scenario{ID: "plugin-sdk", Title: "plugin → agent gRPC stream through the SDK, 100 per batch", Pkg: "plugins/pluginhost",
-		Bench: "BenchmarkPluginStream/sdk/batch=100", Benchtime: "30000x", Rate: "events/s",
+		Bench: "BenchmarkPluginStream/sdk/batch=100", Benchtime: "100000x", Rate: "events/s",
 		CPU: []Term{{"plugin-cpu-µs/event", 1}, {"host-cpu-µs/event", 1}},
 		How: "go-plugin gRPC, AutoMTLS; SDK validates and encodes, host acks"})
 	add(Scenario{ID: "plugin-sdk-validated", Title: "plugin → agent stream, events built by canonical.NewEvent, 100 per batch", Pkg: "plugins/pluginhost",
-		Bench: "BenchmarkPluginStream/sdk-validated/batch=100", Benchtime: "30000x", Rate: "events/s",
+		Bench: "BenchmarkPluginStream/sdk-validated/batch=100", Benchtime: "100000x", Rate: "events/s",
 		CPU: []Term{{"plugin-cpu-µs/event", 1}, {"host-cpu-µs/event", 1}},
 		How: "as above, the SDK skipping its second validation (Batch.Validated), as the sql and filedrop connectors send"})
 	add(Scenario{ID: "plugin-sdk-pipelined", Title: "plugin → agent stream, NewEvent-built, pipelined batches of 100", Pkg: "plugins/pluginhost",
-		Bench: "BenchmarkPluginStream/sdk-pipelined/batch=100", Benchtime: "30000x", Rate: "events/s",
+		Bench: "BenchmarkPluginStream/sdk-pipelined/batch=100", Benchtime: "300000x", Rate: "events/s",
 		CPU: []Term{{"plugin-cpu-µs/event", 1}, {"host-cpu-µs/event", 1}},
 		How: "as above, up to 4 batches awaiting the host's ack (Batch.Pipelined), as the sql connector sends"})
 	add(Scenario{ID: "plugin-bare", Title: "bare go-plugin gRPC stream, same events", Pkg: "plugins/pluginhost",
-		Bench: "BenchmarkPluginStream/bare/batch=100", Benchtime: "100000x", Rate: "events/s", Peer: true,
+		Bench: "BenchmarkPluginStream/bare/batch=100", Benchtime: "300000x", Rate: "events/s", Peer: true,
 		CPU: []Term{{"plugin-cpu-µs/event", 1}, {"host-cpu-µs/event", 1}},
 		How: "events encoded once up front, no validation, no acks"})
 	add(Scenario{ID: "sql-pg", Title: "sql connector, PostgreSQL → spool, per row, default page (500 rows)", Pkg: "plugins/sql",
