@@ -9,10 +9,13 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/draylink/dray/relay/admin"
 	"github.com/draylink/dray/relay/dispatch"
 	"github.com/draylink/dray/relay/dlq"
+	"github.com/draylink/dray/relay/ingest"
+	"github.com/draylink/dray/relay/metrics"
 	"github.com/draylink/dray/relay/relaylog"
 	"github.com/draylink/dray/relay/sink"
 )
@@ -26,6 +29,9 @@ type fanOut struct {
 	dispatchers []*dispatch.Dispatcher
 	adminSrv    *admin.Server
 	adminLn     net.Listener
+	// ingest is the ingest endpoint once it exists (it starts after the
+	// admin API): its sessions are in the metrics.
+	ingest atomic.Pointer[ingest.Server]
 
 	dispCtx    context.Context
 	stopDisp   context.CancelFunc
@@ -114,7 +120,7 @@ func newFanOut(cfg *Config, store *relaylog.Log, log, audit *slog.Logger, sites 
 			return nil, err
 		}
 		f.adminSrv, err = admin.New(admin.Options{Sinks: adminSinks, DLQ: f.dlq, Tokens: tokens, Sites: sites,
-			Audit: audit, Logger: log, RedriveTimeout: cfg.Admin.RedriveTimeout.D()})
+			Audit: audit, Logger: log, RedriveTimeout: cfg.Admin.RedriveTimeout.D(), Metrics: metrics.Handler(f.metricSources(store))})
 		if err != nil {
 			return nil, err
 		}
@@ -203,4 +209,28 @@ func adminTokens(list []AdminToken) ([]admin.Token, error) {
 		tokens = append(tokens, at)
 	}
 	return tokens, nil
+}
+
+// setIngest gives the metrics the ingest endpoint's sessions.
+func (f *fanOut) setIngest(srv *ingest.Server) { f.ingest.Store(srv) }
+
+// metricSources are the counters the metrics read at each scrape.
+func (f *fanOut) metricSources(store *relaylog.Log) metrics.Sources {
+	return metrics.Sources{
+		Log: store.Stats,
+		Sessions: func() []ingest.SessionInfo {
+			if srv := f.ingest.Load(); srv != nil {
+				return srv.Sessions()
+			}
+			return nil
+		},
+		Sinks: func() []metrics.Sink {
+			out := make([]metrics.Sink, len(f.dispatchers))
+			for i, d := range f.dispatchers {
+				st := d.Stats()
+				out[i] = metrics.Sink{Name: st.Sink, Delivery: st, HTTP: f.sinks[i].Stats(), DeadLetters: f.dlq.Count(st.Sink)}
+			}
+			return out
+		},
+	}
 }

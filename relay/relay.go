@@ -115,6 +115,7 @@ func Run(ctx context.Context, cfg *Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	fan.setIngest(srv)
 	fan.start()
 	if sites != nil {
 		sites.start(srv)

@@ -5,11 +5,14 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -259,6 +262,38 @@ func (r *Relay) ConfigureFanOut(f FanOut) {
 // Admin returns a client of the relay's admin API.
 func (r *Relay) Admin() *admin.Client {
 	return &admin.Client{Base: "http://" + r.Config.Admin.Listen, Token: adminToken}
+}
+
+// Metrics scrapes the running relay's GET /metrics and returns each sample
+// by its name and labels as written, e.g.
+// `dray_relay_sink_events_total{outcome="delivered",sink="erp"}`.
+func (r *Relay) Metrics() map[string]float64 {
+	r.env.t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, "http://"+r.Config.Admin.Listen+"/metrics", nil)
+	req.Header.Set("Authorization", "Bearer "+adminToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		r.env.t.Fatalf("scrape: %v", err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		r.env.t.Fatalf("scrape: %s: %s", resp.Status, body)
+	}
+	out := map[string]float64{}
+	for line := range strings.Lines(string(body)) {
+		line = strings.TrimSpace(line)
+		i := strings.LastIndexByte(line, ' ')
+		if line == "" || line[0] == '#' || i < 0 {
+			continue
+		}
+		v, err := strconv.ParseFloat(line[i+1:], 64)
+		if err != nil {
+			r.env.t.Fatalf("scrape: line %q: %v", line, err)
+		}
+		out[line[:i]] = v
+	}
+	return out
 }
 
 // CLI runs a dray-relay command against the running relay's admin API and

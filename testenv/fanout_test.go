@@ -73,6 +73,26 @@ func TestFanOutIntegration(t *testing.T) {
 	wantERP, wantTMS := testenv.ForTypes(all, testenv.ERPTypes), testenv.ForTypes(all, testenv.TMSTypes)
 	waitApplied(t, fe.erp, wantERP, 2*time.Minute)
 	waitApplied(t, fe.tms, wantTMS, 2*time.Minute)
+
+	// The relay's metrics tell the same story as the ledgers.
+	m := r.Metrics()
+	if got := m["dray_relay_log_stored_events_total"]; got != float64(len(all)) {
+		t.Errorf("metrics: %v events stored; want %d", got, len(all))
+	}
+	for name, want := range map[string]int{"erp": len(wantERP), "tms": len(wantTMS)} {
+		finished := 0.0
+		for _, o := range []string{"delivered", "duplicate", "fact_duplicate"} {
+			finished += m[`dray_relay_sink_events_total{outcome="`+o+`",sink="`+name+`"}`]
+		}
+		if finished != float64(want) || m[`dray_relay_sink_events_total{outcome="dead_lettered",sink="`+name+`"}`] != 0 {
+			t.Errorf("metrics: %s finished %v events (%v dead-lettered); want %d, none dead-lettered", name, finished,
+				m[`dray_relay_sink_events_total{outcome="dead_lettered",sink="`+name+`"}`], want)
+		}
+	}
+	if m[`dray_relay_sessions{transport="quic"}`]+m[`dray_relay_sessions{transport="tcp"}`] != 2 {
+		t.Errorf("metrics: sessions %v quic, %v tcp; want 2 in all", m[`dray_relay_sessions{transport="quic"}`], m[`dray_relay_sessions{transport="tcp"}`])
+	}
+
 	a.Proc.Stop(30 * time.Second)
 	site.Stop()
 	r.Proc.Stop(30 * time.Second)

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -81,7 +82,8 @@ func newEnv(t *testing.T) *env {
 	}
 	quiet := slog.New(slog.DiscardHandler)
 	srv, err := New(Options{Sinks: map[string]Sink{"erp": fs}, DLQ: store,
-		Tokens: []Token{{Name: "ops", Secret: token}}, Audit: AuditLogger(af, quiet), Logger: quiet})
+		Tokens: []Token{{Name: "ops", Secret: token}}, Audit: AuditLogger(af, quiet), Logger: quiet,
+		Metrics: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "dray_test_metric 1\n") })})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -167,6 +169,30 @@ func TestAuth(t *testing.T) {
 	}
 	if _, err := New(Options{Tokens: []Token{{Name: "short", Secret: "abc"}}}); err == nil {
 		t.Error("a 3-byte token was accepted")
+	}
+}
+
+// GET /metrics serves the Prometheus exposition to read tokens only.
+func TestMetricsNeedAReadToken(t *testing.T) {
+	e := newEnv(t)
+	get := func(tok string) (int, string) {
+		req, _ := http.NewRequest(http.MethodGet, e.client.Base+"/metrics", nil)
+		if tok != "" {
+			req.Header.Set("Authorization", "Bearer "+tok)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, _ := get(""); code != http.StatusUnauthorized {
+		t.Errorf("without a token: %d; want 401", code)
+	}
+	if code, body := get(token); code != http.StatusOK || body != "dray_test_metric 1\n" {
+		t.Errorf("with the token: %d %q", code, body)
 	}
 }
 

@@ -107,6 +107,9 @@ type Options struct {
 	Logger *slog.Logger
 	// RedriveTimeout bounds one redrive, retries included (default 60s).
 	RedriveTimeout time.Duration
+	// Metrics, when set, is served at GET /metrics to read tokens (the
+	// Prometheus exposition: relay/metrics).
+	Metrics http.Handler
 }
 
 // Page size limits of list calls.
@@ -270,6 +273,11 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("POST /v1/sites", s.guard(ActionSiteAdd, s.addSite))
 	s.mux.HandleFunc("POST /v1/sites/{site}/revoke", s.guard(ActionSiteRevoke, s.revokeSite))
 	// Go's profiler, for the operators who hold a token.
+	if s.opts.Metrics != nil {
+		s.mux.HandleFunc("GET /metrics", s.guard(ActionRead, func(w http.ResponseWriter, r *http.Request, _ Principal) {
+			s.opts.Metrics.ServeHTTP(w, r)
+		}))
+	}
 	s.mux.HandleFunc("GET /debug/pprof/", s.guard(ActionDebug, func(w http.ResponseWriter, r *http.Request, _ Principal) { pprof.Index(w, r) }))
 	s.mux.HandleFunc("GET /debug/pprof/profile", s.guard(ActionDebug, func(w http.ResponseWriter, r *http.Request, _ Principal) { pprof.Profile(w, r) }))
 }
