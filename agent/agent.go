@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/draylink/dray/agent/identity"
+	"github.com/draylink/dray/agent/metrics"
 	"github.com/draylink/dray/agent/quarantine"
 	"github.com/draylink/dray/agent/spool"
 	"github.com/draylink/dray/agent/supervisor"
@@ -303,6 +304,16 @@ func statusServer(cfg *Config, sp *spool.Spool, up *uplink.Uplink, sups []*super
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = w.Write([]byte("ok\n"))
 	})
+	mux.Handle("GET /metrics", metrics.Handler(metrics.Sources{
+		Spool: sp.Stats, Uplink: up.Status, Quarantine: sp.QuarantineCounts,
+		Connectors: func() []supervisor.Status {
+			out := make([]supervisor.Status, len(sups))
+			for i, sup := range sups {
+				out[i] = sup.Status()
+			}
+			return out
+		},
+	}))
 	mux.HandleFunc("GET /status", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		enc := json.NewEncoder(w)

@@ -5,14 +5,11 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
-	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -264,36 +261,10 @@ func (r *Relay) Admin() *admin.Client {
 	return &admin.Client{Base: "http://" + r.Config.Admin.Listen, Token: adminToken}
 }
 
-// Metrics scrapes the running relay's GET /metrics and returns each sample
-// by its name and labels as written, e.g.
-// `dray_relay_sink_events_total{outcome="delivered",sink="erp"}`.
+// Metrics scrapes the running relay's GET /metrics (see Scrape).
 func (r *Relay) Metrics() map[string]float64 {
 	r.env.t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, "http://"+r.Config.Admin.Listen+"/metrics", nil)
-	req.Header.Set("Authorization", "Bearer "+adminToken)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		r.env.t.Fatalf("scrape: %v", err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusOK {
-		r.env.t.Fatalf("scrape: %s: %s", resp.Status, body)
-	}
-	out := map[string]float64{}
-	for line := range strings.Lines(string(body)) {
-		line = strings.TrimSpace(line)
-		i := strings.LastIndexByte(line, ' ')
-		if line == "" || line[0] == '#' || i < 0 {
-			continue
-		}
-		v, err := strconv.ParseFloat(line[i+1:], 64)
-		if err != nil {
-			r.env.t.Fatalf("scrape: line %q: %v", line, err)
-		}
-		out[line[:i]] = v
-	}
-	return out
+	return Scrape(r.env.t, "http://"+r.Config.Admin.Listen+"/metrics", adminToken)
 }
 
 // CLI runs a dray-relay command against the running relay's admin API and

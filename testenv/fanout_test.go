@@ -68,6 +68,17 @@ func TestFanOutIntegration(t *testing.T) {
 	site.Generate(700, siteEvents)
 	a.WaitDrained("synthetic", src.Count, 2*time.Minute)
 	site.WaitDrained(siteEvents, 2*time.Minute)
+	// The agent's metrics agree: everything appended was acknowledged,
+	// nothing waits, the session is up.
+	am := a.Metrics()
+	if am["dray_agent_spool_appended_events_total"] != float64(src.Count) || am["dray_agent_uplink_acked_events_total"] != float64(src.Count) ||
+		am[`dray_agent_spool_pending_events{lane="operational"}`]+am[`dray_agent_spool_pending_events{lane="bulk"}`] != 0 ||
+		am[`dray_agent_uplink_connected{transport="quic"}`] != 1 {
+		t.Errorf("agent metrics: appended %v, acked %v, pending %v + %v, quic %v; want %d, %d, 0, 1",
+			am["dray_agent_spool_appended_events_total"], am["dray_agent_uplink_acked_events_total"],
+			am[`dray_agent_spool_pending_events{lane="operational"}`], am[`dray_agent_spool_pending_events{lane="bulk"}`],
+			am[`dray_agent_uplink_connected{transport="quic"}`], src.Count, src.Count)
+	}
 
 	all := append(testenv.SyntheticExpected(t, "MEM1", src, src.Count), site.Committed()...)
 	wantERP, wantTMS := testenv.ForTypes(all, testenv.ERPTypes), testenv.ForTypes(all, testenv.TMSTypes)

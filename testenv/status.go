@@ -4,7 +4,11 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
+	"io"
 	"net/http"
+	"strconv"
+	"strings"
+	"testing"
 	"time"
 )
 
@@ -75,4 +79,51 @@ func (a *Agent) WaitDrained(src string, count uint64, timeout time.Duration) {
 		st := a.Status()
 		return st != nil && st.SyntheticPosition(src) == count && st.Pending() == 0
 	})
+}
+
+// Metrics scrapes the agent's GET /metrics (see Scrape).
+func (a *Agent) Metrics() map[string]float64 {
+	a.env.t.Helper()
+	if a.Config.Status.Listen == "" {
+		a.env.t.Fatal("agent has no status endpoint configured")
+	}
+	return Scrape(a.env.t, "http://"+a.Config.Status.Listen+"/metrics", "")
+}
+
+// Scrape reads a Prometheus text exposition from url (with a bearer token
+// unless token is "") and returns each sample by its name and labels as
+// written, e.g. `dray_relay_sink_events_total{outcome="delivered",sink="erp"}`.
+func Scrape(t testing.TB, url, token string) map[string]float64 {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	c := http.Client{Timeout: 5 * time.Second}
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatalf("scrape %s: %v", url, err)
+	}
+	defer func() { _ = resp.Body.Close() }()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("scrape %s: %s: %s", url, resp.Status, body)
+	}
+	out := map[string]float64{}
+	for line := range strings.Lines(string(body)) {
+		line = strings.TrimSpace(line)
+		i := strings.LastIndexByte(line, ' ')
+		if line == "" || line[0] == '#' || i < 0 {
+			continue
+		}
+		v, err := strconv.ParseFloat(line[i+1:], 64)
+		if err != nil {
+			t.Fatalf("scrape %s: line %q: %v", url, line, err)
+		}
+		out[line[:i]] = v
+	}
+	return out
 }
