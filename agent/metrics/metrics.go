@@ -15,10 +15,9 @@ import (
 	"github.com/draylink/dray/agent/supervisor"
 	"github.com/draylink/dray/agent/uplink"
 	"github.com/draylink/dray/canonical"
+	"github.com/draylink/dray/internal/promsnapshot"
 	"github.com/draylink/dray/internal/wire"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 // Sources are what a scrape reads; a nil func is left out.
@@ -32,30 +31,18 @@ type Sources struct {
 
 // Handler serves the agent's metrics and the Go runtime's and process's in
 // the Prometheus text format.
-func Handler(src Sources) http.Handler {
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(NewCollector(src), collectors.NewGoCollector(),
-		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError})
-}
+func Handler(src Sources) http.Handler { return promsnapshot.Handler(NewCollector(src)) }
 
 // NewCollector returns the collector of src.
-func NewCollector(src Sources) prometheus.Collector { return &collector{src: src} }
-
-type collector struct{ src Sources }
-
-type metric struct {
-	desc *prometheus.Desc
-	typ  prometheus.ValueType
+func NewCollector(src Sources) prometheus.Collector {
+	return promsnapshot.Collector(all, func(emit promsnapshot.Emit) { collect(src, emit) })
 }
 
-func counter(name, help string, labels ...string) metric {
-	return metric{prometheus.NewDesc(name, help, labels, nil), prometheus.CounterValue}
-}
-
-func gauge(name, help string, labels ...string) metric {
-	return metric{prometheus.NewDesc(name, help, labels, nil), prometheus.GaugeValue}
-}
+var (
+	counter = promsnapshot.Counter
+	gauge   = promsnapshot.Gauge
+	oneHot  = promsnapshot.OneHot
+)
 
 var (
 	spoolPending   = gauge("dray_agent_spool_pending_events", "Events in the spool not yet acknowledged by the relay, by lane.", "lane")
@@ -83,7 +70,7 @@ var (
 	quarantined    = gauge("dray_agent_quarantine_records", "Records in quarantine now, by source.", "source")
 )
 
-var all = []metric{spoolPending, spoolPendingB, spoolOldest, spoolDisk, spoolFree, spoolPaused, spoolDropped,
+var all = []promsnapshot.Metric{spoolPending, spoolPendingB, spoolOldest, spoolDisk, spoolFree, spoolPaused, spoolDropped,
 	spoolAppended, spoolAcked, spoolCommits, upConnected, upInFlight, upInFlightB, upAcked, upSent, upRefused,
 	upConnects, connState, connRestarts, connEvents, connQuarantine, connLastCommit, quarantined}
 
@@ -94,25 +81,9 @@ var pauseReasons = []spool.Paused{spool.PausedNone, spool.PausedMaxBytes, spool.
 var states = []supervisor.State{supervisor.StateStarting, supervisor.StateRunning, supervisor.StateIdle,
 	supervisor.StateBackoff, supervisor.StateStopped}
 
-func (c *collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, m := range all {
-		ch <- m.desc
-	}
-}
-
-func oneHot(b bool) float64 {
-	if b {
-		return 1
-	}
-	return 0
-}
-
-func (c *collector) Collect(ch chan<- prometheus.Metric) {
-	emit := func(m metric, v float64, labels ...string) {
-		ch <- prometheus.MustNewConstMetric(m.desc, m.typ, v, labels...)
-	}
-	if c.src.Spool != nil {
-		st := c.src.Spool()
+func collect(src Sources, emit promsnapshot.Emit) {
+	if src.Spool != nil {
+		st := src.Spool()
 		now := time.Now()
 		for _, l := range lanes {
 			var pending uint64
@@ -153,8 +124,8 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		emit(spoolAcked, float64(st.Acked))
 		emit(spoolCommits, float64(st.Commits))
 	}
-	if c.src.Uplink != nil {
-		st := c.src.Uplink()
+	if src.Uplink != nil {
+		st := src.Uplink()
 		for _, t := range []string{uplink.TransportQUIC, uplink.TransportTCP} {
 			emit(upConnected, oneHot(st.Connected && st.Transport == t), t)
 		}
@@ -165,8 +136,8 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		emit(upRefused, float64(st.BatchesRefused))
 		emit(upConnects, float64(st.Connects))
 	}
-	if c.src.Connectors != nil {
-		for _, s := range c.src.Connectors() {
+	if src.Connectors != nil {
+		for _, s := range src.Connectors() {
 			for _, state := range states {
 				emit(connState, oneHot(s.State == state), s.Name, string(state))
 			}
@@ -180,8 +151,8 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 			emit(connLastCommit, last, s.Name)
 		}
 	}
-	if c.src.Quarantine != nil {
-		for source, n := range c.src.Quarantine() {
+	if src.Quarantine != nil {
+		for source, n := range src.Quarantine() {
 			emit(quarantined, float64(n), source)
 		}
 	}

@@ -13,13 +13,12 @@ import (
 	"slices"
 	"time"
 
+	"github.com/draylink/dray/internal/promsnapshot"
 	"github.com/draylink/dray/relay/dispatch"
 	"github.com/draylink/dray/relay/ingest"
 	"github.com/draylink/dray/relay/relaylog"
 	"github.com/draylink/dray/relay/sink"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 // Sources are what a scrape reads. A nil func is left out (the relay log
@@ -40,32 +39,19 @@ type Sink struct {
 
 // Handler serves the relay's metrics and the Go runtime's and process's in
 // the Prometheus text format.
-func Handler(src Sources) http.Handler {
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(NewCollector(src), collectors.NewGoCollector(),
-		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError})
-}
+func Handler(src Sources) http.Handler { return promsnapshot.Handler(NewCollector(src)) }
 
 // NewCollector returns the collector of src.
-func NewCollector(src Sources) prometheus.Collector { return &collector{src: src} }
-
-type collector struct{ src Sources }
-
-type metric struct {
-	desc *prometheus.Desc
-	typ  prometheus.ValueType
+func NewCollector(src Sources) prometheus.Collector {
+	return promsnapshot.Collector(all, func(emit promsnapshot.Emit) { collect(src, emit) })
 }
 
-func counter(name, help string, labels ...string) metric {
-	return metric{prometheus.NewDesc(name, help, labels, nil), prometheus.CounterValue}
-}
+var (
+	counter = promsnapshot.Counter
+	gauge   = promsnapshot.Gauge
+	oneHot  = promsnapshot.OneHot
+)
 
-func gauge(name, help string, labels ...string) metric {
-	return metric{prometheus.NewDesc(name, help, labels, nil), prometheus.GaugeValue}
-}
-
-// The relay log.
 var (
 	logLastSeq     = gauge("dray_relay_log_last_sequence", "Global sequence of the last event stored in the relay log.")
 	logEvents      = gauge("dray_relay_log_events", "Events retained in the relay log.")
@@ -91,22 +77,13 @@ var (
 	sinkBreaker    = gauge("dray_relay_sink_breaker_state", "1 for the circuit breaker's current state (closed, half-open, open; none without a breaker).", "sink", "state")
 )
 
-var all = []metric{logLastSeq, logEvents, logDiskBytes, logStored, logBatches, logSkipped, logDropped, logRetired,
+var all = []promsnapshot.Metric{logLastSeq, logEvents, logDiskBytes, logStored, logBatches, logSkipped, logDropped, logRetired,
 	logMinCursor, sessions, siteConnected, siteInFlight, sinkLag, sinkInFlight, sinkEvents, sinkRetries, sinkBatches,
 	sinkDLQ, sinkRequests, sinkHTTPInFl, sinkBreakerRej, sinkBreaker}
 
-func (c *collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, m := range all {
-		ch <- m.desc
-	}
-}
-
-func (c *collector) Collect(ch chan<- prometheus.Metric) {
-	emit := func(m metric, v float64, labels ...string) {
-		ch <- prometheus.MustNewConstMetric(m.desc, m.typ, v, labels...)
-	}
-	if c.src.Log != nil {
-		st := c.src.Log()
+func collect(src Sources, emit promsnapshot.Emit) {
+	if src.Log != nil {
+		st := src.Log()
 		emit(logLastSeq, float64(st.LastSeq))
 		emit(logEvents, float64(st.Events))
 		emit(logDiskBytes, float64(st.DiskBytes))
@@ -121,10 +98,10 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		emit(logRetired, float64(st.RetiredEvents))
 		emit(logMinCursor, float64(st.MinCursor))
 	}
-	if c.src.Sessions != nil {
+	if src.Sessions != nil {
 		byTransport := map[string]int{ingest.TransportQUIC: 0, ingest.TransportTCP: 0}
 		now := time.Now()
-		for _, s := range c.src.Sessions() {
+		for _, s := range src.Sessions() {
 			byTransport[s.Transport]++
 			emit(siteConnected, now.Sub(s.ConnectedSince).Seconds(), s.Site, s.Transport)
 			emit(siteInFlight, float64(s.InFlight), s.Site)
@@ -133,8 +110,8 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 			emit(sessions, float64(byTransport[t]), t)
 		}
 	}
-	if c.src.Sinks != nil {
-		for _, s := range c.src.Sinks() {
+	if src.Sinks != nil {
+		for _, s := range src.Sinks() {
 			d, h := s.Delivery, s.HTTP
 			emit(sinkLag, float64(d.Lag), s.Name)
 			emit(sinkInFlight, float64(d.InFlight), s.Name)
@@ -151,11 +128,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 			emit(sinkHTTPInFl, float64(h.InFlight), s.Name)
 			emit(sinkBreakerRej, float64(h.BreakerRejects), s.Name)
 			for _, state := range []string{"closed", "half-open", "open", "none"} {
-				v := 0.0
-				if h.Breaker == state {
-					v = 1
-				}
-				emit(sinkBreaker, v, s.Name, state)
+				emit(sinkBreaker, oneHot(h.Breaker == state), s.Name, state)
 			}
 		}
 	}
