@@ -27,8 +27,9 @@ const RejectUndecodable = "event_undecodable"
 type HostBatch struct {
 	// Seq numbers the batches of one Read: 1, 2, 3 …
 	Seq uint64
-	// Events are canonical events in the binary codec, validated by the SDK
-	// and checked here to decode far enough to have an id.
+	// Events are canonical events in the binary codec as the plugin sent
+	// them (validated by the SDK; a plugin not built on it may send
+	// anything): the caller must decode and check each one.
 	Events [][]byte
 	// Rejects are records (or events) to quarantine.
 	Rejects []sdk.Reject
@@ -90,8 +91,9 @@ func (p *Plugin) Apply(ctx context.Context, cmd sdk.Command) error {
 
 // RetryResult is what a connector's retry of one quarantined record gave.
 type RetryResult struct {
-	// Events are canonical events in the binary codec, checked like a
-	// HostBatch's.
+	// Events are canonical events in the binary codec, checked to decode
+	// far enough to have an id (retries are rare; their events are
+	// checked again by the caller all the same).
 	Events [][]byte
 	// Rejects say why the record (or an event made of it) is still bad.
 	Rejects []sdk.Reject
@@ -372,19 +374,10 @@ func (p *Plugin) hostBatch(b *pluginpb.Batch, want uint64) (HostBatch, error) {
 	if len(b.GetCursor()) == 0 {
 		return HostBatch{}, fmt.Errorf("%w: batch %d has no cursor", ErrProtocol, want)
 	}
-	hb := HostBatch{Seq: want, Cursor: b.GetCursor(), Events: make([][]byte, 0, len(b.GetEvents()))}
-	for i, ev := range b.GetEvents() {
-		if _, err := canonical.PeekIdentity(ev); err != nil {
-			hb.Rejects = append(hb.Rejects, sdk.Reject{
-				Code:    RejectUndecodable,
-				Reason:  fmt.Sprintf("event %d of batch %d: %v", i, want, err),
-				Ref:     fmt.Sprintf("batch/%d/event/%d", want, i),
-				Payload: ev,
-			})
-			continue
-		}
-		hb.Events = append(hb.Events, ev)
-	}
+	// The events are passed on as the plugin sent them: the caller decodes
+	// and checks every one (the agent's supervisor does, and quarantines
+	// one that does not decode), so a walk here would only repeat it.
+	hb := HostBatch{Seq: want, Cursor: b.GetCursor(), Events: b.GetEvents()}
 	for _, r := range b.GetRejects() {
 		hb.Rejects = append(hb.Rejects, sdk.Reject{Code: r.GetCode(), Reason: r.GetReason(), Ref: r.GetRef(), Payload: r.GetPayload()})
 	}
