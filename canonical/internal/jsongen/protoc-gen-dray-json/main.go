@@ -199,19 +199,26 @@ func genEncodeField(g *protogen.GeneratedFile, f *protogen.Field) {
 		return
 	}
 	v := "x." + f.GoName
-	switch f.Desc.Kind() {
-	case protoreflect.MessageKind:
-		g.P("if ", v, " != nil {")
-	case protoreflect.StringKind:
-		g.P("if ", v, " != \"\" {")
-	case protoreflect.BoolKind:
-		g.P("if ", v, " {")
-	default:
-		g.P("if ", v, " != 0 {")
-	}
+	g.P("if ", isSet(f, v), " {")
 	g.P("e.key(&first, ", keyLit(f), ")")
 	genEncodeValue(g, f, v, fail+"; return")
 	g.P("}")
+}
+
+// isSet is the condition under which a singular field is written: set
+// (proto3 zero values are absent from the JSON form), the same for the
+// encoder and the value builder.
+func isSet(f *protogen.Field, v string) string {
+	switch f.Desc.Kind() {
+	case protoreflect.MessageKind:
+		return v + " != nil"
+	case protoreflect.StringKind:
+		return v + ` != ""`
+	case protoreflect.BoolKind:
+		return v
+	default:
+		return v + " != 0"
+	}
 }
 
 func genEncodeValue(g *protogen.GeneratedFile, f *protogen.Field, v, onErr string) {
@@ -298,16 +305,7 @@ func genValueField(g *protogen.GeneratedFile, f *protogen.Field) {
 		return
 	}
 	v := "x." + f.GoName
-	switch f.Desc.Kind() {
-	case protoreflect.MessageKind:
-		g.P("if ", v, " != nil {")
-	case protoreflect.StringKind:
-		g.P("if ", v, " != \"\" {")
-	case protoreflect.BoolKind:
-		g.P("if ", v, " {")
-	default:
-		g.P("if ", v, " != 0 {")
-	}
+	g.P("if ", isSet(f, v), " {")
 	g.P(key, " = ", valueExpr(g, f, v))
 	g.P("}")
 }
