@@ -44,10 +44,15 @@ const (
 	// recorded it in the spool. It must re-send after the restart; the
 	// relay discards the duplicate.
 	AgentBeforeAck = "agent.before_ack"
+	// RelayAfterSinkAnswer: a sink answered 2xx (or "already applied")
+	// for an event and the relay has not yet recorded it (cursor, fact
+	// mark). After the restart the relay sends it again; the sink's
+	// idempotency key must make that a duplicate, not a second apply.
+	RelayAfterSinkAnswer = "relay.after_sink_answer"
 )
 
 // Points lists every crash point.
-var Points = []string{RelayAfterCommit, AgentBeforeAck}
+var Points = []string{RelayAfterCommit, AgentBeforeAck, RelayAfterSinkAnswer}
 
 var (
 	enabled atomic.Bool

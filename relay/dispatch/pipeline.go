@@ -12,6 +12,7 @@ import (
 
 	"github.com/draylink/dray/canonical"
 	"github.com/draylink/dray/internal/backoff"
+	"github.com/draylink/dray/internal/crashpoint"
 	"github.com/draylink/dray/relay/dlq"
 	"github.com/draylink/dray/relay/relaylog"
 	"github.com/draylink/dray/relay/route"
@@ -300,6 +301,7 @@ func (p *pipeline) prepare(it *item) bool {
 
 func (p *pipeline) done(it *item, r result) {
 	if r == delivered || r == duplicate {
+		crashpoint.Hit(crashpoint.RelayAfterSinkAnswer) // the sink has it; the relay has no record yet
 		p.d.recordDelivered(it)
 	}
 	p.finish(it, r)

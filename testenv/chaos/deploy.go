@@ -7,6 +7,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strings"
 
 	"github.com/draylink/dray/internal/configfile"
 	"github.com/draylink/dray/internal/crashpoint"
@@ -93,8 +95,15 @@ func deploy(ctx context.Context, o Options, progress func(string, ...any)) (*dep
 		dep.Sims = append(dep.Sims, sw)
 		dep.Watched = append(dep.Watched, aw, sw)
 	}
-	if pr := o.Profile.CrashPoints[CrashRelayAfterCommit]; pr > 0 {
-		st.Relay.Env = append(st.Relay.Env, fmt.Sprintf("%s=%s:%g", crashpoint.EnvVar, crashpoint.RelayAfterCommit, pr))
+	var relayPoints []string
+	for class, point := range map[Class]string{CrashRelayAfterCommit: crashpoint.RelayAfterCommit, CrashRelayAfterSinkAnswer: crashpoint.RelayAfterSinkAnswer} {
+		if pr := o.Profile.CrashPoints[class]; pr > 0 {
+			relayPoints = append(relayPoints, fmt.Sprintf("%s:%g", point, pr))
+		}
+	}
+	if len(relayPoints) > 0 {
+		slices.Sort(relayPoints)
+		st.Relay.Env = append(st.Relay.Env, crashpoint.EnvVar+"="+strings.Join(relayPoints, ","))
 	}
 	rw := &Watched{Proc: st.Relay.Process, Name: "relay", Log: st.Relay.Log}
 	dep.Relay = &RelayTarget{Proc: rw, Ready: st.WaitRelay}

@@ -9,7 +9,8 @@
 //     spool commit, of the relay, and of connector plugins;
 //   - the processes' own crash points (internal/crashpoint,
 //     DRAY_CRASHPOINT): the relay dies after a group commit before its
-//     PUBACKs, an agent after a PUBACK before its spool records it;
+//     PUBACKs, and after a sink took an event before the relay recorded
+//     the delivery; an agent after a PUBACK before its spool records it;
 //   - SIGSTOP/SIGCONT of plugins (a hung plugin);
 //   - partitions and 20 % packet loss windows on each agent's link;
 //   - disk-full episodes on the small agent's file system;

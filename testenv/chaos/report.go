@@ -58,7 +58,7 @@ func ShortFaults(rows []ClassTally) []string {
 // standing are the sink knobs and crash points set for the whole fault
 // phase (a rate, not a count of scheduled faults).
 var standing = map[Class]bool{SinkError: true, SinkRateLimit: true, SinkLatency: true, DropAfterApply: true,
-	CrashRelayAfterCommit: true, CrashAgentBeforeAck: true}
+	CrashRelayAfterCommit: true, CrashAgentBeforeAck: true, CrashRelayAfterSinkAnswer: true}
 
 // Write prints the report for a person.
 func (r *Report) Write(w io.Writer) error {
@@ -70,7 +70,7 @@ func (r *Report) Write(w io.Writer) error {
 	fmt.Fprintf(&b, "dray chaos: %s — profile %s, seed %d, %v of faults, drained in %v\n", verdict, r.Profile, r.Seed,
 		r.Faults.Round(time.Second), r.Drained.Round(time.Second))
 	fmt.Fprintf(&b, "\nfaults (fired = proved from counters: exit status, pids, proxy and sink counters, agent status)\n")
-	fmt.Fprintf(&b, "  %-30s %9s %7s %8s\n", "class", "scheduled", "fired", "required")
+	fmt.Fprintf(&b, "  %-36s %9s %7s %8s\n", "class", "scheduled", "fired", "required")
 	for _, t := range r.Tally {
 		mark := ""
 		if !t.OK() {
@@ -80,7 +80,7 @@ func (r *Report) Write(w io.Writer) error {
 		if standing[t.Class] {
 			sched = "standing"
 		}
-		fmt.Fprintf(&b, "  %-30s %9s %7d %8d%s\n", t.Class, sched, t.Fired, t.Required, mark)
+		fmt.Fprintf(&b, "  %-36s %9s %7d %8d%s\n", t.Class, sched, t.Fired, t.Required, mark)
 	}
 	for _, t := range r.Tally {
 		for _, e := range t.Evidence[:min(1, len(t.Evidence))] {

@@ -74,8 +74,11 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	for _, w := range dep.Watched {
 		w.OnCrashPoint = func(line string) {
 			class := CrashAgentBeforeAck
-			if strings.Contains(line, crashpoint.RelayAfterCommit) {
+			switch {
+			case strings.Contains(line, crashpoint.RelayAfterCommit):
 				class = CrashRelayAfterCommit
+			case strings.Contains(line, crashpoint.RelayAfterSinkAnswer):
+				class = CrashRelayAfterSinkAnswer
 			}
 			tally.Fired(class, 1, fmt.Sprintf("%s (pid %d) died of SIGKILL after %q", w.Name, w.PID(), line))
 			progress("crash point fired in %s: %s", w.Name, line)
