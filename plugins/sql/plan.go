@@ -353,7 +353,6 @@ func (t *tablePlan) vals(r *row, idx []int) ([]any, bool) {
 	return out, ok
 }
 
-// convert maps one row.
 // parallelConvertMin is the page size from which rows are converted on
 // several cores.
 const parallelConvertMin = 128
@@ -385,6 +384,7 @@ func (t *tablePlan) convertAll(rows []*row) []converted {
 	return cs
 }
 
+// convert maps one row.
 func (t *tablePlan) convert(r *row) converted {
 	keyVals, ok := t.vals(r, t.key)
 	ref := t.ref + "/" + joinKey(keyVals)

@@ -10,7 +10,6 @@ package metrics
 
 import (
 	"net/http"
-	"slices"
 	"time"
 
 	"github.com/draylink/dray/internal/promsnapshot"
@@ -106,8 +105,8 @@ func collect(src Sources, emit promsnapshot.Emit) {
 			emit(siteConnected, now.Sub(s.ConnectedSince).Seconds(), s.Site, s.Transport)
 			emit(siteInFlight, float64(s.InFlight), s.Site)
 		}
-		for _, t := range slices.Sorted(mapKeys(byTransport)) {
-			emit(sessions, float64(byTransport[t]), t)
+		for t, n := range byTransport { // the registry sorts the output
+			emit(sessions, float64(n), t)
 		}
 	}
 	if src.Sinks != nil {
@@ -129,16 +128,6 @@ func collect(src Sources, emit promsnapshot.Emit) {
 			emit(sinkBreakerRej, float64(h.BreakerRejects), s.Name)
 			for _, state := range []string{"closed", "half-open", "open", "none"} {
 				emit(sinkBreaker, oneHot(h.Breaker == state), s.Name, state)
-			}
-		}
-	}
-}
-
-func mapKeys(m map[string]int) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
 			}
 		}
 	}
