@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"math"
 	"slices"
 	"strconv"
 
 	"github.com/draylink/dray/internal/configfile"
+	"github.com/go-json-experiment/json/jsontext"
 	"github.com/itchyny/gojq"
 )
 
@@ -250,45 +253,220 @@ func jsonBatchBody(reqs []*Request) ([]byte, string, error) {
 	return buf, ContentTypeJSON, nil
 }
 
-// jsonBatchResults reads an OData JSON batch answer (one pass; item bodies
-// are kept raw).
+// jsonBatchResults reads an OData JSON batch answer in one pass over its
+// tokens: the id and status of every response; headers and body are
+// skipped (validated, not decoded) unless the status is a failure, whose
+// response is kept, compacted, as the dead letter's detail. Unknown members
+// are ignored; the whole answer must be one valid JSON object.
 func jsonBatchResults(body []byte, n int) ([]ItemResult, bool, error) {
-	var ans struct {
-		Responses []struct {
-			ID      string          `json:"id"`
-			Status  int             `json:"status"`
-			Headers json.RawMessage `json:"headers"`
-			Body    json.RawMessage `json:"body"`
-		} `json:"responses"`
-	}
-	if err := json.Unmarshal(body, &ans); err != nil {
+	res, err := readJSONBatchResults(jsontext.NewDecoder(bytes.NewReader(body)), n)
+	if err != nil {
 		return nil, false, fmt.Errorf("batch results: %w", err)
 	}
-	if len(ans.Responses) != n {
-		return nil, false, fmt.Errorf("batch results: %d responses for %d requests", len(ans.Responses), n)
+	return res, true, nil
+}
+
+func readJSONBatchResults(dec *jsontext.Decoder, n int) ([]ItemResult, error) {
+	if err := readDelim(dec, '{'); err != nil {
+		return nil, err
+	}
+	var res []ItemResult
+	for dec.PeekKind() != '}' {
+		name, err := readName(dec)
+		if err != nil {
+			return nil, err
+		}
+		if string(name) != "responses" {
+			if err := dec.SkipValue(); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		if res != nil {
+			return nil, errors.New(`"responses" appears twice`)
+		}
+		if res, err = readJSONBatchResponses(dec, n); err != nil {
+			return nil, err
+		}
+	}
+	if err := readDelim(dec, '}'); err != nil {
+		return nil, err
+	}
+	if _, err := dec.ReadToken(); err != io.EOF {
+		return nil, fmt.Errorf("data after the answer object at offset %d", dec.InputOffset())
+	}
+	if res == nil {
+		return nil, errors.New(`no "responses" array`)
+	}
+	return res, nil
+}
+
+// readJSONBatchResponses reads the "responses" array: exactly n responses
+// whose ids are 1…n, each once, in any order.
+func readJSONBatchResponses(dec *jsontext.Decoder, n int) ([]ItemResult, error) {
+	if err := readDelim(dec, '['); err != nil {
+		return nil, err
 	}
 	res := make([]ItemResult, n)
 	seen := make([]bool, n)
-	for _, r := range ans.Responses {
-		i, err := strconv.Atoi(r.ID)
-		if err != nil || i < 1 || i > n || seen[i-1] {
-			return nil, false, fmt.Errorf("batch results: unknown or repeated response id %q", r.ID)
+	count := 0
+	for dec.PeekKind() != ']' {
+		r, err := readJSONBatchResponse(dec)
+		if err != nil {
+			return nil, err
 		}
-		if r.Status < 100 || r.Status > 599 {
-			return nil, false, fmt.Errorf("batch results: response %q has status %d", r.ID, r.Status)
+		count++
+		i, err := strconv.Atoi(r.id)
+		if err != nil || i < 1 || i > n || seen[i-1] {
+			return nil, fmt.Errorf("unknown or repeated response id %q", r.id)
+		}
+		if r.status < 100 || r.status > 599 {
+			return nil, fmt.Errorf("response %q has status %d", r.id, r.status)
 		}
 		seen[i-1] = true
-		res[i-1] = ItemResult{Status: r.Status}
-		if r.Status >= 300 {
-			// Detail for dead letters only: the response as received.
-			d, _ := json.Marshal(r)
-			if len(d) > maxDetail {
-				d = d[:maxDetail]
+		res[i-1] = ItemResult{Status: r.status, Detail: r.detail}
+	}
+	if err := readDelim(dec, ']'); err != nil {
+		return nil, err
+	}
+	if count != n {
+		return nil, fmt.Errorf("%d responses for %d requests", count, n)
+	}
+	return res, nil
+}
+
+type jsonBatchResponse struct {
+	id     string
+	status int
+	detail []byte // failures only: {"id","status","headers","body"}, capped
+}
+
+func readJSONBatchResponse(dec *jsontext.Decoder) (jsonBatchResponse, error) {
+	var r jsonBatchResponse
+	if err := readDelim(dec, '{'); err != nil {
+		return r, err
+	}
+	var headers, body jsontext.Value
+	hasID, hasStatus := false, false
+	for dec.PeekKind() != '}' {
+		name, err := readName(dec)
+		if err != nil {
+			return r, err
+		}
+		key := string(name) // compared, not kept: no copy
+		switch key {
+		case "id":
+			t, err := dec.ReadToken()
+			if err != nil {
+				return r, err
 			}
-			res[i-1].Detail = d
+			if t.Kind() != '"' {
+				return r, fmt.Errorf("response id at offset %d is not a string", dec.InputOffset())
+			}
+			r.id, hasID = t.String(), true
+		case "status":
+			t, err := dec.ReadToken()
+			if err != nil {
+				return r, err
+			}
+			st, ok := intToken(t)
+			if !ok {
+				return r, fmt.Errorf("response status at offset %d is not an integer", dec.InputOffset())
+			}
+			r.status, hasStatus = st, true
+		case "headers", "body":
+			if hasStatus && r.status < 300 { // not kept
+				if err := dec.SkipValue(); err != nil {
+					return r, err
+				}
+				continue
+			}
+			v, err := dec.ReadValue()
+			if err != nil {
+				return r, err
+			}
+			if key == "headers" {
+				headers = slices.Clone(v)
+			} else {
+				body = slices.Clone(v)
+			}
+		default:
+			if err := dec.SkipValue(); err != nil {
+				return r, err
+			}
 		}
 	}
-	return res, true, nil
+	if err := readDelim(dec, '}'); err != nil {
+		return r, err
+	}
+	if !hasID || !hasStatus {
+		return r, fmt.Errorf("a response without id or status before offset %d", dec.InputOffset())
+	}
+	if r.status >= 300 {
+		// Detail for dead letters only: the response as received.
+		d := []byte(`{"id":`)
+		d = appendJSONString(d, r.id)
+		d = append(d, `,"status":`...)
+		d = strconv.AppendInt(d, int64(r.status), 10)
+		d = appendRaw(append(d, `,"headers":`...), headers)
+		d = appendRaw(append(d, `,"body":`...), body)
+		d = append(d, '}')
+		if len(d) > maxDetail {
+			d = d[:maxDetail]
+		}
+		r.detail = d
+	}
+	return r, nil
+}
+
+// readName reads an object member name, valid until the next read. Names
+// without escapes (all the names this reader looks for) are a slice of the
+// input.
+func readName(dec *jsontext.Decoder) ([]byte, error) {
+	v, err := dec.ReadValue()
+	if err != nil {
+		return nil, err
+	}
+	if v.Kind() != '"' {
+		return nil, fmt.Errorf("want a member name at offset %d", dec.InputOffset())
+	}
+	if bytes.IndexByte(v, '\\') < 0 {
+		return v[1 : len(v)-1], nil
+	}
+	var name string
+	err = json.Unmarshal(v, &name)
+	return []byte(name), err
+}
+
+// appendRaw appends a JSON value compacted, or null when absent.
+func appendRaw(buf []byte, v jsontext.Value) []byte {
+	if v == nil {
+		return append(buf, "null"...)
+	}
+	_ = v.Compact() // valid: the decoder read it
+	return append(buf, v...)
+}
+
+// intToken is a JSON number token's value when it is an integer that fits
+// an int.
+func intToken(t jsontext.Token) (int, bool) {
+	if t.Kind() != '0' {
+		return 0, false
+	}
+	i, err := strconv.Atoi(t.String())
+	return i, err == nil
+}
+
+// readDelim reads one structural token and checks it is delim.
+func readDelim(dec *jsontext.Decoder, delim jsontext.Kind) error {
+	t, err := dec.ReadToken()
+	if err != nil {
+		return err
+	}
+	if t.Kind() != delim {
+		return fmt.Errorf("want %v at offset %d, got %v", delim, dec.InputOffset(), t.Kind())
+	}
+	return nil
 }
 
 func sortedKeys(h map[string][]string) []string {
