@@ -292,7 +292,7 @@ func readJSONBatchResults(dec *jsontext.Decoder, n int) ([]ItemResult, error) {
 	if err := readDelim(dec, '}'); err != nil {
 		return nil, err
 	}
-	if _, err := dec.ReadToken(); err != io.EOF {
+	if _, err := dec.ReadToken(); !errors.Is(err, io.EOF) {
 		return nil, fmt.Errorf("data after the answer object at offset %d", dec.InputOffset())
 	}
 	if res == nil {
