@@ -104,13 +104,9 @@ func (b *Batch) Body(ctx context.Context, reqs []*Request) ([]byte, string, erro
 				h[k] = v[0]
 			}
 		}
-		item := r.Item
-		if item == nil { // a cloudevents route on a jq batch: the event as a value
-			v, err := parseValue(r.Body)
-			if err != nil {
-				return nil, "", fmt.Errorf("batch item %d: %w", i, err)
-			}
-			item = v
+		item, err := parseValue(r.Body) // a rendered body, or a cloudevents route's event
+		if err != nil {
+			return nil, "", fmt.Errorf("batch item %d: %w", i, err)
 		}
 		items[i] = map[string]any{"route": r.Route, "method": r.Method, "path": r.Path, "headers": h, "body": item}
 	}

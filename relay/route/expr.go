@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/itchyny/gojq"
 )
@@ -15,6 +16,9 @@ type expr struct {
 	// str is set when the expression is a string literal without
 	// interpolation: it needs no input.
 	str *string
+	// usesRelay: the expression names $relay (a variable cannot be
+	// reached any other way), so its value must be built.
+	usesRelay bool
 }
 
 // constant reports whether the expression is a plain string literal.
@@ -38,7 +42,7 @@ func compileExpr(src string) (*expr, error) {
 	if err != nil {
 		return nil, fmt.Errorf("jq compile error: %w", err)
 	}
-	e := &expr{src: src, code: code}
+	e := &expr{src: src, code: code, usesRelay: strings.Contains(src, "$relay")}
 	if t := q.Term; q.Left == nil && len(q.FuncDefs) == 0 && t != nil && t.Type == gojq.TermTypeString &&
 		t.Str != nil && len(t.Str.Queries) == 0 && len(t.SuffixList) == 0 {
 		s := t.Str.Str

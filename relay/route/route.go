@@ -9,14 +9,12 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"reflect"
 	"slices"
 	"strings"
 
 	"github.com/draylink/dray/canonical"
 	"github.com/draylink/dray/internal/configfile"
 	"github.com/draylink/dray/internal/wire"
-	"github.com/itchyny/gojq"
 )
 
 // Modes of a route.
@@ -276,9 +274,6 @@ type Request struct {
 	Path   string
 	Header http.Header
 	Body   []byte
-	// Item is the body as a jq value (mode jq), for batch bodies built by
-	// jq; nil in cloudevents mode, where Body is the event's JSON.
-	Item any
 }
 
 // Render builds the request for an event the route matched.
@@ -291,7 +286,9 @@ func (r *Route) Render(ctx context.Context, ev *Event) (*Request, error) {
 		if doc, err = ev.Doc(); err != nil {
 			return nil, &RenderError{Route: r.Name, Field: "event", Err: err}
 		}
-		relay = ev.relayVar(r.Name, r.Sink)
+		if r.path.usesRelay || r.body != nil && r.body.usesRelay {
+			relay = ev.relayVar(r.Name, r.Sink)
+		}
 	}
 	p, err := r.path.first(ctx, doc, relay)
 	if err != nil {
@@ -310,14 +307,7 @@ func (r *Route) Render(ctx context.Context, ev *Event) (*Request, error) {
 		if err != nil {
 			return nil, &RenderError{Route: r.Name, Field: "transform", Err: err}
 		}
-		if r.dropNulls {
-			v = dropNulls(v)
-		}
-		b, err := gojq.Marshal(v)
-		if err != nil {
-			return nil, &RenderError{Route: r.Name, Field: "transform", Err: err}
-		}
-		req.Body, req.Item = b, v
+		req.Body = appendJQ(make([]byte, 0, renderBuf), v, r.dropNulls)
 		req.Header.Set("Content-Type", ContentTypeJSON)
 	} else {
 		b, err := ev.JSON()
@@ -330,6 +320,10 @@ func (r *Route) Render(ctx context.Context, ev *Event) (*Request, error) {
 	SetEventHeaders(req.Header, ev.Event)
 	return req, nil
 }
+
+// renderBuf is the first size of a rendered body's buffer: most mapped
+// bodies fit.
+const renderBuf = 512
 
 // SetEventHeaders sets the headers every request about an event carries:
 // Idempotency-Key, traceparent, X-Correlation-ID, dray-site and ce-id.
@@ -431,65 +425,4 @@ func jqType(v any) string {
 	default:
 		return fmt.Sprintf("%T", v)
 	}
-}
-
-// dropNulls removes null members of objects, at every depth. It copies
-// only what it changes: the transform's output may share values with the
-// event's document.
-func dropNulls(v any) any {
-	switch x := v.(type) {
-	case map[string]any:
-		type member struct {
-			k string
-			v any
-		}
-		var kept []member
-		changed := false
-		for k, e := range x {
-			if e == nil {
-				changed = true
-				continue
-			}
-			ne := dropNulls(e)
-			changed = changed || !same(ne, e)
-			kept = append(kept, member{k, ne})
-		}
-		if changed {
-			out := make(map[string]any, len(kept))
-			for _, m := range kept {
-				out[m.k] = m.v
-			}
-			return out
-		}
-	case []any:
-		var out []any
-		for i, e := range x {
-			ne := dropNulls(e)
-			if out == nil && !same(ne, e) {
-				out = make([]any, len(x))
-				copy(out, x[:i])
-			}
-			if out != nil {
-				out[i] = ne
-			}
-		}
-		if out != nil {
-			return out
-		}
-	}
-	return v
-}
-
-// same reports whether dropNulls returned its argument unchanged (maps
-// and slices by identity).
-func same(a, b any) bool {
-	switch x := a.(type) {
-	case map[string]any:
-		y, ok := b.(map[string]any)
-		return ok && len(x) == len(y) && (len(x) == 0 || reflect.ValueOf(x).UnsafePointer() == reflect.ValueOf(y).UnsafePointer())
-	case []any:
-		y, ok := b.([]any)
-		return ok && len(x) == len(y) && (len(x) == 0 || &x[0] == &y[0])
-	}
-	return true
 }
