@@ -1,14 +1,12 @@
 package refsink
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
-	"net/textproto"
 	"strconv"
 	"strings"
 	"time"
@@ -112,7 +110,7 @@ func (s *Server) business(res *resource, m mode) http.HandlerFunc {
 		case whole || (m == modeSingle && req.mediaType() != contentTypeCEBatch):
 			writeResult(w, results[0])
 		case m == modeJSONBatch && req.mediaType() == contentTypeJSON && !req.arrayForm:
-			writeJSONBatch(w, items, results, req.subIDs)
+			writeJSONBatch(w, results, req.subIDs)
 		default:
 			writeBatch(w, items, results)
 		}
@@ -306,8 +304,12 @@ func parseIdempotencyKey(v string) (string, *keyError) {
 	return v, nil
 }
 
+// headerGetter is http.Header, or a /v1/batch sub-request's headers over
+// the batch's (subHeaders).
+type headerGetter interface{ Get(name string) string }
+
 // headerMeta reads the ledger metadata a request carries in headers.
-func headerMeta(h http.Header, principal string) meta {
+func headerMeta(h headerGetter, principal string) meta {
 	return meta{
 		eventID:       h.Get(headerCEID),
 		eventType:     h.Get(headerCEType),
@@ -331,13 +333,13 @@ func first(vs ...string) string {
 // fill completes a single item from its body: plain JSON (it.format json)
 // or a CloudEvent in structured mode (cloudevents and batch items).
 func (s *Server) fill(it *item, res *resource, id string, raw []byte) {
-	var buf bytes.Buffer
-	if err := json.Compact(&buf, raw); err != nil {
+	body, err := compactJSON(make([]byte, 0, len(raw)), raw)
+	if err != nil {
 		it.sum = sha256.Sum256(raw)
 		it.reject(http.StatusBadRequest, ptMalformed, "Malformed JSON", err.Error())
 		return
 	}
-	it.body = buf.Bytes()
+	it.body = body
 	it.sum = sha256.Sum256(it.body)
 	if it.format == formatCE || it.format == formatCEBatch {
 		s.fillEvent(it, res, id)
@@ -348,23 +350,21 @@ func (s *Server) fill(it *item, res *resource, id string, raw []byte) {
 	if res.name == "milestones" && it.meta.partitionKey == "" {
 		it.meta.partitionKey = "shipment/" + id
 	}
-	dec := json.NewDecoder(bytes.NewReader(it.body))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
+	v, err := decodeAny(it.body)
+	if err != nil {
 		it.reject(http.StatusBadRequest, ptMalformed, "Malformed JSON", err.Error())
 		return
 	}
-	body, ok := v.(map[string]any)
+	obj, ok := v.(map[string]any)
 	if !ok {
 		it.reject(http.StatusUnprocessableEntity, ptValidation, "Invalid "+res.title, "the body must be a JSON object",
 			problem{"", "wrong_type", "want an object"})
 		return
 	}
 	if it.meta.eventID == "" {
-		it.meta.eventID, _ = body["eventId"].(string)
+		it.meta.eventID, _ = obj["eventId"].(string)
 	}
-	if probs := res.validate(body, id); len(probs) > 0 {
+	if probs := res.validate(obj, id); len(probs) > 0 {
 		it.reject(http.StatusUnprocessableEntity, ptValidation, "Invalid "+res.title, fmt.Sprintf("%d problem(s)", len(probs)), probs...)
 	}
 }
@@ -582,172 +582,4 @@ func (s *Server) arrayBatchItems(q *request, base *item) ([]*item, bool) {
 		s.fill(&it, q.res, q.id, ai.Body)
 	}
 	return items, false
-}
-
-// jsonBatchRequest is the body of POST /erp/v1/batch and /tms/v1/batch,
-// shaped like an OData 4.01 JSON batch.
-type jsonBatchRequest struct {
-	Requests []jsonSubRequest `json:"requests"`
-}
-
-// jsonSubRequest is one request of a /v1/batch body. Path is what the
-// relay's default batch body (its rendered requests, relay/route) calls
-// URL, and Route is its route name (ignored).
-type jsonSubRequest struct {
-	ID      string            `json:"id"`
-	Route   string            `json:"route"`
-	Method  string            `json:"method"`
-	URL     string            `json:"url"`
-	Path    string            `json:"path"`
-	Headers map[string]string `json:"headers"`
-	Body    json.RawMessage   `json:"body"`
-}
-
-// jsonSubResponse is one element of the answer's "responses".
-type jsonSubResponse struct {
-	ID      string            `json:"id"`
-	Status  int               `json:"status"`
-	Headers map[string]string `json:"headers"`
-	Body    json.RawMessage   `json:"body"`
-}
-
-// jsonBatchItems: each sub-request is a single POST to one resource, with
-// its own headers (Idempotency-Key, Content-Type, …) over the batch's.
-func (s *Server) jsonBatchItems(q *request, base *item) ([]*item, bool) {
-	var br jsonBatchRequest
-	var err error
-	if t := bytes.TrimLeft(q.raw, " \t\r\n"); len(t) > 0 && t[0] == '[' {
-		// The relay's default: a bare array of its rendered requests.
-		q.arrayForm = true
-		err = decodeStrict(q.raw, &br.Requests)
-	} else {
-		err = decodeStrict(q.raw, &br)
-	}
-	if err != nil {
-		base.reject(http.StatusBadRequest, ptMalformed, "Malformed batch",
-			`want {"requests":[{"id","method","url","headers","body"}]} or [{"method","path","headers","body"}]: `+err.Error())
-		return []*item{base}, true
-	}
-	if bad := s.batchSize(base, len(br.Requests)); bad {
-		return []*item{base}, true
-	}
-	items := make([]*item, len(br.Requests))
-	q.subIDs = make([]string, len(br.Requests))
-	for i, sr := range br.Requests {
-		q.subIDs[i] = first(sr.ID, strconv.Itoa(i+1))
-		url := first(sr.URL, sr.Path)
-		h := q.r.Header.Clone()
-		h.Del(headerIdempotencyKey) // each sub-request names its own
-		for k, v := range sr.Headers {
-			h.Set(textproto.CanonicalMIMEHeaderKey(k), v)
-		}
-		it := *base
-		it.body = nil
-		it.meta = headerMeta(h, q.principal)
-		items[i] = &it
-		it.sum = sha256.Sum256(sr.Body)
-		res, id := s.resolveURL(url)
-		switch {
-		case !strings.EqualFold(sr.Method, http.MethodPost):
-			it.reject(http.StatusMethodNotAllowed, ptMethodNotAllowed, "Method not allowed", "only POST is supported in a batch")
-			continue
-		case res == nil:
-			it.reject(http.StatusNotFound, ptNotFound, "No such resource", fmt.Sprintf("%q is not a %s resource", url, s.cfg.Kind))
-			continue
-		}
-		it.res, it.path = res, res.itemPath(id)
-		ct := ""
-		for k, v := range sr.Headers {
-			if strings.EqualFold(k, "Content-Type") {
-				ct = v
-			}
-		}
-		if ct == "" {
-			// Not said for the item: a body with a specversion member is a
-			// structured CloudEvent (a cloudevents route in a jq batch).
-			ct = contentTypeJSON
-			if looksLikeCloudEvent(sr.Body) {
-				ct = contentTypeCE
-			}
-		}
-		switch mediaType(ct) {
-		case contentTypeJSON:
-			it.format = formatJSON
-		case contentTypeCE:
-			it.format = formatCE
-		default:
-			it.reject(http.StatusUnsupportedMediaType, ptMediaType, "Unsupported media type", ct)
-			continue
-		}
-		key, kerr := parseIdempotencyKey(h.Get(headerIdempotencyKey))
-		if kerr != nil {
-			it.reject(http.StatusBadRequest, kerr.ptype, kerr.title, kerr.detail)
-			continue
-		}
-		it.key = key
-		s.fill(&it, res, id, sr.Body)
-		it.format = formatJSONBatch
-	}
-	return items, false
-}
-
-// looksLikeCloudEvent reports whether body is a JSON object with a
-// top-level specversion member.
-func looksLikeCloudEvent(body []byte) bool {
-	if !bytes.Contains(body, []byte(`"specversion"`)) {
-		return false
-	}
-	var top map[string]json.RawMessage
-	if json.Unmarshal(body, &top) != nil {
-		return false
-	}
-	_, ok := top["specversion"]
-	return ok
-}
-
-// resolveURL maps a sub-request URL ("/erp/v1/goods-movements",
-// "goods-movements", "shipments/S1/milestones") to a resource of this
-// flavour.
-func (s *Server) resolveURL(u string) (*resource, string) {
-	u, _, _ = strings.Cut(u, "?")
-	p := strings.TrimPrefix(u, "/")
-	p = strings.TrimPrefix(p, string(s.cfg.Kind)+"/v1/")
-	for _, r := range resourcesOf(s.cfg.Kind) {
-		if r.name == "milestones" {
-			rest, ok := strings.CutPrefix(p, "shipments/")
-			id, ok2 := strings.CutSuffix(rest, "/milestones")
-			if ok && ok2 && id != "" && !strings.Contains(id, "/") {
-				return r, id
-			}
-			continue
-		}
-		if p == r.name {
-			return r, ""
-		}
-	}
-	return nil, ""
-}
-
-func writeJSONBatch(w http.ResponseWriter, items []*item, results []result, ids []string) {
-	out := struct {
-		Responses []jsonSubResponse `json:"responses"`
-	}{Responses: make([]jsonSubResponse, len(results))}
-	for i, res := range results {
-		h := map[string]string{"Content-Type": contentTypeJSON}
-		if res.status >= 400 {
-			h["Content-Type"] = contentTypeProblem
-		}
-		if res.location != "" {
-			h["Location"] = res.location
-		}
-		if res.replayed {
-			h[headerReplayed] = "true"
-		}
-		id := strconv.Itoa(i + 1)
-		if i < len(ids) {
-			id = ids[i]
-		}
-		out.Responses[i] = jsonSubResponse{ID: id, Status: res.status, Headers: h, Body: res.body}
-	}
-	writeJSON(w, http.StatusOK, out)
 }

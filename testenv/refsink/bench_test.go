@@ -83,12 +83,14 @@ func BenchmarkGoodsMovement(b *testing.B) {
 		concurrency int
 		batch       int
 		ce, peer    bool
+		odata       bool // the batch as the relay sends it: POST /erp/v1/batch, OData JSON
 	}{
 		{name: "single/c1", concurrency: 1},
 		{name: "single/c32", concurrency: 32},
 		{name: "single-cloudevents/c32", concurrency: 32, ce: true},
 		{name: "batch100/c1", concurrency: 1, batch: 100},
 		{name: "batch100/c4", concurrency: 4, batch: 100},
+		{name: "odata100/c4", concurrency: 4, batch: 100, odata: true},
 		{name: "peer-nethttp-noop/c32", concurrency: 32, peer: true},
 	} {
 		var p *proc
@@ -103,19 +105,22 @@ func BenchmarkGoodsMovement(b *testing.B) {
 					p = startProc(parent, buildBinary(b), "--kind", "erp", "--data", parent.TempDir(), "--log-level", "warn")
 				}
 			}
-			benchGoodsMovement(b, p, bc.concurrency, bc.batch, bc.ce)
+			benchGoodsMovement(b, p, bc.concurrency, bc.batch, bc.ce, bc.odata)
 		})
 	}
 }
 
 var benchRound atomic.Int64
 
-func benchGoodsMovement(b *testing.B, p *proc, concurrency, batch int, ce bool) {
+func benchGoodsMovement(b *testing.B, p *proc, concurrency, batch int, ce, odata bool) {
 	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: concurrency, MaxConnsPerHost: concurrency}}
 	url, ct := p.url()+"/erp/v1/goods-movements", "application/json"
-	if batch > 0 {
+	switch {
+	case odata:
+		url = p.url() + "/erp/v1/batch"
+	case batch > 0:
 		url += ":batch"
-	} else if ce {
+	case ce:
 		ct = "application/cloudevents+json"
 	}
 	ceBody := event(b, "inventory.moved")
@@ -128,6 +133,9 @@ func benchGoodsMovement(b *testing.B, p *proc, concurrency, batch int, ce bool) 
 			return []byte(gm(int(n % 1000)))
 		}
 		var buf bytes.Buffer
+		if odata {
+			return odataBatch(&buf, round, n, batch)
+		}
 		buf.WriteByte('[')
 		for i := range batch {
 			if i > 0 {
@@ -185,6 +193,28 @@ func benchGoodsMovement(b *testing.B, p *proc, concurrency, batch int, ce bool) 
 	b.ReportMetric(float64(serverCPU.Microseconds())/events, "server-cpu-µs/event")
 	b.ReportMetric(float64(cpuTime(self1)-cpuTime(self0))/1e3/events, "client-cpu-µs/event")
 	hc.CloseIdleConnections()
+}
+
+// odataBatch renders a /erp/v1/batch body the way the relay does
+// (relay/route jsonBatchBody, with the goods-movement mapping of
+// testenv.ERPRoutes): sorted sub-request headers, gojq's sorted body
+// members.
+func odataBatch(buf *bytes.Buffer, round, n int64, batch int) []byte {
+	buf.WriteString(`{"requests":[`)
+	for i := range batch {
+		if i > 0 {
+			buf.WriteByte(',')
+		}
+		id := fmt.Sprintf("0192f0c4-%04x-7000-8000-%012x", round&0xffff, n*1000+int64(i))
+		fmt.Fprintf(buf, `{"id":"%d","method":"POST","url":"/erp/v1/goods-movements","headers":{`+
+			`"Ce-Id":%q,"Content-Type":"application/json","Dray-Site":"MEM1","Idempotency-Key":%q,`+
+			`"Traceparent":"00-0192f0c4%04x70008000%012x-%016x-01"},`, i+1, id, id, round&0xffff, n*1000+int64(i), n)
+		fmt.Fprintf(buf, `"body":{"batch":"L%d","material":"AF-1002","movementType":"311","occurredAt":"2026-11-27T07:52:26.404Z",`+
+			`"plant":"MEM1","quantity":"%d.000","reference":"wms-move-%d-%d","storageLocation":"A-01-02","toStorageLocation":"B-03-04","unit":"EA"}}`,
+			i%7, i+1, n, i)
+	}
+	buf.WriteString(`]}`)
+	return buf.Bytes()
 }
 
 func cpuTime(r syscall.Rusage) int64 {

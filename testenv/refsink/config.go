@@ -3,7 +3,6 @@ package refsink
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -141,7 +140,7 @@ func decodeStrict(b []byte, v any) error {
 		return err
 	}
 	if dec.More() {
-		return errors.New("trailing data after the JSON value")
+		return errTrailingData
 	}
 	return nil
 }

@@ -1,6 +1,7 @@
 package refsink
 
 import (
+	"encoding/json"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -164,4 +165,38 @@ func appendJSONString(b []byte, s string) []byte {
 	}
 	b = append(b, s[start:]...)
 	return append(b, '"')
+}
+
+// appendMarshaledString appends s as json.Marshal encodes a string: as
+// appendJSONString does, but with <, > and & escaped too (and \b, \f in
+// their short forms). Plain strings, the usual case, are copied.
+func appendMarshaledString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= utf8.RuneSelf || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			m, _ := json.Marshal(s)
+			return append(b, m...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
+}
+
+// appendMarshaledRaw appends compact JSON raw as json.Marshal encodes a
+// json.RawMessage: null if empty, HTML-sensitive characters escaped.
+// Bodies without them, the usual case, are copied.
+func appendMarshaledRaw(b, raw []byte) []byte {
+	if len(raw) == 0 {
+		return append(b, "null"...)
+	}
+	for _, c := range raw {
+		// 0xE2 starts the UTF-8 of U+2028 and U+2029.
+		if c == '<' || c == '>' || c == '&' || c == 0xE2 {
+			if m, err := json.Marshal(json.RawMessage(raw)); err == nil {
+				return append(b, m...)
+			}
+			break
+		}
+	}
+	return append(b, raw...)
 }

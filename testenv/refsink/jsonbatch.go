@@ -1,0 +1,379 @@
+package refsink
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"net/http"
+	"net/textproto"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/go-json-experiment/json/jsontext"
+)
+
+// POST /erp/v1/batch and /tms/v1/batch: a JSON batch of sub-requests, each
+// a single POST to one resource with its own headers.
+
+// jsonBatchRequest is the body of POST /erp/v1/batch and /tms/v1/batch,
+// shaped like an OData 4.01 JSON batch.
+type jsonBatchRequest struct {
+	Requests []jsonSubRequest `json:"requests"`
+}
+
+// jsonSubRequest is one request of a /v1/batch body. Path is what the
+// relay's default batch body (its rendered requests, relay/route) calls
+// URL, and Route is its route name (ignored).
+type jsonSubRequest struct {
+	ID      string            `json:"id"`
+	Route   string            `json:"route"`
+	Method  string            `json:"method"`
+	URL     string            `json:"url"`
+	Path    string            `json:"path"`
+	Headers map[string]string `json:"headers"`
+	Body    json.RawMessage   `json:"body"`
+}
+
+// subRequest is a jsonSubRequest as the items are built from it: headers
+// in the order they were sent (a later one wins), names canonical.
+type subRequest struct {
+	id, method, url, path string
+	headers               []headerField
+	body                  []byte
+}
+
+// headerField is one sub-request header; name is the raw name, canon its
+// canonical form (textproto.CanonicalMIMEHeaderKey).
+type headerField struct{ name, canon, value string }
+
+// subHeaders are a sub-request's headers over the batch request's, as
+// http.Header.Get sees them: a sub-request header replaces the batch's
+// header of the same canonical name, and the batch's Idempotency-Key is
+// never inherited (each sub-request names its own).
+type subHeaders struct {
+	fields []headerField
+	batch  http.Header
+}
+
+// Get returns the value of header name, which must be canonical.
+func (h *subHeaders) Get(name string) string {
+	for i := len(h.fields) - 1; i >= 0; i-- {
+		if h.fields[i].canon == name {
+			return h.fields[i].value
+		}
+	}
+	if name == headerIdempotencyKey {
+		return ""
+	}
+	return h.batch.Get(name)
+}
+
+// readSubRequests decodes a /v1/batch body: {"requests":[…]} or the relay's
+// default, a bare array of its rendered requests (q.arrayForm).
+func readSubRequests(q *request) ([]subRequest, error) {
+	t := bytes.TrimLeft(q.raw, " \t\r\n")
+	q.arrayForm = len(t) > 0 && t[0] == '['
+	if subs, ok := readSubRequestsFast(q.raw); ok {
+		return subs, nil
+	}
+	var br jsonBatchRequest
+	var err error
+	if q.arrayForm {
+		err = decodeStrict(q.raw, &br.Requests)
+	} else {
+		err = decodeStrict(q.raw, &br)
+	}
+	if err != nil {
+		return nil, err
+	}
+	subs := make([]subRequest, len(br.Requests))
+	for i, sr := range br.Requests {
+		subs[i] = subRequest{id: sr.ID, method: sr.Method, url: sr.URL, path: sr.Path, body: sr.Body}
+		for _, k := range slices.Sorted(maps.Keys(sr.Headers)) {
+			subs[i].headers = append(subs[i].headers, headerField{k, textproto.CanonicalMIMEHeaderKey(k), sr.Headers[k]})
+		}
+	}
+	return subs, nil
+}
+
+// readSubRequestsFast is the jsontext path of readSubRequests (see
+// jsondecode.go). It takes the body only when decodeStrict would decode it
+// to the same requests: member names exactly as tagged, each once, strings
+// where strings are due, a body that is not null, no trailing data; for
+// anything else ok is false and decodeStrict decides.
+func readSubRequestsFast(raw []byte) (subs []subRequest, ok bool) {
+	dec := decoders.Get().(*jsontext.Decoder)
+	defer decoders.Put(dec)
+	dec.Reset(bytes.NewBuffer(raw))
+	tok, err := dec.ReadToken()
+	if err != nil {
+		return nil, false
+	}
+	wrapped := tok.Kind() == '{'
+	if wrapped {
+		name, err := dec.ReadToken()
+		if err != nil || name.Kind() != '"' || name.String() != "requests" {
+			return nil, false
+		}
+		if tok, err = dec.ReadToken(); err != nil {
+			return nil, false
+		}
+	}
+	if tok.Kind() != '[' {
+		return nil, false
+	}
+	for dec.PeekKind() == '{' {
+		sr, ok := readSubRequest(dec, raw)
+		if !ok {
+			return nil, false
+		}
+		subs = append(subs, sr)
+	}
+	if tok, err := dec.ReadToken(); err != nil || tok.Kind() != ']' {
+		return nil, false
+	}
+	if wrapped {
+		if tok, err := dec.ReadToken(); err != nil || tok.Kind() != '}' {
+			return nil, false
+		}
+	}
+	return subs, atEOF(dec) == nil
+}
+
+// readSubRequest reads one sub-request object; its body is a slice of raw.
+func readSubRequest(dec *jsontext.Decoder, raw []byte) (sr subRequest, ok bool) {
+	if _, err := dec.ReadToken(); err != nil {
+		return sr, false
+	}
+	for dec.PeekKind() == '"' {
+		name, err := dec.ReadToken()
+		if err != nil {
+			return sr, false
+		}
+		switch name.String() {
+		case "id":
+			sr.id, ok = readString(dec)
+		case "route":
+			_, ok = readString(dec)
+		case "method":
+			sr.method, ok = readString(dec)
+		case "url":
+			sr.url, ok = readString(dec)
+		case "path":
+			sr.path, ok = readString(dec)
+		case "headers":
+			sr.headers, ok = readHeaderFields(dec)
+		case "body":
+			v, err := dec.ReadValue()
+			ok = err == nil && v.Kind() != 'n'
+			if ok {
+				end := int(dec.InputOffset())
+				sr.body = raw[end-len(v) : end : end]
+			}
+		default:
+			return sr, false
+		}
+		if !ok {
+			return sr, false
+		}
+	}
+	tok, err := dec.ReadToken()
+	return sr, err == nil && tok.Kind() == '}'
+}
+
+// readString reads a JSON string (not null).
+func readString(dec *jsontext.Decoder) (string, bool) {
+	tok, err := dec.ReadToken()
+	if err != nil || tok.Kind() != '"' {
+		return "", false
+	}
+	return tok.String(), true
+}
+
+// readHeaderFields reads an object of string members.
+func readHeaderFields(dec *jsontext.Decoder) ([]headerField, bool) {
+	if tok, err := dec.ReadToken(); err != nil || tok.Kind() != '{' {
+		return nil, false
+	}
+	var hs []headerField
+	for dec.PeekKind() == '"' {
+		name, _ := readString(dec)
+		value, ok := readString(dec)
+		if !ok {
+			return nil, false
+		}
+		hs = append(hs, headerField{name, textproto.CanonicalMIMEHeaderKey(name), value})
+	}
+	tok, err := dec.ReadToken()
+	return hs, err == nil && tok.Kind() == '}'
+}
+
+// jsonBatchItems: each sub-request is a single POST to one resource, with
+// its own headers (Idempotency-Key, Content-Type, …) over the batch's.
+func (s *Server) jsonBatchItems(q *request, base *item) ([]*item, bool) {
+	subs, err := readSubRequests(q)
+	if err != nil {
+		base.reject(http.StatusBadRequest, ptMalformed, "Malformed batch",
+			`want {"requests":[{"id","method","url","headers","body"}]} or [{"method","path","headers","body"}]: `+err.Error())
+		return []*item{base}, true
+	}
+	if bad := s.batchSize(base, len(subs)); bad {
+		return []*item{base}, true
+	}
+	items := make([]*item, len(subs))
+	all := make([]item, len(subs))
+	q.subIDs = make([]string, len(subs))
+	for i := range subs {
+		q.subIDs[i] = first(subs[i].id, strconv.Itoa(i+1))
+		all[i] = *base
+		items[i] = &all[i]
+		s.fillSub(q, items[i], &subs[i])
+	}
+	return items, false
+}
+
+// fillSub completes the item of one sub-request (it starts as the batch's
+// base item).
+func (s *Server) fillSub(q *request, it *item, sr *subRequest) {
+	url := first(sr.url, sr.path)
+	h := &subHeaders{fields: sr.headers, batch: q.r.Header}
+	it.body = nil
+	it.meta = headerMeta(h, q.principal)
+	reject := func(status int, ptype, title, detail string) {
+		it.sum = sha256.Sum256(sr.body)
+		it.reject(status, ptype, title, detail)
+	}
+	res, id := s.resolveURL(url)
+	switch {
+	case !strings.EqualFold(sr.method, http.MethodPost):
+		reject(http.StatusMethodNotAllowed, ptMethodNotAllowed, "Method not allowed", "only POST is supported in a batch")
+		return
+	case res == nil:
+		reject(http.StatusNotFound, ptNotFound, "No such resource", fmt.Sprintf("%q is not a %s resource", url, s.cfg.Kind))
+		return
+	}
+	it.res, it.path = res, res.itemPath(id)
+	ct := ""
+	for _, f := range sr.headers {
+		if strings.EqualFold(f.name, "Content-Type") {
+			ct = f.value
+		}
+	}
+	if ct == "" {
+		// Not said for the item: a body with a specversion member is a
+		// structured CloudEvent (a cloudevents route in a jq batch).
+		ct = contentTypeJSON
+		if looksLikeCloudEvent(sr.body) {
+			ct = contentTypeCE
+		}
+	}
+	switch mediaType(ct) {
+	case contentTypeJSON:
+		it.format = formatJSON
+	case contentTypeCE:
+		it.format = formatCE
+	default:
+		reject(http.StatusUnsupportedMediaType, ptMediaType, "Unsupported media type", ct)
+		return
+	}
+	key, kerr := parseIdempotencyKey(h.Get(headerIdempotencyKey))
+	if kerr != nil {
+		reject(http.StatusBadRequest, kerr.ptype, kerr.title, kerr.detail)
+		return
+	}
+	it.key = key
+	s.fill(it, res, id, sr.body)
+	it.format = formatJSONBatch
+}
+
+// looksLikeCloudEvent reports whether body is a JSON object with a
+// top-level specversion member.
+func looksLikeCloudEvent(body []byte) bool {
+	if !bytes.Contains(body, []byte(`"specversion"`)) {
+		return false
+	}
+	var top map[string]json.RawMessage
+	if json.Unmarshal(body, &top) != nil {
+		return false
+	}
+	_, ok := top["specversion"]
+	return ok
+}
+
+// resolveURL maps a sub-request URL ("/erp/v1/goods-movements",
+// "goods-movements", "shipments/S1/milestones") to a resource of this
+// flavour.
+func (s *Server) resolveURL(u string) (*resource, string) {
+	u, _, _ = strings.Cut(u, "?")
+	p := strings.TrimPrefix(u, "/")
+	p = strings.TrimPrefix(p, string(s.cfg.Kind)+"/v1/")
+	for _, r := range resourcesOf(s.cfg.Kind) {
+		if r.name == "milestones" {
+			rest, ok := strings.CutPrefix(p, "shipments/")
+			id, ok2 := strings.CutSuffix(rest, "/milestones")
+			if ok && ok2 && id != "" && !strings.Contains(id, "/") {
+				return r, id
+			}
+			continue
+		}
+		if p == r.name {
+			return r, ""
+		}
+	}
+	return nil, ""
+}
+
+// jsonSubResponse is one element of the answer's "responses".
+type jsonSubResponse struct {
+	ID      string            `json:"id"`
+	Status  int               `json:"status"`
+	Headers map[string]string `json:"headers"`
+	Body    json.RawMessage   `json:"body"`
+}
+
+// writeJSONBatch answers {"responses":[…]}, written by hand byte for byte
+// as encoding/json wrote a struct of jsonSubResponse (header names sorted,
+// HTML-sensitive characters escaped): reflection and re-validating every
+// body cost more than the rest of the answer.
+func writeJSONBatch(w http.ResponseWriter, results []result, ids []string) {
+	size := 16
+	for _, res := range results {
+		size += 128 + len(res.body) + len(res.location)
+	}
+	b := make([]byte, 0, size)
+	b = append(b, `{"responses":[`...)
+	for i, res := range results {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		id := strconv.Itoa(i + 1)
+		if i < len(ids) {
+			id = ids[i]
+		}
+		b = append(b, `{"id":`...)
+		b = appendMarshaledString(b, id)
+		b = append(b, `,"status":`...)
+		b = strconv.AppendInt(b, int64(res.status), 10)
+		b = append(b, `,"headers":{"Content-Type":`...)
+		if res.status >= 400 {
+			b = append(b, `"`+contentTypeProblem+`"`...)
+		} else {
+			b = append(b, `"`+contentTypeJSON+`"`...)
+		}
+		if res.replayed {
+			b = append(b, `,"`+headerReplayed+`":"true"`...)
+		}
+		if res.location != "" {
+			b = append(b, `,"Location":`...)
+			b = appendMarshaledString(b, res.location)
+		}
+		b = append(b, `},"body":`...)
+		b = appendMarshaledRaw(b, res.body)
+		b = append(b, '}')
+	}
+	b = append(b, "]}"...)
+	writeBody(w, http.StatusOK, contentTypeJSON, b)
+}
