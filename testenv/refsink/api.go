@@ -1,6 +1,7 @@
 package refsink
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
@@ -261,7 +262,7 @@ func (s *Server) itemsOf(w http.ResponseWriter, q *request) (items []*item, whol
 			return []*item{base}, true
 		}
 		base.key = key
-		s.fill(base, q.res, q.id, raw)
+		s.fill(base, q.res, q.id, raw, false)
 		return []*item{base}, true
 	}
 	base.reject(http.StatusUnsupportedMediaType, ptMediaType, "Unsupported media type",
@@ -331,9 +332,13 @@ func first(vs ...string) string {
 }
 
 // fill completes a single item from its body: plain JSON (it.format json)
-// or a CloudEvent in structured mode (cloudevents and batch items).
-func (s *Server) fill(it *item, res *resource, id string, raw []byte) {
-	body, err := compactJSON(make([]byte, 0, len(raw)), raw)
+// or a CloudEvent in structured mode (cloudevents and batch items). valid
+// says raw was read as one JSON value already (a batch item).
+func (s *Server) fill(it *item, res *resource, id string, raw []byte, valid bool) {
+	body, err := raw, error(nil)
+	if !valid || bytes.ContainsAny(raw, " \t\r\n") {
+		body, err = compactJSON(make([]byte, 0, len(raw)), raw)
+	}
 	if err != nil {
 		it.sum = sha256.Sum256(raw)
 		it.reject(http.StatusBadRequest, ptMalformed, "Malformed JSON", err.Error())
@@ -507,7 +512,7 @@ func (s *Server) ceBatchItems(q *request, base *item) ([]*item, bool) {
 	for i, el := range elems {
 		it := *base
 		it.body, it.key = nil, ""
-		s.fill(&it, q.res, q.id, el)
+		s.fill(&it, q.res, q.id, el, true)
 		items[i] = &it
 	}
 	return items, false
@@ -579,7 +584,7 @@ func (s *Server) arrayBatchItems(q *request, base *item) ([]*item, bool) {
 				problem{fmt.Sprintf("/%d/body", i), "required", "body is required"})
 			continue
 		}
-		s.fill(&it, q.res, q.id, ai.Body)
+		s.fill(&it, q.res, q.id, ai.Body, true)
 	}
 	return items, false
 }

@@ -103,11 +103,14 @@ func readSubRequests(q *request) ([]subRequest, error) {
 // jsondecode.go). It takes the body only when decodeStrict would decode it
 // to the same requests: member names exactly as tagged, each once, strings
 // where strings are due, a body that is not null, no trailing data; for
-// anything else ok is false and decodeStrict decides.
+// anything else ok is false and decodeStrict decides. Repeated names are
+// let through to be checked here, where they matter: a repeated header
+// ends as decodeStrict's map ends (the last one wins), and a body is only
+// a value here (fill reads it).
 func readSubRequestsFast(raw []byte) (subs []subRequest, ok bool) {
 	dec := decoders.Get().(*jsontext.Decoder)
 	defer decoders.Put(dec)
-	dec.Reset(bytes.NewBuffer(raw))
+	dec.Reset(bytes.NewBuffer(raw), jsontext.AllowDuplicateNames(true))
 	tok, err := dec.ReadToken()
 	if err != nil {
 		return nil, false
@@ -143,17 +146,26 @@ func readSubRequestsFast(raw []byte) (subs []subRequest, ok bool) {
 	return subs, atEOF(dec) == nil
 }
 
+// subRequestMembers are jsonSubRequest's member names.
+var subRequestMembers = [...]string{"id", "route", "method", "url", "path", "headers", "body"}
+
 // readSubRequest reads one sub-request object; its body is a slice of raw.
 func readSubRequest(dec *jsontext.Decoder, raw []byte) (sr subRequest, ok bool) {
 	if _, err := dec.ReadToken(); err != nil {
 		return sr, false
 	}
+	var seen [len(subRequestMembers)]bool
 	for dec.PeekKind() == '"' {
 		name, err := dec.ReadToken()
 		if err != nil {
 			return sr, false
 		}
-		switch name.String() {
+		m := slices.Index(subRequestMembers[:], name.String())
+		if m < 0 || seen[m] {
+			return sr, false
+		}
+		seen[m] = true
+		switch subRequestMembers[m] {
 		case "id":
 			sr.id, ok = readString(dec)
 		case "route":
@@ -173,8 +185,6 @@ func readSubRequest(dec *jsontext.Decoder, raw []byte) (sr subRequest, ok bool) 
 				end := int(dec.InputOffset())
 				sr.body = raw[end-len(v) : end : end]
 			}
-		default:
-			return sr, false
 		}
 		if !ok {
 			return sr, false
@@ -198,7 +208,7 @@ func readHeaderFields(dec *jsontext.Decoder) ([]headerField, bool) {
 	if tok, err := dec.ReadToken(); err != nil || tok.Kind() != '{' {
 		return nil, false
 	}
-	var hs []headerField
+	hs := make([]headerField, 0, 8)
 	for dec.PeekKind() == '"' {
 		name, _ := readString(dec)
 		value, ok := readString(dec)
@@ -285,7 +295,7 @@ func (s *Server) fillSub(q *request, it *item, sr *subRequest) {
 		return
 	}
 	it.key = key
-	s.fill(it, res, id, sr.body)
+	s.fill(it, res, id, sr.body, true)
 	it.format = formatJSONBatch
 }
 

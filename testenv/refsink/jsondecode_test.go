@@ -3,6 +3,7 @@ package refsink
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"maps"
 	"net/http"
 	"net/http/httptest"
@@ -73,6 +74,8 @@ func TestReadSubRequestsFastMatchesDecodeStrict(t *testing.T) {
 		{`{"requests":[{"body":null}]}`, false},
 		{`{"requests":[{"ID":"x","body":{}}]}`, false},
 		{`{"requests":[{"id":"1","id":"2","body":{}}]}`, false},
+		{`{"requests":[{"body":{}}],"requests":[]}`, false},
+		{`[{"headers":{"A":"1","a":"2","A":"3"},"body":{"a":1,"a":2}}]`, true},
 		{`{"requests":[{"id":1,"body":{}}]}`, false},
 		{`{"requests":[{"headers":{"A":1},"body":{}}]}`, false},
 		{`{"requests":[{"headers":null,"body":{}}]}`, false},
@@ -82,7 +85,7 @@ func TestReadSubRequestsFastMatchesDecodeStrict(t *testing.T) {
 		{`{"requests":null}`, false},
 		{`{}`, false},
 		{"[{\"id\":\"\xff\",\"body\":{}}]", false},
-		{`{"requests":[{"body":{"a":1,"a":2}}]}`, false},
+		{`{"requests":[{"body":{"a":1,"a":2}}]}`, true},
 	} {
 		got, ok := readSubRequestsFast([]byte(tc.in))
 		if ok != tc.fast {
@@ -110,7 +113,7 @@ func TestReadSubRequestsFastMatchesDecodeStrict(t *testing.T) {
 			g := got[i]
 			headers := map[string]string{}
 			for _, f := range g.headers {
-				headers[f.name] = f.value
+				headers[f.name] = f.value // a repeated name: the last wins, as in the map
 			}
 			if g.id != sr.ID || g.method != sr.Method || g.url != sr.URL || g.path != sr.Path ||
 				string(g.body) != string(sr.Body) || !maps.Equal(headers, sr.Headers) && len(sr.Headers)+len(headers) > 0 {
@@ -172,6 +175,15 @@ func TestWriteJSONBatchMatchesEncodingJSON(t *testing.T) {
 		writeJSONBatch(w, results, ids)
 		if got := w.Body.Bytes(); !bytes.Equal(got, want) {
 			t.Errorf("ids %q:\ngot  %s\nwant %s", ids, got, want)
+		}
+	}
+}
+
+func TestDocumentIDAsSprintf(t *testing.T) {
+	r := resourceByName("goods-movements")
+	for _, seq := range []uint64{1, 7, 1234567890, 12345678901, 1<<64 - 1} {
+		if got, want := documentID(r, seq), r.prefix+fmt.Sprintf("%010d", seq); got != want {
+			t.Errorf("documentID(%d) = %s, want %s", seq, got, want)
 		}
 	}
 }

@@ -83,21 +83,23 @@ func array(name string, required bool, minItems int, fields ...field) field {
 func validateObject(m map[string]any, fields []field, ptr string, out *[]problem) {
 	for i := range fields {
 		f := &fields[i]
-		p := ptr + "/" + f.name
 		v, ok := m[f.name]
 		if !ok || v == nil {
 			if f.required {
-				*out = append(*out, problem{p, "required", f.name + " is required"})
+				*out = append(*out, problem{ptr + "/" + f.name, "required", f.name + " is required"})
 			}
 			continue
 		}
-		validateValue(v, f, p, out)
+		validateValue(v, f, ptr, out)
 	}
 }
 
-func validateValue(v any, f *field, p string, out *[]problem) {
+// validateValue checks member f of the object at JSON Pointer ptr.
+func validateValue(v any, f *field, ptr string, out *[]problem) {
+	// The member's pointer is only made for a problem, or to descend.
+	pointer := func() string { return ptr + "/" + f.name }
 	bad := func(code, format string, args ...any) {
-		*out = append(*out, problem{p, code, fmt.Sprintf(format, args...)})
+		*out = append(*out, problem{pointer(), code, fmt.Sprintf(format, args...)})
 	}
 	str, isStr := v.(string)
 	switch f.t {
@@ -164,7 +166,7 @@ func validateValue(v any, f *field, p string, out *[]problem) {
 			bad("wrong_type", "want an object")
 			return
 		}
-		validateObject(m, f.fields, p, out)
+		validateObject(m, f.fields, pointer(), out)
 	case tArray:
 		a, ok := v.([]any)
 		if !ok {
@@ -174,6 +176,7 @@ func validateValue(v any, f *field, p string, out *[]problem) {
 		if len(a) < f.min {
 			bad("too_few_items", "want at least %d item(s)", f.min)
 		}
+		p := pointer()
 		for i, el := range a {
 			ep := p + "/" + strconv.Itoa(i)
 			m, ok := el.(map[string]any)

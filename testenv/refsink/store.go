@@ -64,24 +64,18 @@ type (
 )
 
 func idemKeyOf(resource, key string) idemKey {
-	h := sha256.New()
-	h.Write([]byte(resource))
-	h.Write([]byte{0})
-	h.Write([]byte(key))
-	var k idemKey
-	copy(k[:], h.Sum(nil))
-	return k
+	var buf [320]byte // a resource name and a key of at most 255 bytes
+	b := append(append(append(buf[:0], resource...), 0), key...)
+	h := sha256.Sum256(b)
+	return idemKey(h[:16])
 }
 
 // fingerprint of a request: its path and body hash.
 func fingerprint(path string, sum [32]byte) [16]byte {
-	h := sha256.New()
-	h.Write([]byte(path))
-	h.Write([]byte{0})
-	h.Write(sum[:])
-	var fp [16]byte
-	copy(fp[:], h.Sum(nil))
-	return fp
+	var buf [256]byte
+	b := append(append(append(buf[:0], path...), 0), sum[:]...)
+	h := sha256.Sum256(b)
+	return [16]byte(h[:16])
 }
 
 // store decides, records and counts applications.
@@ -189,7 +183,12 @@ type appliedBody struct {
 	AppliedAt      time.Time `json:"appliedAt"`
 }
 
-func documentID(r *resource, seq uint64) string { return r.prefix + fmt.Sprintf("%010d", seq) }
+func documentID(r *resource, seq uint64) string {
+	const zeros = "0000000000" // the seq zero-padded to 10 digits, as %010d
+	var buf [20]byte
+	digits := strconv.AppendUint(buf[:0], seq, 10)
+	return r.prefix + zeros[:max(0, 10-len(digits))] + string(digits)
+}
 
 // seqOfDocument parses the seq back out of a document id of r.
 func seqOfDocument(r *resource, doc string) (uint64, bool) {
