@@ -19,6 +19,8 @@ type expr struct {
 	// usesRelay: the expression names $relay (a variable cannot be
 	// reached any other way), so its value must be built.
 	usesRelay bool
+	// fast is the expression's fast form, when it has one (fastjq.go).
+	fast *fastExpr
 }
 
 // constant reports whether the expression is a plain string literal.
@@ -42,7 +44,7 @@ func compileExpr(src string) (*expr, error) {
 	if err != nil {
 		return nil, fmt.Errorf("jq compile error: %w", err)
 	}
-	e := &expr{src: src, code: code, usesRelay: strings.Contains(src, "$relay")}
+	e := &expr{src: src, code: code, usesRelay: strings.Contains(src, "$relay"), fast: compileFast(q)}
 	if t := q.Term; q.Left == nil && len(q.FuncDefs) == 0 && t != nil && t.Type == gojq.TermTypeString &&
 		t.Str != nil && len(t.Str.Queries) == 0 && len(t.SuffixList) == 0 {
 		s := t.Str.Str
@@ -58,6 +60,11 @@ var errNoOutput = errors.New("no output")
 func (e *expr) first(ctx context.Context, input, relay any) (any, error) {
 	if e.str != nil {
 		return *e.str, nil
+	}
+	if e.fast != nil {
+		if v, ok := e.fast.run(input, relay); ok {
+			return v, nil
+		}
 	}
 	iter := e.code.RunWithContext(ctx, input, relay)
 	v, ok := iter.Next()
