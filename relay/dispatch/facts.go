@@ -132,29 +132,17 @@ const (
 // marks when Run starts; until it is ready, every key is looked up. Keys
 // delivered meanwhile are added as they are recorded, so none is missed.
 type filter struct {
-	mu    sync.RWMutex
-	bloom *z.Bloom // guarded by mu
+	bloom *blockBloom
 	ready atomic.Bool
 }
 
-func newFilter() *filter { return &filter{bloom: z.NewBloomFilter(filterKeys, filterFP)} }
+func newFilter() *filter { return &filter{bloom: newBlockBloom(filterKeys, filterFP)} }
 
-func (f *filter) add(key string) {
-	h := z.MemHashString(key)
-	f.mu.Lock()
-	f.bloom.Add(h)
-	f.mu.Unlock()
-}
+func (f *filter) add(key string) { f.bloom.add(z.MemHashString(key)) }
 
 // mayHave is false only when the key was certainly not delivered.
 func (f *filter) mayHave(key string) bool {
-	if !f.ready.Load() {
-		return true
-	}
-	h := z.MemHashString(key)
-	f.mu.RLock()
-	defer f.mu.RUnlock()
-	return f.bloom.Has(h)
+	return !f.ready.Load() || f.bloom.has(z.MemHashString(key))
 }
 
 // loadFilter adds the keys of the stored marks to the filter and makes it
