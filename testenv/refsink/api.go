@@ -219,7 +219,25 @@ func (q *request) mediaType() string { return mediaType(q.r.Header.Get("Content-
 
 // itemsOf reads the body and builds the items. whole reports a failure of
 // the request as such (one rejected item, answered as a plain problem).
+// An item whose own body was not hashed (a request refused as a whole, a
+// batch item without a body) records the hash of the request body.
 func (s *Server) itemsOf(w http.ResponseWriter, q *request) (items []*item, whole bool) {
+	items, whole = s.readItems(w, q)
+	var rawSum *[32]byte
+	for _, it := range items {
+		if it.sum == ([32]byte{}) {
+			if rawSum == nil {
+				sum := sha256.Sum256(q.raw)
+				rawSum = &sum
+			}
+			it.sum = *rawSum
+		}
+	}
+	return items, whole
+}
+
+// readItems is itemsOf before the hashes of the request body.
+func (s *Server) readItems(w http.ResponseWriter, q *request) (items []*item, whole bool) {
 	base := &item{res: q.res, format: formatJSON, meta: headerMeta(q.r.Header, q.principal)}
 	if q.res != nil {
 		base.path = q.res.itemPath(q.id)
@@ -231,7 +249,6 @@ func (s *Server) itemsOf(w http.ResponseWriter, q *request) (items []*item, whol
 	}
 	raw, err := io.ReadAll(http.MaxBytesReader(w, q.r.Body, s.cfg.MaxBodyBytes))
 	q.raw = raw
-	base.sum = sha256.Sum256(raw)
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
@@ -354,6 +371,15 @@ func (s *Server) fill(it *item, res *resource, id string, raw []byte, valid bool
 	it.path = res.itemPath(id)
 	if res.name == "milestones" && it.meta.partitionKey == "" {
 		it.meta.partitionKey = "shipment/" + id
+	}
+	if probs, eventID, ok := res.validateBody(it.body); ok {
+		if it.meta.eventID == "" {
+			it.meta.eventID = eventID
+		}
+		if len(probs) > 0 {
+			it.reject(http.StatusUnprocessableEntity, ptValidation, "Invalid "+res.title, fmt.Sprintf("%d problem(s)", len(probs)), probs...)
+		}
+		return
 	}
 	v, err := decodeAny(it.body)
 	if err != nil {
