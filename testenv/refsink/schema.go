@@ -96,12 +96,56 @@ func validateObject(m map[string]any, fields []field, ptr string, out *[]problem
 
 // validateValue checks member f of the object at JSON Pointer ptr.
 func validateValue(v any, f *field, ptr string, out *[]problem) {
-	// The member's pointer is only made for a problem, or to descend.
-	pointer := func() string { return ptr + "/" + f.name }
-	bad := func(code, format string, args ...any) {
-		*out = append(*out, problem{pointer(), code, fmt.Sprintf(format, args...)})
+	switch v := v.(type) {
+	case map[string]any:
+		if f.t == tObject {
+			validateObject(v, f.fields, ptr+"/"+f.name, out)
+			return
+		}
+	case []any:
+		if f.t == tArray {
+			validateArray(v, f, ptr, out)
+			return
+		}
 	}
-	str, isStr := v.(string)
+	checkScalar(scalarOf(v), f, ptr, out)
+}
+
+// scalar is what checkScalar looks at in a JSON value: its kind ('"', '0',
+// 't', 'f', 'n', '{' or '[') and, for a string or a number, its text.
+type scalar struct {
+	kind byte
+	text string
+}
+
+// scalarOf is the scalar of a value decoded by encoding/json with UseNumber.
+func scalarOf(v any) scalar {
+	switch v := v.(type) {
+	case string:
+		return scalar{'"', v}
+	case json.Number:
+		return scalar{'0', string(v)}
+	case bool:
+		if v {
+			return scalar{kind: 't'}
+		}
+		return scalar{kind: 'f'}
+	case map[string]any:
+		return scalar{kind: '{'}
+	case []any:
+		return scalar{kind: '['}
+	default:
+		return scalar{kind: 'n'}
+	}
+}
+
+// checkScalar checks member f of the object at ptr, a value that is not
+// an object or array its field descends into.
+func checkScalar(v scalar, f *field, ptr string, out *[]problem) {
+	bad := func(code, format string, args ...any) {
+		*out = append(*out, problem{ptr + "/" + f.name, code, fmt.Sprintf(format, args...)})
+	}
+	str, isStr := v.text, v.kind == '"'
 	switch f.t {
 	case tString:
 		if !isStr {
@@ -112,7 +156,7 @@ func validateValue(v any, f *field, ptr string, out *[]problem) {
 	case tDecimal:
 		switch {
 		case !isStr:
-			if _, num := v.(json.Number); num {
+			if v.kind == '0' {
 				bad("wrong_type", "want a decimal string such as \"12.500\", not a JSON number")
 			} else {
 				bad("wrong_type", "want a decimal string")
@@ -137,14 +181,13 @@ func validateValue(v any, f *field, ptr string, out *[]problem) {
 			bad("invalid_date", "%q is not a date YYYY-MM-DD", str)
 		}
 	case tInt:
-		n, ok := v.(json.Number)
-		if !ok {
+		if v.kind != '0' {
 			bad("wrong_type", "want an integer")
 			return
 		}
-		i, err := strconv.ParseInt(n.String(), 10, 64)
+		i, err := strconv.ParseInt(v.text, 10, 64)
 		if err != nil {
-			bad("wrong_type", "want an integer, got %s", n)
+			bad("wrong_type", "want an integer, got %s", v.text)
 		} else if i < int64(f.min) {
 			bad("out_of_range", "must be at least %d", f.min)
 		}
@@ -161,31 +204,26 @@ func validateValue(v any, f *field, ptr string, out *[]problem) {
 			bad("unknown_value", "%q is not one of %s", str, strings.Join(f.enum, ", "))
 		}
 	case tObject:
-		m, ok := v.(map[string]any)
-		if !ok {
-			bad("wrong_type", "want an object")
-			return
-		}
-		validateObject(m, f.fields, pointer(), out)
+		bad("wrong_type", "want an object")
 	case tArray:
-		a, ok := v.([]any)
+		bad("wrong_type", "want an array")
+	}
+}
+
+// validateArray checks the array a, member f of the object at ptr.
+func validateArray(a []any, f *field, ptr string, out *[]problem) {
+	p := ptr + "/" + f.name
+	if len(a) < f.min {
+		*out = append(*out, problem{p, "too_few_items", fmt.Sprintf("want at least %d item(s)", f.min)})
+	}
+	for i, el := range a {
+		ep := p + "/" + strconv.Itoa(i)
+		m, ok := el.(map[string]any)
 		if !ok {
-			bad("wrong_type", "want an array")
-			return
+			*out = append(*out, problem{ep, "wrong_type", "want an object"})
+			continue
 		}
-		if len(a) < f.min {
-			bad("too_few_items", "want at least %d item(s)", f.min)
-		}
-		p := pointer()
-		for i, el := range a {
-			ep := p + "/" + strconv.Itoa(i)
-			m, ok := el.(map[string]any)
-			if !ok {
-				*out = append(*out, problem{ep, "wrong_type", "want an object"})
-				continue
-			}
-			validateObject(m, f.fields, ep, out)
-		}
+		validateObject(m, f.fields, ep, out)
 	}
 }
 

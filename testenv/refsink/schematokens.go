@@ -2,7 +2,6 @@ package refsink
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"strconv"
 
@@ -13,7 +12,7 @@ import (
 // problems, in the same order, as decoding it into a map and running
 // validateObject, without building the map (which, with its boxed members,
 // was the largest cost of a batch item). Scalars are checked by
-// validateValue itself; only objects and arrays are walked here.
+// checkScalar, as in the map; only objects and arrays are walked here.
 
 // validateBody checks body (compact JSON) against r. ok is false when the
 // body is not an object, repeats a member name, is not valid JSON, or r
@@ -46,8 +45,9 @@ func validateTokens(dec *jsontext.Decoder, fields []field, ptr string, out *[]pr
 	if _, err := dec.ReadToken(); err != nil { // {
 		return err
 	}
-	var present uint64    // bit i: fields[i] is there and not null
-	var found [][]problem // per field, made at the first problem
+	var present uint64  // bit i: fields[i] is there and not null
+	var found []problem // in member order; spans[i] are those of fields[i]
+	var spans [64][2]int32
 	for dec.PeekKind() == '"' {
 		tok, err := dec.ReadToken()
 		if err != nil {
@@ -57,7 +57,7 @@ func validateTokens(dec *jsontext.Decoder, fields []field, ptr string, out *[]pr
 		i := fieldIndex(fields, name)
 		k := dec.PeekKind()
 		wantID := k == '"' && eventID != nil && name == "eventId"
-		var probs []problem
+		start := len(found)
 		switch {
 		case i < 0 && !wantID:
 			err = dec.SkipValue() // not in the schema
@@ -65,29 +65,26 @@ func validateTokens(dec *jsontext.Decoder, fields []field, ptr string, out *[]pr
 			_, err = dec.ReadToken()
 		case k == '{' || k == '[':
 			present |= 1 << i
-			err = validateComposite(dec, &fields[i], ptr, &probs)
+			err = validateComposite(dec, &fields[i], ptr, &found)
 		default:
 			tok, err = dec.ReadToken()
 			if err != nil {
 				return err
 			}
-			v := scalarOf(tok)
+			v := tokenScalar(tok)
 			if wantID {
-				*eventID = v.(string)
+				*eventID = v.text
 			}
 			if i >= 0 {
 				present |= 1 << i
-				validateValue(v, &fields[i], ptr, &probs)
+				checkScalar(v, &fields[i], ptr, &found)
 			}
 		}
 		if err != nil {
 			return err
 		}
-		if len(probs) > 0 {
-			if found == nil {
-				found = make([][]problem, len(fields))
-			}
-			found[i] = probs
+		if i >= 0 {
+			spans[i] = [2]int32{int32(start), int32(len(found))} //nolint:gosec // problems of one body: far below 2^31
 		}
 	}
 	if _, err := dec.ReadToken(); err != nil { // }
@@ -95,13 +92,10 @@ func validateTokens(dec *jsontext.Decoder, fields []field, ptr string, out *[]pr
 	}
 	for i := range fields {
 		f := &fields[i]
-		switch {
-		case present&(1<<i) == 0:
-			if f.required {
-				*out = append(*out, problem{ptr + "/" + f.name, "required", f.name + " is required"})
-			}
-		case found != nil:
-			*out = append(*out, found[i]...)
+		if present&(1<<i) != 0 {
+			*out = append(*out, found[spans[i][0]:spans[i][1]]...)
+		} else if f.required {
+			*out = append(*out, problem{ptr + "/" + f.name, "required", f.name + " is required"})
 		}
 	}
 	return nil
@@ -143,31 +137,22 @@ func validateComposite(dec *jsontext.Decoder, f *field, ptr string, out *[]probl
 		*out = append(*out, elems...)
 		return nil
 	default:
-		// The wrong kind of value: validateValue words the problem from an
-		// empty value of the kind.
+		// The wrong kind of value for f.
 		if err := dec.SkipValue(); err != nil {
 			return err
 		}
-		var v any = []any{}
-		if k == '{' {
-			v = map[string]any{}
-		}
-		validateValue(v, f, ptr, out)
+		checkScalar(scalar{kind: byte(k)}, f, ptr, out)
 		return nil
 	}
 }
 
-// scalarOf is a string, number or boolean token as encoding/json decodes
-// it into an any with UseNumber.
-func scalarOf(tok jsontext.Token) any {
-	switch tok.Kind() {
-	case '"':
-		return tok.String()
-	case '0':
-		return json.Number(tok.String())
-	default:
-		return tok.Bool()
+// tokenScalar is the scalar of a string, number or boolean token.
+func tokenScalar(tok jsontext.Token) scalar {
+	k := byte(tok.Kind())
+	if k == '"' || k == '0' {
+		return scalar{k, tok.String()}
 	}
+	return scalar{kind: k}
 }
 
 // fieldIndex finds the field named name (-1 if none).
