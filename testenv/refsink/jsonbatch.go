@@ -128,8 +128,9 @@ func readSubRequestsFast(raw []byte) (subs []subRequest, ok bool) {
 	if tok.Kind() != '[' {
 		return nil, false
 	}
+	names := newInterner()
 	for dec.PeekKind() == '{' {
-		sr, ok := readSubRequest(dec, raw)
+		sr, ok := readSubRequest(dec, raw, names)
 		if !ok {
 			return nil, false
 		}
@@ -150,7 +151,9 @@ func readSubRequestsFast(raw []byte) (subs []subRequest, ok bool) {
 var subRequestMembers = [...]string{"id", "route", "method", "url", "path", "headers", "body"}
 
 // readSubRequest reads one sub-request object; its body is a slice of raw.
-func readSubRequest(dec *jsontext.Decoder, raw []byte) (sr subRequest, ok bool) {
+// Header names, methods and URLs, the same in most items, are shared
+// through names.
+func readSubRequest(dec *jsontext.Decoder, raw []byte, names *interner) (sr subRequest, ok bool) {
 	if _, err := dec.ReadToken(); err != nil {
 		return sr, false
 	}
@@ -171,13 +174,13 @@ func readSubRequest(dec *jsontext.Decoder, raw []byte) (sr subRequest, ok bool) 
 		case "route":
 			_, ok = readString(dec)
 		case "method":
-			sr.method, ok = readString(dec)
+			sr.method, ok = names.read(dec)
 		case "url":
-			sr.url, ok = readString(dec)
+			sr.url, ok = names.read(dec)
 		case "path":
-			sr.path, ok = readString(dec)
+			sr.path, ok = names.read(dec)
 		case "headers":
-			sr.headers, ok = readHeaderFields(dec)
+			sr.headers, ok = readHeaderFields(dec, names)
 		case "body":
 			v, err := dec.ReadValue()
 			ok = err == nil && v.Kind() != 'n'
@@ -203,19 +206,66 @@ func readString(dec *jsontext.Decoder) (string, bool) {
 	return tok.String(), true
 }
 
+// interner shares one string per distinct text among the strings of a
+// batch that repeat (header names and their canonical forms, methods,
+// URLs), each map holding at most maxInterned.
+type interner struct {
+	texts, canon map[string]string
+}
+
+const maxInterned = 256
+
+func newInterner() *interner {
+	return &interner{texts: map[string]string{}, canon: map[string]string{}}
+}
+
+// read reads a JSON string (not null).
+func (in *interner) read(dec *jsontext.Decoder) (string, bool) {
+	v, err := dec.ReadValue()
+	if err != nil || v.Kind() != '"' {
+		return "", false
+	}
+	text := v[1 : len(v)-1]
+	if bytes.IndexByte(text, '\\') >= 0 {
+		if text, err = jsontext.AppendUnquote(nil, v); err != nil {
+			return "", false
+		}
+	}
+	if s, ok := in.texts[string(text)]; ok {
+		return s, true
+	}
+	s := string(text)
+	if len(in.texts) < maxInterned {
+		in.texts[s] = s
+	}
+	return s, true
+}
+
+// canonical is textproto.CanonicalMIMEHeaderKey(name), shared.
+func (in *interner) canonical(name string) string {
+	if c, ok := in.canon[name]; ok {
+		return c
+	}
+	c := textproto.CanonicalMIMEHeaderKey(name)
+	if len(in.canon) < maxInterned {
+		in.canon[name] = c
+	}
+	return c
+}
+
 // readHeaderFields reads an object of string members.
-func readHeaderFields(dec *jsontext.Decoder) ([]headerField, bool) {
+func readHeaderFields(dec *jsontext.Decoder, names *interner) ([]headerField, bool) {
 	if tok, err := dec.ReadToken(); err != nil || tok.Kind() != '{' {
 		return nil, false
 	}
 	hs := make([]headerField, 0, 8)
 	for dec.PeekKind() == '"' {
-		name, _ := readString(dec)
+		name, _ := names.read(dec)
 		value, ok := readString(dec)
 		if !ok {
 			return nil, false
 		}
-		hs = append(hs, headerField{name, textproto.CanonicalMIMEHeaderKey(name), value})
+		hs = append(hs, headerField{name, names.canonical(name), value})
 	}
 	tok, err := dec.ReadToken()
 	return hs, err == nil && tok.Kind() == '}'

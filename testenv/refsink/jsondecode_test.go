@@ -7,6 +7,7 @@ import (
 	"maps"
 	"net/http"
 	"net/http/httptest"
+	"net/textproto"
 	"reflect"
 	"strconv"
 	"testing"
@@ -69,6 +70,8 @@ func TestReadSubRequestsFastMatchesDecodeStrict(t *testing.T) {
 		{relayBatch, true},
 		{`[{"route":"moves","method":"POST","path":"/erp/v1/goods-movements","headers":{"Idempotency-Key":"k","dray-site":"X","Dray-Site":"Y"},"body":{"a":[1, 2]}}]`, true},
 		{" {\"requests\": [ {\"id\":\"é\\u00e9\", \"body\" : \"s\"} ] }\n", true},
+		{`{"requests":[{"method":"P\u004fST","url":"\u0000x","headers":{"Idempotency\u002dKey":"k","\u0000x":"1","dray-site":"S"},"body":{}},` +
+			`{"method":"POST","url":"x","headers":{"Idempotency-Key":"k2","x":"2","dray-site":"S"},"body":{}}]}`, true},
 		{`{"requests":[]}`, true},
 		{`[]`, true},
 		{`{"requests":[{"body":null}]}`, false},
@@ -114,6 +117,11 @@ func TestReadSubRequestsFastMatchesDecodeStrict(t *testing.T) {
 			headers := map[string]string{}
 			for _, f := range g.headers {
 				headers[f.name] = f.value // a repeated name: the last wins, as in the map
+			}
+			for _, f := range g.headers {
+				if f.canon != textproto.CanonicalMIMEHeaderKey(f.name) {
+					t.Errorf("%s: header %q: canonical %q", tc.in, f.name, f.canon)
+				}
 			}
 			if g.id != sr.ID || g.method != sr.Method || g.url != sr.URL || g.path != sr.Path ||
 				string(g.body) != string(sr.Body) || !maps.Equal(headers, sr.Headers) && len(sr.Headers)+len(headers) > 0 {
