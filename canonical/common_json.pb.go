@@ -2045,7 +2045,7 @@ func (x *InventoryMovement) jsonValue(e *valueEncoder) map[string]any {
 	if x == nil {
 		return map[string]any{}
 	}
-	m := make(map[string]any, 15)
+	m := make(map[string]any, 8)
 	if x.SourceKey != "" {
 		m["sourceKey"] = e.str(x.SourceKey)
 	}
@@ -3171,7 +3171,7 @@ func (x *Shipment) jsonValue(e *valueEncoder) map[string]any {
 	if x == nil {
 		return map[string]any{}
 	}
-	m := make(map[string]any, 12)
+	m := make(map[string]any, 8)
 	if x.ShipmentId != "" {
 		m["shipmentId"] = e.str(x.ShipmentId)
 	}

@@ -679,7 +679,7 @@ func (x *IntegrationAcknowledged) jsonValue(e *valueEncoder) map[string]any {
 	if x == nil {
 		return map[string]any{}
 	}
-	m := make(map[string]any, 9)
+	m := make(map[string]any, 8)
 	if x.Kind != 0 {
 		m["kind"] = e.enum(jsonNamesAckKind[:], int32(x.Kind))
 	}

@@ -262,7 +262,7 @@ func (x *InventoryStatusChanged) jsonValue(e *valueEncoder) map[string]any {
 	if x == nil {
 		return map[string]any{}
 	}
-	m := make(map[string]any, 10)
+	m := make(map[string]any, 8)
 	if x.SourceKey != "" {
 		m["sourceKey"] = e.str(x.SourceKey)
 	}

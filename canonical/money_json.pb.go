@@ -429,7 +429,7 @@ func (x *FreightChargeInvoiced) jsonValue(e *valueEncoder) map[string]any {
 	if x == nil {
 		return map[string]any{}
 	}
-	m := make(map[string]any, 9)
+	m := make(map[string]any, 8)
 	if x.InvoiceNo != "" {
 		m["invoiceNo"] = e.str(x.InvoiceNo)
 	}

@@ -262,7 +262,7 @@ func (x *OrderLineQuantities) jsonValue(e *valueEncoder) map[string]any {
 	if x == nil {
 		return map[string]any{}
 	}
-	m := make(map[string]any, 10)
+	m := make(map[string]any, 8)
 	if x.Ordered != nil {
 		m["ordered"] = x.Ordered.jsonValue(e)
 	}
@@ -788,7 +788,7 @@ func (x *Order) jsonValue(e *valueEncoder) map[string]any {
 	if x == nil {
 		return map[string]any{}
 	}
-	m := make(map[string]any, 11)
+	m := make(map[string]any, 8)
 	if x.OwnerId != "" {
 		m["ownerId"] = e.str(x.OwnerId)
 	}
@@ -1595,7 +1595,7 @@ func (x *OrderLineStatusChanged) jsonValue(e *valueEncoder) map[string]any {
 	if x == nil {
 		return map[string]any{}
 	}
-	m := make(map[string]any, 9)
+	m := make(map[string]any, 8)
 	if x.Order != nil {
 		m["order"] = x.Order.jsonValue(e)
 	}

@@ -1012,7 +1012,7 @@ func (x *ShipmentStatusChanged) jsonValue(e *valueEncoder) map[string]any {
 	if x == nil {
 		return map[string]any{}
 	}
-	m := make(map[string]any, 14)
+	m := make(map[string]any, 8)
 	if x.ShipmentId != "" {
 		m["shipmentId"] = e.str(x.ShipmentId)
 	}

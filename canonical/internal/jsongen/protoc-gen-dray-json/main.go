@@ -261,7 +261,9 @@ func genValue(g *protogen.GeneratedFile, m *protogen.Message) {
 	g.P("if x == nil {")
 	g.P("return map[string]any{}")
 	g.P("}")
-	g.P("m := make(map[string]any, ", len(m.Fields), ")")
+	// A map of up to 8 entries is one group; most messages set few of
+	// their fields, so a larger hint would only allocate empty groups.
+	g.P("m := make(map[string]any, ", min(len(m.Fields), 8), ")")
 	for _, f := range m.Fields {
 		genValueField(g, f)
 	}
