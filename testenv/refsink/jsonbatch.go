@@ -55,7 +55,22 @@ type headerField struct{ name, canon, value string }
 // never inherited (each sub-request names its own).
 type subHeaders struct {
 	fields []headerField
-	batch  http.Header
+	batch  batchHeaders
+}
+
+// batchHeaders are the first values of the batch request's headers, as
+// http.Header.Get returns them for a canonical name (read once for all the
+// sub-requests).
+type batchHeaders map[string]string
+
+func batchHeadersOf(h http.Header) batchHeaders {
+	b := make(batchHeaders, len(h))
+	for k, v := range h {
+		if len(v) > 0 {
+			b[k] = v[0]
+		}
+	}
+	return b
 }
 
 // Get returns the value of header name, which must be canonical.
@@ -68,7 +83,7 @@ func (h *subHeaders) Get(name string) string {
 	if name == headerIdempotencyKey {
 		return ""
 	}
-	return h.batch.Get(name)
+	return h.batch[name]
 }
 
 // readSubRequests decodes a /v1/batch body: {"requests":[…]} or the relay's
@@ -286,20 +301,21 @@ func (s *Server) jsonBatchItems(q *request, base *item) ([]*item, bool) {
 	items := make([]*item, len(subs))
 	all := make([]item, len(subs))
 	q.subIDs = make([]string, len(subs))
+	batch := batchHeadersOf(q.r.Header)
 	for i := range subs {
 		q.subIDs[i] = first(subs[i].id, strconv.Itoa(i+1))
 		all[i] = *base
 		items[i] = &all[i]
-		s.fillSub(q, items[i], &subs[i])
+		s.fillSub(q, items[i], &subs[i], batch)
 	}
 	return items, false
 }
 
 // fillSub completes the item of one sub-request (it starts as the batch's
 // base item).
-func (s *Server) fillSub(q *request, it *item, sr *subRequest) {
+func (s *Server) fillSub(q *request, it *item, sr *subRequest, batch batchHeaders) {
 	url := first(sr.url, sr.path)
-	h := &subHeaders{fields: sr.headers, batch: q.r.Header}
+	h := &subHeaders{fields: sr.headers, batch: batch}
 	it.body = nil
 	it.meta = headerMeta(h, q.principal)
 	reject := func(status int, ptype, title, detail string) {

@@ -132,11 +132,11 @@ func TestReadSubRequestsFastMatchesDecodeStrict(t *testing.T) {
 }
 
 func TestSubHeadersOverTheBatch(t *testing.T) {
-	batch := http.Header{"Dray-Site": {"B"}, "Idempotency-Key": {"batch-key"}, "Traceparent": {"tp"}}
-	h := &subHeaders{batch: batch, fields: []headerField{
+	batch := http.Header{"Dray-Site": {"B"}, "Idempotency-Key": {"batch-key"}, "Traceparent": {"tp", "tp2"}, "Ce-Type": {}}
+	h := &subHeaders{batch: batchHeadersOf(batch), fields: []headerField{
 		{"dray-site", "Dray-Site", "S1"}, {"Dray-Site", "Dray-Site", "S2"}, {"x y", "x y", "v"},
 	}}
-	for name, want := range map[string]string{"Dray-Site": "S2", "Traceparent": "tp", "Idempotency-Key": "", "X-Y": ""} {
+	for name, want := range map[string]string{"Dray-Site": "S2", "Traceparent": "tp", "Idempotency-Key": "", "X-Y": "", "Ce-Type": ""} {
 		if got := h.Get(name); got != want {
 			t.Errorf("Get(%s) = %q, want %q", name, got, want)
 		}

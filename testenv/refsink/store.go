@@ -209,6 +209,7 @@ func (s *store) apply(items []*item, dropped bool) ([]result, error) {
 	results := make([]result, len(items))
 	recs := make([]Record, len(items))
 	replays := make([]uint64, len(items))
+	answers := make([]byte, 0, 192*len(items)) // the 201 bodies, one allocation
 	var g *commitGroup
 
 	s.mu.Lock()
@@ -265,10 +266,12 @@ func (s *store) apply(items []*item, dropped bool) ([]result, error) {
 			default:
 				doc := documentID(it.res, rec.Seq)
 				rec.Outcome, rec.Status, rec.DocumentID = OutcomeApplied, http.StatusCreated, doc
-				body := appendApplied(make([]byte, 0, 192), &appliedBody{
+				start := len(answers)
+				answers = appendApplied(answers, &appliedBody{
 					DocumentID: doc, Resource: it.res.name, Status: "applied", IdempotencyKey: it.key,
 					EventID: it.meta.eventID, LedgerSeq: rec.Seq, AppliedAt: now,
 				})
+				body := answers[start:len(answers):len(answers)]
 				rec.Response = body
 				s.index[k] = idemEntry{fp: fp, seq: rec.Seq}
 				if pk := it.meta.partitionKey; pk != "" {
