@@ -226,7 +226,8 @@ func jsonBatchBody(reqs []*Request) ([]byte, string, error) {
 		buf = appendJSONString(buf, r.Path)
 		buf = append(buf, `,"headers":{`...)
 		first := true
-		for _, k := range sortedKeys(r.Header) {
+		var small [16]string
+		for _, k := range sortedKeys(small[:0], r.Header) {
 			if len(r.Header[k]) == 0 {
 				continue
 			}
@@ -465,8 +466,8 @@ func readDelim(dec *jsontext.Decoder, delim jsontext.Kind) error {
 	return nil
 }
 
-func sortedKeys(h map[string][]string) []string {
-	ks := make([]string, 0, len(h))
+// sortedKeys appends the header's names to ks, sorted.
+func sortedKeys(ks []string, h map[string][]string) []string {
 	for k := range h {
 		ks = append(ks, k)
 	}

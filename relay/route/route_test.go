@@ -404,3 +404,23 @@ func TestJSONBatch(t *testing.T) {
 		t.Errorf("errors %v; want body and results refused", errs)
 	}
 }
+
+// TestNewTraceparent: the trace id is the event id's hex when it is a
+// UUID (with or without dashes), random otherwise; span ids are new and
+// never zero; the header is always valid.
+func TestNewTraceparent(t *testing.T) {
+	const id = "0190c5e2-7a4b-7c3d-8e9f-0123456789ab"
+	a, b := newTraceparent(id), newTraceparent(id)
+	if !validTraceparent(a) || !validTraceparent(b) || a[3:35] != strings.ReplaceAll(id, "-", "") || a[3:35] != b[3:35] || a[36:52] == b[36:52] {
+		t.Errorf("from a UUID: %s, %s", a, b)
+	}
+	if c := newTraceparent(strings.ReplaceAll(id, "-", "")); c[3:35] != a[3:35] {
+		t.Errorf("from the UUID without dashes: %s", c)
+	}
+	for _, other := range []string{"", "evt-1", strings.ToUpper(id), id + "0", "00000000-0000-0000-0000-000000000000", "0190c5e2-7a4b-7c3d-8e9f-0123456789ag"} {
+		x, y := newTraceparent(other), newTraceparent(other)
+		if !validTraceparent(x) || !validTraceparent(y) || x[3:35] == y[3:35] {
+			t.Errorf("from %q: %s, %s; want valid, with new random trace ids", other, x, y)
+		}
+	}
+}
