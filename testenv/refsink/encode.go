@@ -13,11 +13,12 @@ import (
 
 // appendRecord appends rec as one JSON object (the same members, names and
 // omissions as Record's json tags).
-func appendRecord(b []byte, rec *Record) []byte {
+// ts, if not nil, remembers the time formatted last.
+func appendRecord(b []byte, rec *Record, ts *timeStamps) []byte {
 	b = append(b, `{"seq":`...)
 	b = strconv.AppendUint(b, rec.Seq, 10)
 	b = append(b, `,"time":`...)
-	b = appendTime(b, rec.Time)
+	b = ts.append(b, rec.Time)
 	b = appendStr(b, "kind", string(rec.Kind), false)
 	b = appendStr(b, "resource", rec.Resource, false)
 	b = appendStr(b, "path", rec.Path, false)
@@ -81,8 +82,9 @@ func appendRecord(b []byte, rec *Record) []byte {
 	return append(b, '}')
 }
 
-// appendApplied appends the 201 answer of an applied item.
-func appendApplied(b []byte, a *appliedBody) []byte {
+// appendApplied appends the 201 answer of an applied item (ts: as for
+// appendRecord).
+func appendApplied(b []byte, a *appliedBody, ts *timeStamps) []byte {
 	b = append(b, `{"documentId":`...)
 	b = appendJSONString(b, a.DocumentID)
 	b = appendStr(b, "resource", a.Resource, false)
@@ -92,7 +94,7 @@ func appendApplied(b []byte, a *appliedBody) []byte {
 	b = append(b, `,"ledgerSeq":`...)
 	b = strconv.AppendUint(b, a.LedgerSeq, 10)
 	b = append(b, `,"appliedAt":`...)
-	b = appendTime(b, a.AppliedAt)
+	b = ts.append(b, a.AppliedAt)
 	return append(b, '}')
 }
 
@@ -114,7 +116,33 @@ func appendTime(b []byte, t time.Time) []byte {
 	return append(b, '"')
 }
 
+// timeStamps formats times as appendTime does, remembering the last one:
+// the records and answers of one apply share their time.
+type timeStamps struct {
+	t    time.Time
+	text []byte
+}
+
+func (ts *timeStamps) append(b []byte, t time.Time) []byte {
+	if ts == nil {
+		return appendTime(b, t)
+	}
+	if ts.text == nil || t != ts.t { // the same representation, hence the same text
+		ts.t, ts.text = t, appendTime(ts.text[:0], t)
+	}
+	return append(b, ts.text...)
+}
+
 const hexDigits = "0123456789abcdef"
+
+// plainASCII marks the bytes a JSON string holds as they are: ASCII but
+// control characters, quote and backslash.
+var plainASCII = func() (t [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
 
 // appendJSONString appends s as a JSON string: quotes, backslashes and
 // control characters escaped, invalid UTF-8 replaced by U+FFFD, U+2028 and
@@ -124,11 +152,11 @@ func appendJSONString(b []byte, s string) []byte {
 	start := 0
 	for i := 0; i < len(s); {
 		c := s[i]
+		if plainASCII[c] {
+			i++
+			continue
+		}
 		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
 			b = append(b, s[start:i]...)
 			switch c {
 			case '"', '\\':

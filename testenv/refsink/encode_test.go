@@ -24,7 +24,7 @@ func TestRecordEncoding(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got := appendRecord(nil, &rec)
+		got := appendRecord(nil, &rec, nil)
 		var a, b map[string]any
 		if err := json.Unmarshal(got, &a); err != nil {
 			t.Fatalf("our encoding is not JSON: %v\n%s", err, got)
@@ -38,7 +38,7 @@ func TestRecordEncoding(t *testing.T) {
 	}
 	ab := appliedBody{DocumentID: "49", Resource: "goods-movements", Status: "applied", IdempotencyKey: tricky, LedgerSeq: 9, AppliedAt: full.Time}
 	want, _ := json.Marshal(ab)
-	got := appendApplied(nil, &ab)
+	got := appendApplied(nil, &ab, nil)
 	var a, b map[string]any
 	if err := json.Unmarshal(got, &a); err != nil {
 		t.Fatalf("%v\n%s", err, got)

@@ -172,7 +172,7 @@ func writeJSONBatchReflect(results []result, ids []string) []byte {
 func TestWriteJSONBatchMatchesEncodingJSON(t *testing.T) {
 	tricky := "q\"b\\s/\n\r\t\b\f\x01\x1f<>&é\u2028\u2029\xff😀"
 	results := []result{
-		{status: 201, body: appendApplied(nil, &appliedBody{DocumentID: "490000000001", Resource: "goods-movements", Status: "applied", IdempotencyKey: tricky}), location: "/erp/v1/goods-movements/490000000001", success: true},
+		{status: 201, body: appendApplied(nil, &appliedBody{DocumentID: "490000000001", Resource: "goods-movements", Status: "applied", IdempotencyKey: tricky}, nil), location: "/erp/v1/goods-movements/490000000001", success: true},
 		{status: 201, body: []byte(`{"documentId":"490000000001","idempotencyKey":"a<b"}`), location: "/x/" + tricky, replayed: true, success: true},
 		{status: 422, body: problemJSON(422, ptValidation, "Invalid goods movement", tricky, "/erp/v1/goods-movements", []problem{{"/unit", "required", "unit is required"}})},
 		{status: 404},

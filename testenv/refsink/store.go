@@ -210,6 +210,7 @@ func (s *store) apply(items []*item, dropped bool) ([]result, error) {
 	recs := make([]Record, len(items))
 	replays := make([]uint64, len(items))
 	answers := make([]byte, 0, 192*len(items)) // the 201 bodies, one allocation
+	var stamps timeStamps
 	var g *commitGroup
 
 	s.mu.Lock()
@@ -270,7 +271,7 @@ func (s *store) apply(items []*item, dropped bool) ([]result, error) {
 				answers = appendApplied(answers, &appliedBody{
 					DocumentID: doc, Resource: it.res.name, Status: "applied", IdempotencyKey: it.key,
 					EventID: it.meta.eventID, LedgerSeq: rec.Seq, AppliedAt: now,
-				})
+				}, &stamps)
 				body := answers[start:len(answers):len(answers)]
 				rec.Response = body
 				s.index[k] = idemEntry{fp: fp, seq: rec.Seq}
@@ -283,7 +284,7 @@ func (s *store) apply(items []*item, dropped bool) ([]result, error) {
 			}
 		}
 		rec.ResponseDropped = dropped && res.success
-		s.scratch = append(appendRecord(s.scratch[:0], rec), '\n')
+		s.scratch = append(appendRecord(s.scratch[:0], rec, &stamps), '\n')
 		var err error
 		if g, err = s.led.append(s.scratch); err != nil {
 			s.mu.Unlock()
