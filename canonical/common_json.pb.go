@@ -308,6 +308,23 @@ func (x *Quantity) jsonValue(e *valueEncoder) map[string]any {
 	return m
 }
 
+func (x *Quantity) jqMember(e *valueEncoder, key string) any {
+	if x == nil {
+		return nil
+	}
+	switch key {
+	case "value":
+		if x.Value != "" {
+			return e.str(x.Value)
+		}
+	case "uom":
+		if x.Uom != "" {
+			return e.str(x.Uom)
+		}
+	}
+	return nil
+}
+
 func (x *Quantity) validateFields(v *validator) {
 	v.path.push("value")
 	v.str(x.Value, rulesQuantity_Value)
@@ -387,6 +404,23 @@ func (x *Money) jsonValue(e *valueEncoder) map[string]any {
 		m["currency"] = e.str(x.Currency)
 	}
 	return m
+}
+
+func (x *Money) jqMember(e *valueEncoder, key string) any {
+	if x == nil {
+		return nil
+	}
+	switch key {
+	case "amount":
+		if x.Amount != "" {
+			return e.str(x.Amount)
+		}
+	case "currency":
+		if x.Currency != "" {
+			return e.str(x.Currency)
+		}
+	}
+	return nil
 }
 
 func (x *Money) validateFields(v *validator) {
@@ -576,6 +610,47 @@ func (x *Address) jsonValue(e *valueEncoder) map[string]any {
 	return m
 }
 
+func (x *Address) jqMember(e *valueEncoder, key string) any {
+	if x == nil {
+		return nil
+	}
+	switch key {
+	case "name":
+		if x.Name != "" {
+			return e.str(x.Name)
+		}
+	case "lines":
+		if len(x.Lines) > 0 {
+			l := make([]any, len(x.Lines))
+			for i, v := range x.Lines {
+				l[i] = e.str(v)
+			}
+			return l
+		}
+	case "city":
+		if x.City != "" {
+			return e.str(x.City)
+		}
+	case "region":
+		if x.Region != "" {
+			return e.str(x.Region)
+		}
+	case "postalCode":
+		if x.PostalCode != "" {
+			return e.str(x.PostalCode)
+		}
+	case "country":
+		if x.Country != "" {
+			return e.str(x.Country)
+		}
+	case "unlocode":
+		if x.Unlocode != "" {
+			return e.str(x.Unlocode)
+		}
+	}
+	return nil
+}
+
 func (x *Address) validateFields(v *validator) {
 	v.path.push("name")
 	v.str(x.Name, rulesAddress_Name)
@@ -763,6 +838,39 @@ func (x *Party) jsonValue(e *valueEncoder) map[string]any {
 	return m
 }
 
+func (x *Party) jqMember(e *valueEncoder, key string) any {
+	if x == nil {
+		return nil
+	}
+	switch key {
+	case "id":
+		if x.Id != "" {
+			return e.str(x.Id)
+		}
+	case "name":
+		if x.Name != "" {
+			return e.str(x.Name)
+		}
+	case "gln":
+		if x.Gln != "" {
+			return e.str(x.Gln)
+		}
+	case "roles":
+		if len(x.Roles) > 0 {
+			l := make([]any, len(x.Roles))
+			for i, v := range x.Roles {
+				l[i] = e.enum(jsonNamesPartyRole[:], int32(v))
+			}
+			return l
+		}
+	case "address":
+		if x.Address != nil {
+			return JQObject{x.Address, e}
+		}
+	}
+	return nil
+}
+
 func (x *Party) validateFields(v *validator) {
 	v.path.push("id")
 	v.str(x.Id, rulesParty_Id)
@@ -933,6 +1041,39 @@ func (x *Site) jsonValue(e *valueEncoder) map[string]any {
 	return m
 }
 
+func (x *Site) jqMember(e *valueEncoder, key string) any {
+	if x == nil {
+		return nil
+	}
+	switch key {
+	case "siteId":
+		if x.SiteId != "" {
+			return e.str(x.SiteId)
+		}
+	case "name":
+		if x.Name != "" {
+			return e.str(x.Name)
+		}
+	case "gln":
+		if x.Gln != "" {
+			return e.str(x.Gln)
+		}
+	case "unlocode":
+		if x.Unlocode != "" {
+			return e.str(x.Unlocode)
+		}
+	case "timeZone":
+		if x.TimeZone != "" {
+			return e.str(x.TimeZone)
+		}
+	case "address":
+		if x.Address != nil {
+			return JQObject{x.Address, e}
+		}
+	}
+	return nil
+}
+
 func (x *Site) validateFields(v *validator) {
 	v.path.push("siteId")
 	v.str(x.SiteId, rulesSite_SiteId)
@@ -1070,6 +1211,31 @@ func (x *Location) jsonValue(e *valueEncoder) map[string]any {
 	return m
 }
 
+func (x *Location) jqMember(e *valueEncoder, key string) any {
+	if x == nil {
+		return nil
+	}
+	switch key {
+	case "siteId":
+		if x.SiteId != "" {
+			return e.str(x.SiteId)
+		}
+	case "code":
+		if x.Code != "" {
+			return e.str(x.Code)
+		}
+	case "sgln":
+		if x.Sgln != "" {
+			return e.str(x.Sgln)
+		}
+	case "type":
+		if x.Type != 0 {
+			return e.enum(jsonNamesLocationType[:], int32(x.Type))
+		}
+	}
+	return nil
+}
+
 func (x *Location) validateFields(v *validator) {
 	v.path.push("siteId")
 	v.str(x.SiteId, rulesLocation_SiteId)
@@ -1173,6 +1339,27 @@ func (x *Pack) jsonValue(e *valueEncoder) map[string]any {
 		m["qtyInBase"] = e.str(x.QtyInBase)
 	}
 	return m
+}
+
+func (x *Pack) jqMember(e *valueEncoder, key string) any {
+	if x == nil {
+		return nil
+	}
+	switch key {
+	case "uom":
+		if x.Uom != "" {
+			return e.str(x.Uom)
+		}
+	case "gtin":
+		if x.Gtin != "" {
+			return e.str(x.Gtin)
+		}
+	case "qtyInBase":
+		if x.QtyInBase != "" {
+			return e.str(x.QtyInBase)
+		}
+	}
+	return nil
 }
 
 func (x *Pack) validateFields(v *validator) {
@@ -1363,6 +1550,47 @@ func (x *Item) jsonValue(e *valueEncoder) map[string]any {
 	return m
 }
 
+func (x *Item) jqMember(e *valueEncoder, key string) any {
+	if x == nil {
+		return nil
+	}
+	switch key {
+	case "ownerId":
+		if x.OwnerId != "" {
+			return e.str(x.OwnerId)
+		}
+	case "sku":
+		if x.Sku != "" {
+			return e.str(x.Sku)
+		}
+	case "description":
+		if x.Description != "" {
+			return e.str(x.Description)
+		}
+	case "baseUom":
+		if x.BaseUom != "" {
+			return e.str(x.BaseUom)
+		}
+	case "packs":
+		if len(x.Packs) > 0 {
+			l := make([]any, len(x.Packs))
+			for i, v := range x.Packs {
+				l[i] = JQObject{v, e}
+			}
+			return l
+		}
+	case "lotControlled":
+		if x.LotControlled {
+			return x.LotControlled
+		}
+	case "expiryControlled":
+		if x.ExpiryControlled {
+			return x.ExpiryControlled
+		}
+	}
+	return nil
+}
+
 func (x *Item) validateFields(v *validator) {
 	v.path.push("ownerId")
 	v.str(x.OwnerId, rulesItem_OwnerId)
@@ -1534,6 +1762,39 @@ func (x *ItemRef) jsonValue(e *valueEncoder) map[string]any {
 		m["description"] = e.str(x.Description)
 	}
 	return m
+}
+
+func (x *ItemRef) jqMember(e *valueEncoder, key string) any {
+	if x == nil {
+		return nil
+	}
+	switch key {
+	case "ownerId":
+		if x.OwnerId != "" {
+			return e.str(x.OwnerId)
+		}
+	case "sku":
+		if x.Sku != "" {
+			return e.str(x.Sku)
+		}
+	case "gtin":
+		if x.Gtin != "" {
+			return e.str(x.Gtin)
+		}
+	case "lot":
+		if x.Lot != "" {
+			return e.str(x.Lot)
+		}
+	case "expiryDate":
+		if x.ExpiryDate != "" {
+			return e.str(x.ExpiryDate)
+		}
+	case "description":
+		if x.Description != "" {
+			return e.str(x.Description)
+		}
+	}
+	return nil
 }
 
 func (x *ItemRef) validateFields(v *validator) {
@@ -1731,6 +1992,43 @@ func (x *InventoryPosition) jsonValue(e *valueEncoder) map[string]any {
 		m["available"] = x.Available.jsonValue(e)
 	}
 	return m
+}
+
+func (x *InventoryPosition) jqMember(e *valueEncoder, key string) any {
+	if x == nil {
+		return nil
+	}
+	switch key {
+	case "location":
+		if x.Location != nil {
+			return JQObject{x.Location, e}
+		}
+	case "item":
+		if x.Item != nil {
+			return JQObject{x.Item, e}
+		}
+	case "status":
+		if x.Status != 0 {
+			return e.enum(jsonNamesInventoryStatus[:], int32(x.Status))
+		}
+	case "sscc":
+		if x.Sscc != "" {
+			return e.str(x.Sscc)
+		}
+	case "onHand":
+		if x.OnHand != nil {
+			return JQObject{x.OnHand, e}
+		}
+	case "allocated":
+		if x.Allocated != nil {
+			return JQObject{x.Allocated, e}
+		}
+	case "available":
+		if x.Available != nil {
+			return JQObject{x.Available, e}
+		}
+	}
+	return nil
 }
 
 func (x *InventoryPosition) validateFields(v *validator) {
@@ -2094,6 +2392,75 @@ func (x *InventoryMovement) jsonValue(e *valueEncoder) map[string]any {
 	return m
 }
 
+func (x *InventoryMovement) jqMember(e *valueEncoder, key string) any {
+	if x == nil {
+		return nil
+	}
+	switch key {
+	case "sourceKey":
+		if x.SourceKey != "" {
+			return e.str(x.SourceKey)
+		}
+	case "movementType":
+		if x.MovementType != 0 {
+			return e.enum(jsonNamesMovementType[:], int32(x.MovementType))
+		}
+	case "item":
+		if x.Item != nil {
+			return JQObject{x.Item, e}
+		}
+	case "from":
+		if x.From != nil {
+			return JQObject{x.From, e}
+		}
+	case "to":
+		if x.To != nil {
+			return JQObject{x.To, e}
+		}
+	case "quantity":
+		if x.Quantity != nil {
+			return JQObject{x.Quantity, e}
+		}
+	case "receivedQuantity":
+		if x.ReceivedQuantity != nil {
+			return JQObject{x.ReceivedQuantity, e}
+		}
+	case "fromStatus":
+		if x.FromStatus != 0 {
+			return e.enum(jsonNamesInventoryStatus[:], int32(x.FromStatus))
+		}
+	case "toStatus":
+		if x.ToStatus != 0 {
+			return e.enum(jsonNamesInventoryStatus[:], int32(x.ToStatus))
+		}
+	case "reasonCode":
+		if x.ReasonCode != "" {
+			return e.str(x.ReasonCode)
+		}
+	case "reverses":
+		if x.Reverses != "" {
+			return e.str(x.Reverses)
+		}
+	case "sscc":
+		if x.Sscc != "" {
+			return e.str(x.Sscc)
+		}
+	case "reference":
+		if x.Reference != "" {
+			return e.str(x.Reference)
+		}
+	case "userId":
+		if x.UserId != "" {
+			return e.str(x.UserId)
+		}
+	case "note":
+		if x.Note != "" {
+			return e.str(x.Note)
+		}
+	}
+	return nil
+}
+
 func (x *InventoryMovement) validateFields(v *validator) {
 	v.path.push("sourceKey")
 	v.str(x.SourceKey, rulesInventoryMovement_SourceKey)
@@ -2241,6 +2608,23 @@ func (x *HandlingUnitContent) jsonValue(e *valueEncoder) map[string]any {
 		m["quantity"] = x.Quantity.jsonValue(e)
 	}
 	return m
+}
+
+func (x *HandlingUnitContent) jqMember(e *valueEncoder, key string) any {
+	if x == nil {
+		return nil
+	}
+	switch key {
+	case "item":
+		if x.Item != nil {
+			return JQObject{x.Item, e}
+		}
+	case "quantity":
+		if x.Quantity != nil {
+			return JQObject{x.Quantity, e}
+		}
+	}
+	return nil
 }
 
 func (x *HandlingUnitContent) validateFields(v *validator) {
@@ -2410,6 +2794,39 @@ func (x *HandlingUnit) jsonValue(e *valueEncoder) map[string]any {
 	return m
 }
 
+func (x *HandlingUnit) jqMember(e *valueEncoder, key string) any {
+	if x == nil {
+		return nil
+	}
+	switch key {
+	case "sscc":
+		if x.Sscc != "" {
+			return e.str(x.Sscc)
+		}
+	case "packageType":
+		if x.PackageType != "" {
+			return e.str(x.PackageType)
+		}
+	case "parentSscc":
+		if x.ParentSscc != "" {
+			return e.str(x.ParentSscc)
+		}
+	case "contents":
+		if len(x.Contents) > 0 {
+			l := make([]any, len(x.Contents))
+			for i, v := range x.Contents {
+				l[i] = JQObject{v, e}
+			}
+			return l
+		}
+	case "grossWeight":
+		if x.GrossWeight != nil {
+			return JQObject{x.GrossWeight, e}
+		}
+	}
+	return nil
+}
+
 func (x *HandlingUnit) validateFields(v *validator) {
 	v.path.push("sscc")
 	v.str(x.Sscc, rulesHandlingUnit_Sscc)
@@ -2514,6 +2931,23 @@ func (x *Carrier) jsonValue(e *valueEncoder) map[string]any {
 	return m
 }
 
+func (x *Carrier) jqMember(e *valueEncoder, key string) any {
+	if x == nil {
+		return nil
+	}
+	switch key {
+	case "scac":
+		if x.Scac != "" {
+			return e.str(x.Scac)
+		}
+	case "name":
+		if x.Name != "" {
+			return e.str(x.Name)
+		}
+	}
+	return nil
+}
+
 func (x *Carrier) validateFields(v *validator) {
 	v.path.push("scac")
 	v.str(x.Scac, rulesCarrier_Scac)
@@ -2593,6 +3027,23 @@ func (x *TimeWindow) jsonValue(e *valueEncoder) map[string]any {
 		m["end"] = e.timestamp(x.End)
 	}
 	return m
+}
+
+func (x *TimeWindow) jqMember(e *valueEncoder, key string) any {
+	if x == nil {
+		return nil
+	}
+	switch key {
+	case "start":
+		if x.Start != nil {
+			return e.timestamp(x.Start)
+		}
+	case "end":
+		if x.End != nil {
+			return e.timestamp(x.End)
+		}
+	}
+	return nil
 }
 
 func (x *TimeWindow) validateFields(v *validator) {
@@ -2768,6 +3219,43 @@ func (x *Stop) jsonValue(e *valueEncoder) map[string]any {
 	return m
 }
 
+func (x *Stop) jqMember(e *valueEncoder, key string) any {
+	if x == nil {
+		return nil
+	}
+	switch key {
+	case "seq":
+		if x.Seq != 0 {
+			return e.integer(int64(x.Seq))
+		}
+	case "kind":
+		if x.Kind != 0 {
+			return e.enum(jsonNamesStopKind[:], int32(x.Kind))
+		}
+	case "party":
+		if x.Party != nil {
+			return JQObject{x.Party, e}
+		}
+	case "timeZone":
+		if x.TimeZone != "" {
+			return e.str(x.TimeZone)
+		}
+	case "appointment":
+		if x.Appointment != nil {
+			return JQObject{x.Appointment, e}
+		}
+	case "arrived":
+		if x.Arrived != nil {
+			return e.timestamp(x.Arrived)
+		}
+	case "departed":
+		if x.Departed != nil {
+			return e.timestamp(x.Departed)
+		}
+	}
+	return nil
+}
+
 func (x *Stop) validateFields(v *validator) {
 	v.path.push("seq")
 	v.integer(int64(x.Seq), true)
@@ -2888,6 +3376,27 @@ func (x *OrderRef) jsonValue(e *valueEncoder) map[string]any {
 		m["poNumber"] = e.str(x.PoNumber)
 	}
 	return m
+}
+
+func (x *OrderRef) jqMember(e *valueEncoder, key string) any {
+	if x == nil {
+		return nil
+	}
+	switch key {
+	case "ownerId":
+		if x.OwnerId != "" {
+			return e.str(x.OwnerId)
+		}
+	case "orderNo":
+		if x.OrderNo != "" {
+			return e.str(x.OrderNo)
+		}
+	case "poNumber":
+		if x.PoNumber != "" {
+			return e.str(x.PoNumber)
+		}
+	}
+	return nil
 }
 
 func (x *OrderRef) validateFields(v *validator) {
@@ -3221,6 +3730,75 @@ func (x *Shipment) jsonValue(e *valueEncoder) map[string]any {
 		m["handlingUnitCount"] = e.integer(int64(x.HandlingUnitCount))
 	}
 	return m
+}
+
+func (x *Shipment) jqMember(e *valueEncoder, key string) any {
+	if x == nil {
+		return nil
+	}
+	switch key {
+	case "shipmentId":
+		if x.ShipmentId != "" {
+			return e.str(x.ShipmentId)
+		}
+	case "gsin":
+		if x.Gsin != "" {
+			return e.str(x.Gsin)
+		}
+	case "bol":
+		if x.Bol != "" {
+			return e.str(x.Bol)
+		}
+	case "pro":
+		if x.Pro != "" {
+			return e.str(x.Pro)
+		}
+	case "carrier":
+		if x.Carrier != nil {
+			return JQObject{x.Carrier, e}
+		}
+	case "mode":
+		if x.Mode != 0 {
+			return e.enum(jsonNamesTransportMode[:], int32(x.Mode))
+		}
+	case "equipmentId":
+		if x.EquipmentId != "" {
+			return e.str(x.EquipmentId)
+		}
+	case "stops":
+		if len(x.Stops) > 0 {
+			l := make([]any, len(x.Stops))
+			for i, v := range x.Stops {
+				l[i] = JQObject{v, e}
+			}
+			return l
+		}
+	case "handlingUnits":
+		if len(x.HandlingUnits) > 0 {
+			l := make([]any, len(x.HandlingUnits))
+			for i, v := range x.HandlingUnits {
+				l[i] = JQObject{v, e}
+			}
+			return l
+		}
+	case "orders":
+		if len(x.Orders) > 0 {
+			l := make([]any, len(x.Orders))
+			for i, v := range x.Orders {
+				l[i] = JQObject{v, e}
+			}
+			return l
+		}
+	case "grossWeight":
+		if x.GrossWeight != nil {
+			return JQObject{x.GrossWeight, e}
+		}
+	case "handlingUnitCount":
+		if x.HandlingUnitCount != 0 {
+			return e.integer(int64(x.HandlingUnitCount))
+		}
+	}
+	return nil
 }
 
 func (x *Shipment) validateFields(v *validator) {

@@ -172,6 +172,35 @@ func (x *EventRetracted) jsonValue(e *valueEncoder) map[string]any {
 	return m
 }
 
+func (x *EventRetracted) jqMember(e *valueEncoder, key string) any {
+	if x == nil {
+		return nil
+	}
+	switch key {
+	case "retractedEventId":
+		if x.RetractedEventId != "" {
+			return e.str(x.RetractedEventId)
+		}
+	case "reason":
+		if x.Reason != "" {
+			return e.str(x.Reason)
+		}
+	case "correctiveEventIds":
+		if len(x.CorrectiveEventIds) > 0 {
+			l := make([]any, len(x.CorrectiveEventIds))
+			for i, v := range x.CorrectiveEventIds {
+				l[i] = e.str(v)
+			}
+			return l
+		}
+	case "retractedSubject":
+		if x.RetractedSubject != "" {
+			return e.str(x.RetractedSubject)
+		}
+	}
+	return nil
+}
+
 func (x *EventRetracted) validateFields(v *validator) {
 	v.path.push("retractedEventId")
 	v.str(x.RetractedEventId, rulesEventRetracted_RetractedEventId)
@@ -311,6 +340,35 @@ func (x *AckError) jsonValue(e *valueEncoder) map[string]any {
 		m["description"] = e.str(x.Description)
 	}
 	return m
+}
+
+func (x *AckError) jqMember(e *valueEncoder, key string) any {
+	if x == nil {
+		return nil
+	}
+	switch key {
+	case "segmentId":
+		if x.SegmentId != "" {
+			return e.str(x.SegmentId)
+		}
+	case "segmentPosition":
+		if x.SegmentPosition != 0 {
+			return e.integer(int64(x.SegmentPosition))
+		}
+	case "elementPosition":
+		if x.ElementPosition != 0 {
+			return e.integer(int64(x.ElementPosition))
+		}
+	case "code":
+		if x.Code != "" {
+			return e.str(x.Code)
+		}
+	case "description":
+		if x.Description != "" {
+			return e.str(x.Description)
+		}
+	}
+	return nil
 }
 
 func (x *AckError) validateFields(v *validator) {
@@ -465,6 +523,35 @@ func (x *TransactionAck) jsonValue(e *valueEncoder) map[string]any {
 		m["errors"] = l
 	}
 	return m
+}
+
+func (x *TransactionAck) jqMember(e *valueEncoder, key string) any {
+	if x == nil {
+		return nil
+	}
+	switch key {
+	case "setId":
+		if x.SetId != "" {
+			return e.str(x.SetId)
+		}
+	case "controlNumber":
+		if x.ControlNumber != "" {
+			return e.str(x.ControlNumber)
+		}
+	case "status":
+		if x.Status != 0 {
+			return e.enum(jsonNamesAckStatus[:], int32(x.Status))
+		}
+	case "errors":
+		if len(x.Errors) > 0 {
+			l := make([]any, len(x.Errors))
+			for i, v := range x.Errors {
+				l[i] = JQObject{v, e}
+			}
+			return l
+		}
+	}
+	return nil
 }
 
 func (x *TransactionAck) validateFields(v *validator) {
@@ -712,6 +799,55 @@ func (x *IntegrationAcknowledged) jsonValue(e *valueEncoder) map[string]any {
 		m["transactions"] = l
 	}
 	return m
+}
+
+func (x *IntegrationAcknowledged) jqMember(e *valueEncoder, key string) any {
+	if x == nil {
+		return nil
+	}
+	switch key {
+	case "kind":
+		if x.Kind != 0 {
+			return e.enum(jsonNamesAckKind[:], int32(x.Kind))
+		}
+	case "outbound":
+		if x.Outbound {
+			return x.Outbound
+		}
+	case "senderId":
+		if x.SenderId != "" {
+			return e.str(x.SenderId)
+		}
+	case "receiverId":
+		if x.ReceiverId != "" {
+			return e.str(x.ReceiverId)
+		}
+	case "interchangeControlNumber":
+		if x.InterchangeControlNumber != "" {
+			return e.str(x.InterchangeControlNumber)
+		}
+	case "groupControlNumber":
+		if x.GroupControlNumber != "" {
+			return e.str(x.GroupControlNumber)
+		}
+	case "functionalId":
+		if x.FunctionalId != "" {
+			return e.str(x.FunctionalId)
+		}
+	case "status":
+		if x.Status != 0 {
+			return e.enum(jsonNamesAckStatus[:], int32(x.Status))
+		}
+	case "transactions":
+		if len(x.Transactions) > 0 {
+			l := make([]any, len(x.Transactions))
+			for i, v := range x.Transactions {
+				l[i] = JQObject{v, e}
+			}
+			return l
+		}
+	}
+	return nil
 }
 
 func (x *IntegrationAcknowledged) validateFields(v *validator) {

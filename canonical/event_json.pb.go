@@ -555,6 +555,140 @@ func (x *Event) jsonValue(e *valueEncoder) map[string]any {
 	return m
 }
 
+// jqMember is one member of the whole event's jq value (see JQDoc).
+func (x *Event) jqMember(e *valueEncoder, key string) any {
+	switch key {
+	case "specversion":
+		return specVersion
+	case "datacontenttype":
+		if x.Data != nil {
+			return jsonContentType
+		}
+	case "data":
+		switch v := x.Data.(type) {
+		case *Event_OrderReceived:
+			return JQObject{v.OrderReceived, e}
+		case *Event_OrderChanged:
+			return JQObject{v.OrderChanged, e}
+		case *Event_OrderCancelled:
+			return JQObject{v.OrderCancelled, e}
+		case *Event_OrderReleased:
+			return JQObject{v.OrderReleased, e}
+		case *Event_OrderStatusChanged:
+			return JQObject{v.OrderStatusChanged, e}
+		case *Event_OrderLineStatusChanged:
+			return JQObject{v.OrderLineStatusChanged, e}
+		case *Event_InventoryMoved:
+			return JQObject{v.InventoryMoved, e}
+		case *Event_InventoryStatusChanged:
+			return JQObject{v.InventoryStatusChanged, e}
+		case *Event_InventoryCounted:
+			return JQObject{v.InventoryCounted, e}
+		case *Event_InventorySnapshot:
+			return JQObject{v.InventorySnapshot, e}
+		case *Event_HandlingUnitPacked:
+			return JQObject{v.HandlingUnitPacked, e}
+		case *Event_HandlingUnitUnpacked:
+			return JQObject{v.HandlingUnitUnpacked, e}
+		case *Event_HandlingUnitLoaded:
+			return JQObject{v.HandlingUnitLoaded, e}
+		case *Event_ReceiptExpected:
+			return JQObject{v.ReceiptExpected, e}
+		case *Event_ReceiptCompleted:
+			return JQObject{v.ReceiptCompleted, e}
+		case *Event_ShipmentTendered:
+			return JQObject{v.ShipmentTendered, e}
+		case *Event_ShipmentTenderResponded:
+			return JQObject{v.ShipmentTenderResponded, e}
+		case *Event_ShipmentShipped:
+			return JQObject{v.ShipmentShipped, e}
+		case *Event_ShipmentStatusChanged:
+			return JQObject{v.ShipmentStatusChanged, e}
+		case *Event_DeliveryConfirmed:
+			return JQObject{v.DeliveryConfirmed, e}
+		case *Event_FreightChargeInvoiced:
+			return JQObject{v.FreightChargeInvoiced, e}
+		case *Event_EventRetracted:
+			return JQObject{v.EventRetracted, e}
+		case *Event_IntegrationAcknowledged:
+			return JQObject{v.IntegrationAcknowledged, e}
+		}
+	case "id":
+		if x.Id != "" {
+			return e.str(x.Id)
+		}
+	case "source":
+		if x.Source != "" {
+			return e.str(x.Source)
+		}
+	case "type":
+		if x.Type != "" {
+			return e.str(x.Type)
+		}
+	case "subject":
+		if x.Subject != "" {
+			return e.str(x.Subject)
+		}
+	case "time":
+		if x.Time != nil {
+			return e.timestamp(x.Time)
+		}
+	case "occurredoffset":
+		if x.OccurredOffset != "" {
+			return e.str(x.OccurredOffset)
+		}
+	case "recordedtime":
+		if x.RecordedTime != nil {
+			return e.timestamp(x.RecordedTime)
+		}
+	case "receivedtime":
+		if x.ReceivedTime != nil {
+			return e.timestamp(x.ReceivedTime)
+		}
+	case "siteid":
+		if x.SiteId != "" {
+			return e.str(x.SiteId)
+		}
+	case "sourcesystem":
+		if x.SourceSystem != "" {
+			return e.str(x.SourceSystem)
+		}
+	case "sourceref":
+		if x.SourceRef != "" {
+			return e.str(x.SourceRef)
+		}
+	case "idempotencykey":
+		if x.IdempotencyKey != "" {
+			return e.str(x.IdempotencyKey)
+		}
+	case "correlationid":
+		if x.CorrelationId != "" {
+			return e.str(x.CorrelationId)
+		}
+	case "causationid":
+		if x.CausationId != "" {
+			return e.str(x.CausationId)
+		}
+	case "partitionkey":
+		if x.PartitionKey != "" {
+			return e.str(x.PartitionKey)
+		}
+	case "schemaversion":
+		if x.SchemaVersion != "" {
+			return e.str(x.SchemaVersion)
+		}
+	case "dataschema":
+		if x.DataSchema != "" {
+			return e.str(x.DataSchema)
+		}
+	case "traceparent":
+		if x.Traceparent != "" {
+			return e.str(x.Traceparent)
+		}
+	}
+	return nil
+}
+
 func (x *Event) validateEnvelope(v *validator) {
 	v.path.push("id")
 	v.str(x.Id, rulesEvent_Id)

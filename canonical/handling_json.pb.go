@@ -112,6 +112,31 @@ func (x *HandlingUnitPacked) jsonValue(e *valueEncoder) map[string]any {
 	return m
 }
 
+func (x *HandlingUnitPacked) jqMember(e *valueEncoder, key string) any {
+	if x == nil {
+		return nil
+	}
+	switch key {
+	case "handlingUnit":
+		if x.HandlingUnit != nil {
+			return JQObject{x.HandlingUnit, e}
+		}
+	case "order":
+		if x.Order != nil {
+			return JQObject{x.Order, e}
+		}
+	case "shipmentId":
+		if x.ShipmentId != "" {
+			return e.str(x.ShipmentId)
+		}
+	case "location":
+		if x.Location != nil {
+			return JQObject{x.Location, e}
+		}
+	}
+	return nil
+}
+
 func (x *HandlingUnitPacked) validateFields(v *validator) {
 	v.path.push("handlingUnit")
 	if x.HandlingUnit != nil {
@@ -224,6 +249,27 @@ func (x *HandlingUnitUnpacked) jsonValue(e *valueEncoder) map[string]any {
 		m["location"] = x.Location.jsonValue(e)
 	}
 	return m
+}
+
+func (x *HandlingUnitUnpacked) jqMember(e *valueEncoder, key string) any {
+	if x == nil {
+		return nil
+	}
+	switch key {
+	case "sscc":
+		if x.Sscc != "" {
+			return e.str(x.Sscc)
+		}
+	case "reasonCode":
+		if x.ReasonCode != "" {
+			return e.str(x.ReasonCode)
+		}
+	case "location":
+		if x.Location != nil {
+			return JQObject{x.Location, e}
+		}
+	}
+	return nil
 }
 
 func (x *HandlingUnitUnpacked) validateFields(v *validator) {
@@ -346,6 +392,31 @@ func (x *HandlingUnitLoaded) jsonValue(e *valueEncoder) map[string]any {
 		m["door"] = x.Door.jsonValue(e)
 	}
 	return m
+}
+
+func (x *HandlingUnitLoaded) jqMember(e *valueEncoder, key string) any {
+	if x == nil {
+		return nil
+	}
+	switch key {
+	case "sscc":
+		if x.Sscc != "" {
+			return e.str(x.Sscc)
+		}
+	case "shipmentId":
+		if x.ShipmentId != "" {
+			return e.str(x.ShipmentId)
+		}
+	case "equipmentId":
+		if x.EquipmentId != "" {
+			return e.str(x.EquipmentId)
+		}
+	case "door":
+		if x.Door != nil {
+			return JQObject{x.Door, e}
+		}
+	}
+	return nil
 }
 
 func (x *HandlingUnitLoaded) validateFields(v *validator) {
@@ -529,6 +600,43 @@ func (x *ReceiptLine) jsonValue(e *valueEncoder) map[string]any {
 		m["reasonCode"] = e.str(x.ReasonCode)
 	}
 	return m
+}
+
+func (x *ReceiptLine) jqMember(e *valueEncoder, key string) any {
+	if x == nil {
+		return nil
+	}
+	switch key {
+	case "lineNo":
+		if x.LineNo != "" {
+			return e.str(x.LineNo)
+		}
+	case "item":
+		if x.Item != nil {
+			return JQObject{x.Item, e}
+		}
+	case "expected":
+		if x.Expected != nil {
+			return JQObject{x.Expected, e}
+		}
+	case "received":
+		if x.Received != nil {
+			return JQObject{x.Received, e}
+		}
+	case "damaged":
+		if x.Damaged != nil {
+			return JQObject{x.Damaged, e}
+		}
+	case "sscc":
+		if x.Sscc != "" {
+			return e.str(x.Sscc)
+		}
+	case "reasonCode":
+		if x.ReasonCode != "" {
+			return e.str(x.ReasonCode)
+		}
+	}
+	return nil
 }
 
 func (x *ReceiptLine) validateFields(v *validator) {
@@ -775,6 +883,51 @@ func (x *Receipt) jsonValue(e *valueEncoder) map[string]any {
 	return m
 }
 
+func (x *Receipt) jqMember(e *valueEncoder, key string) any {
+	if x == nil {
+		return nil
+	}
+	switch key {
+	case "ownerId":
+		if x.OwnerId != "" {
+			return e.str(x.OwnerId)
+		}
+	case "receiptNo":
+		if x.ReceiptNo != "" {
+			return e.str(x.ReceiptNo)
+		}
+	case "poNumber":
+		if x.PoNumber != "" {
+			return e.str(x.PoNumber)
+		}
+	case "asnNo":
+		if x.AsnNo != "" {
+			return e.str(x.AsnNo)
+		}
+	case "supplier":
+		if x.Supplier != nil {
+			return JQObject{x.Supplier, e}
+		}
+	case "carrier":
+		if x.Carrier != nil {
+			return JQObject{x.Carrier, e}
+		}
+	case "expectedDate":
+		if x.ExpectedDate != "" {
+			return e.str(x.ExpectedDate)
+		}
+	case "lines":
+		if len(x.Lines) > 0 {
+			l := make([]any, len(x.Lines))
+			for i, v := range x.Lines {
+				l[i] = JQObject{v, e}
+			}
+			return l
+		}
+	}
+	return nil
+}
+
 func (x *Receipt) validateFields(v *validator) {
 	v.path.push("ownerId")
 	v.str(x.OwnerId, rulesReceipt_OwnerId)
@@ -878,6 +1031,19 @@ func (x *ReceiptExpected) jsonValue(e *valueEncoder) map[string]any {
 	return m
 }
 
+func (x *ReceiptExpected) jqMember(e *valueEncoder, key string) any {
+	if x == nil {
+		return nil
+	}
+	switch key {
+	case "receipt":
+		if x.Receipt != nil {
+			return JQObject{x.Receipt, e}
+		}
+	}
+	return nil
+}
+
 func (x *ReceiptExpected) validateFields(v *validator) {
 	v.path.push("receipt")
 	if x.Receipt != nil {
@@ -959,6 +1125,23 @@ func (x *ReceiptCompleted) jsonValue(e *valueEncoder) map[string]any {
 		m["completedAt"] = e.timestamp(x.CompletedAt)
 	}
 	return m
+}
+
+func (x *ReceiptCompleted) jqMember(e *valueEncoder, key string) any {
+	if x == nil {
+		return nil
+	}
+	switch key {
+	case "receipt":
+		if x.Receipt != nil {
+			return JQObject{x.Receipt, e}
+		}
+	case "completedAt":
+		if x.CompletedAt != nil {
+			return e.timestamp(x.CompletedAt)
+		}
+	}
+	return nil
 }
 
 func (x *ReceiptCompleted) validateFields(v *validator) {

@@ -61,6 +61,19 @@ func (x *InventoryMoved) jsonValue(e *valueEncoder) map[string]any {
 	return m
 }
 
+func (x *InventoryMoved) jqMember(e *valueEncoder, key string) any {
+	if x == nil {
+		return nil
+	}
+	switch key {
+	case "movement":
+		if x.Movement != nil {
+			return JQObject{x.Movement, e}
+		}
+	}
+	return nil
+}
+
 func (x *InventoryMoved) validateFields(v *validator) {
 	v.path.push("movement")
 	if x.Movement != nil {
@@ -294,6 +307,55 @@ func (x *InventoryStatusChanged) jsonValue(e *valueEncoder) map[string]any {
 		m["note"] = e.str(x.Note)
 	}
 	return m
+}
+
+func (x *InventoryStatusChanged) jqMember(e *valueEncoder, key string) any {
+	if x == nil {
+		return nil
+	}
+	switch key {
+	case "sourceKey":
+		if x.SourceKey != "" {
+			return e.str(x.SourceKey)
+		}
+	case "item":
+		if x.Item != nil {
+			return JQObject{x.Item, e}
+		}
+	case "location":
+		if x.Location != nil {
+			return JQObject{x.Location, e}
+		}
+	case "toLocation":
+		if x.ToLocation != nil {
+			return JQObject{x.ToLocation, e}
+		}
+	case "quantity":
+		if x.Quantity != nil {
+			return JQObject{x.Quantity, e}
+		}
+	case "fromStatus":
+		if x.FromStatus != 0 {
+			return e.enum(jsonNamesInventoryStatus[:], int32(x.FromStatus))
+		}
+	case "toStatus":
+		if x.ToStatus != 0 {
+			return e.enum(jsonNamesInventoryStatus[:], int32(x.ToStatus))
+		}
+	case "reasonCode":
+		if x.ReasonCode != "" {
+			return e.str(x.ReasonCode)
+		}
+	case "reference":
+		if x.Reference != "" {
+			return e.str(x.Reference)
+		}
+	case "note":
+		if x.Note != "" {
+			return e.str(x.Note)
+		}
+	}
+	return nil
 }
 
 func (x *InventoryStatusChanged) validateFields(v *validator) {
@@ -538,6 +600,47 @@ func (x *InventoryCounted) jsonValue(e *valueEncoder) map[string]any {
 	return m
 }
 
+func (x *InventoryCounted) jqMember(e *valueEncoder, key string) any {
+	if x == nil {
+		return nil
+	}
+	switch key {
+	case "sourceKey":
+		if x.SourceKey != "" {
+			return e.str(x.SourceKey)
+		}
+	case "location":
+		if x.Location != nil {
+			return JQObject{x.Location, e}
+		}
+	case "item":
+		if x.Item != nil {
+			return JQObject{x.Item, e}
+		}
+	case "status":
+		if x.Status != 0 {
+			return e.enum(jsonNamesInventoryStatus[:], int32(x.Status))
+		}
+	case "counted":
+		if x.Counted != nil {
+			return JQObject{x.Counted, e}
+		}
+	case "expected":
+		if x.Expected != nil {
+			return JQObject{x.Expected, e}
+		}
+	case "countId":
+		if x.CountId != "" {
+			return e.str(x.CountId)
+		}
+	case "reasonCode":
+		if x.ReasonCode != "" {
+			return e.str(x.ReasonCode)
+		}
+	}
+	return nil
+}
+
 func (x *InventoryCounted) validateFields(v *validator) {
 	v.path.push("sourceKey")
 	v.str(x.SourceKey, rulesInventoryCounted_SourceKey)
@@ -725,6 +828,39 @@ func (x *InventorySnapshot) jsonValue(e *valueEncoder) map[string]any {
 		m["parts"] = e.integer(int64(x.Parts))
 	}
 	return m
+}
+
+func (x *InventorySnapshot) jqMember(e *valueEncoder, key string) any {
+	if x == nil {
+		return nil
+	}
+	switch key {
+	case "snapshotId":
+		if x.SnapshotId != "" {
+			return e.str(x.SnapshotId)
+		}
+	case "ownerId":
+		if x.OwnerId != "" {
+			return e.str(x.OwnerId)
+		}
+	case "positions":
+		if len(x.Positions) > 0 {
+			l := make([]any, len(x.Positions))
+			for i, v := range x.Positions {
+				l[i] = JQObject{v, e}
+			}
+			return l
+		}
+	case "part":
+		if x.Part != 0 {
+			return e.integer(int64(x.Part))
+		}
+	case "parts":
+		if x.Parts != 0 {
+			return e.integer(int64(x.Parts))
+		}
+	}
+	return nil
 }
 
 func (x *InventorySnapshot) validateFields(v *validator) {

@@ -62,3 +62,38 @@ func (e *valueEncoder) timestamp(ts *timestamppb.Timestamp) any {
 	}
 	return time.Unix(ts.GetSeconds(), int64(ts.GetNanos())).UTC().Format(time.RFC3339Nano)
 }
+
+// JQDoc is the event's jq value (JSONValue) built on demand: a member is
+// converted when it is read, and a sub-message is itself a JQObject, so a
+// mapping that reads ten members of a 40-member event converts ten. Value
+// builds the whole object, equal to JSONValue's. A string that is not
+// valid UTF-8 (which JSONValue refuses) marks the document Failed when it
+// is read; what was not read cannot have reached the result.
+func JQDoc(e *Event) JQObject { return JQObject{e, &valueEncoder{}} }
+
+// JQObject is a message's jq object, converted member by member (JQDoc).
+// It is read-only and, like the event it reads, safe to share between
+// goroutines only when nothing converts it concurrently (Failed is not
+// synchronised).
+type JQObject struct {
+	m jqMessage
+	e *valueEncoder
+}
+
+// jqMessage is what the generated code gives every message.
+type jqMessage interface {
+	jqMember(e *valueEncoder, key string) any
+	jsonValue(e *valueEncoder) map[string]any
+}
+
+// Member is the object's member key: a string, json.Number, bool, []any
+// (whose messages are JQObjects) or JQObject; nil when the object has no
+// such member.
+func (o JQObject) Member(key string) any { return o.m.jqMember(o.e, key) }
+
+// Value is the whole object as JSONValue builds it.
+func (o JQObject) Value() map[string]any { return o.m.jsonValue(o.e) }
+
+// Failed reports whether a member read so far has no JSON form (the
+// event's JSONValue fails: build it for the located error).
+func (o JQObject) Failed() bool { return o.e.failed }

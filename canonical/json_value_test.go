@@ -3,6 +3,7 @@ package canonical_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"reflect"
 	"testing"
 
@@ -40,6 +41,77 @@ func TestJSONValueMatchesMarshalJSON(t *testing.T) {
 		_, gerr := canonical.JSONValue(bad)
 		if werr == nil || gerr == nil || gerr.Error() != werr.Error() {
 			t.Errorf("%s: invalid UTF-8: JSONValue error %v, MarshalJSON error %v", e.GetType(), gerr, werr)
+		}
+	}
+}
+
+// TestJQDocMatchesJSONValue: the on-demand document reads, member by
+// member and at every depth, what JSONValue builds, for every type's
+// sample; Value is JSONValue; a member never in JSONValue is nil; reading
+// an invalid string marks the document failed, and only reading it does.
+func TestJQDocMatchesJSONValue(t *testing.T) {
+	for _, e := range buildSamples() {
+		want, err := canonical.JSONValue(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		doc := canonical.JQDoc(e)
+		if got := doc.Value(); !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: Value differs from JSONValue\n got  %#v\n want %#v", e.GetType(), got, want)
+		}
+		checkMembers(t, e.GetType(), doc, want)
+		if doc.Failed() {
+			t.Errorf("%s: a valid event's document failed", e.GetType())
+		}
+
+		bad := proto.Clone(e).(*canonical.Event)
+		bad.Subject = "bad \xff"
+		bd := canonical.JQDoc(bad)
+		_ = bd.Member("id")
+		if bd.Failed() {
+			t.Errorf("%s: failed before the bad member was read", e.GetType())
+		}
+		_ = bd.Member("subject")
+		if !bd.Failed() {
+			t.Errorf("%s: reading an invalid string did not fail the document", e.GetType())
+		}
+	}
+}
+
+// checkMembers compares every member of an on-demand object with the
+// built one, recursively, and a member the built one lacks.
+func checkMembers(t *testing.T, path string, o canonical.JQObject, want map[string]any) {
+	t.Helper()
+	for k, w := range want {
+		checkMember(t, path+"."+k, o.Member(k), w)
+	}
+	if v := o.Member("noSuchMember"); v != nil {
+		t.Errorf("%s.noSuchMember = %#v; want nil", path, v)
+	}
+}
+
+func checkMember(t *testing.T, path string, got, want any) {
+	t.Helper()
+	switch w := want.(type) {
+	case map[string]any:
+		o, ok := got.(canonical.JQObject)
+		if !ok {
+			t.Errorf("%s: %T, want a JQObject", path, got)
+			return
+		}
+		checkMembers(t, path, o, w)
+	case []any:
+		l, ok := got.([]any)
+		if !ok || len(l) != len(w) {
+			t.Errorf("%s: %#v, want %d elements", path, got, len(w))
+			return
+		}
+		for i := range w {
+			checkMember(t, fmt.Sprintf("%s[%d]", path, i), l[i], w[i])
+		}
+	default:
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s = %#v; want %#v", path, got, want)
 		}
 	}
 }

@@ -209,6 +209,43 @@ func (x *FreightChargeLine) jsonValue(e *valueEncoder) map[string]any {
 	return m
 }
 
+func (x *FreightChargeLine) jqMember(e *valueEncoder, key string) any {
+	if x == nil {
+		return nil
+	}
+	switch key {
+	case "lineNo":
+		if x.LineNo != "" {
+			return e.str(x.LineNo)
+		}
+	case "chargeCode":
+		if x.ChargeCode != 0 {
+			return e.enum(jsonNamesChargeCode[:], int32(x.ChargeCode))
+		}
+	case "sourceChargeCode":
+		if x.SourceChargeCode != "" {
+			return e.str(x.SourceChargeCode)
+		}
+	case "description":
+		if x.Description != "" {
+			return e.str(x.Description)
+		}
+	case "amount":
+		if x.Amount != nil {
+			return JQObject{x.Amount, e}
+		}
+	case "billedQuantity":
+		if x.BilledQuantity != nil {
+			return JQObject{x.BilledQuantity, e}
+		}
+	case "rate":
+		if x.Rate != "" {
+			return e.str(x.Rate)
+		}
+	}
+	return nil
+}
+
 func (x *FreightChargeLine) validateFields(v *validator) {
 	v.path.push("lineNo")
 	v.str(x.LineNo, rulesFreightChargeLine_LineNo)
@@ -462,6 +499,55 @@ func (x *FreightChargeInvoiced) jsonValue(e *valueEncoder) map[string]any {
 		m["weight"] = x.Weight.jsonValue(e)
 	}
 	return m
+}
+
+func (x *FreightChargeInvoiced) jqMember(e *valueEncoder, key string) any {
+	if x == nil {
+		return nil
+	}
+	switch key {
+	case "invoiceNo":
+		if x.InvoiceNo != "" {
+			return e.str(x.InvoiceNo)
+		}
+	case "invoiceDate":
+		if x.InvoiceDate != "" {
+			return e.str(x.InvoiceDate)
+		}
+	case "shipmentId":
+		if x.ShipmentId != "" {
+			return e.str(x.ShipmentId)
+		}
+	case "bol":
+		if x.Bol != "" {
+			return e.str(x.Bol)
+		}
+	case "pro":
+		if x.Pro != "" {
+			return e.str(x.Pro)
+		}
+	case "carrier":
+		if x.Carrier != nil {
+			return JQObject{x.Carrier, e}
+		}
+	case "total":
+		if x.Total != nil {
+			return JQObject{x.Total, e}
+		}
+	case "lines":
+		if len(x.Lines) > 0 {
+			l := make([]any, len(x.Lines))
+			for i, v := range x.Lines {
+				l[i] = JQObject{v, e}
+			}
+			return l
+		}
+	case "weight":
+		if x.Weight != nil {
+			return JQObject{x.Weight, e}
+		}
+	}
+	return nil
 }
 
 func (x *FreightChargeInvoiced) validateFields(v *validator) {

@@ -296,6 +296,55 @@ func (x *OrderLineQuantities) jsonValue(e *valueEncoder) map[string]any {
 	return m
 }
 
+func (x *OrderLineQuantities) jqMember(e *valueEncoder, key string) any {
+	if x == nil {
+		return nil
+	}
+	switch key {
+	case "ordered":
+		if x.Ordered != nil {
+			return JQObject{x.Ordered, e}
+		}
+	case "cancelled":
+		if x.Cancelled != nil {
+			return JQObject{x.Cancelled, e}
+		}
+	case "allocated":
+		if x.Allocated != nil {
+			return JQObject{x.Allocated, e}
+		}
+	case "picked":
+		if x.Picked != nil {
+			return JQObject{x.Picked, e}
+		}
+	case "packed":
+		if x.Packed != nil {
+			return JQObject{x.Packed, e}
+		}
+	case "loaded":
+		if x.Loaded != nil {
+			return JQObject{x.Loaded, e}
+		}
+	case "shipped":
+		if x.Shipped != nil {
+			return JQObject{x.Shipped, e}
+		}
+	case "delivered":
+		if x.Delivered != nil {
+			return JQObject{x.Delivered, e}
+		}
+	case "shortClosed":
+		if x.ShortClosed != nil {
+			return JQObject{x.ShortClosed, e}
+		}
+	case "backordered":
+		if x.Backordered != nil {
+			return JQObject{x.Backordered, e}
+		}
+	}
+	return nil
+}
+
 func (x *OrderLineQuantities) validateFields(v *validator) {
 	v.path.push("ordered")
 	if x.Ordered != nil {
@@ -516,6 +565,39 @@ func (x *OrderLine) jsonValue(e *valueEncoder) map[string]any {
 		m["unitPrice"] = x.UnitPrice.jsonValue(e)
 	}
 	return m
+}
+
+func (x *OrderLine) jqMember(e *valueEncoder, key string) any {
+	if x == nil {
+		return nil
+	}
+	switch key {
+	case "lineNo":
+		if x.LineNo != "" {
+			return e.str(x.LineNo)
+		}
+	case "item":
+		if x.Item != nil {
+			return JQObject{x.Item, e}
+		}
+	case "ordered":
+		if x.Ordered != nil {
+			return JQObject{x.Ordered, e}
+		}
+	case "quantities":
+		if x.Quantities != nil {
+			return JQObject{x.Quantities, e}
+		}
+	case "status":
+		if x.Status != 0 {
+			return e.enum(jsonNamesOrderLineStatus[:], int32(x.Status))
+		}
+	case "unitPrice":
+		if x.UnitPrice != nil {
+			return JQObject{x.UnitPrice, e}
+		}
+	}
+	return nil
 }
 
 func (x *OrderLine) validateFields(v *validator) {
@@ -833,6 +915,67 @@ func (x *Order) jsonValue(e *valueEncoder) map[string]any {
 	return m
 }
 
+func (x *Order) jqMember(e *valueEncoder, key string) any {
+	if x == nil {
+		return nil
+	}
+	switch key {
+	case "ownerId":
+		if x.OwnerId != "" {
+			return e.str(x.OwnerId)
+		}
+	case "orderNo":
+		if x.OrderNo != "" {
+			return e.str(x.OrderNo)
+		}
+	case "orderType":
+		if x.OrderType != 0 {
+			return e.enum(jsonNamesOrderType[:], int32(x.OrderType))
+		}
+	case "poNumber":
+		if x.PoNumber != "" {
+			return e.str(x.PoNumber)
+		}
+	case "parties":
+		if len(x.Parties) > 0 {
+			l := make([]any, len(x.Parties))
+			for i, v := range x.Parties {
+				l[i] = JQObject{v, e}
+			}
+			return l
+		}
+	case "orderDate":
+		if x.OrderDate != "" {
+			return e.str(x.OrderDate)
+		}
+	case "requestedShipDate":
+		if x.RequestedShipDate != "" {
+			return e.str(x.RequestedShipDate)
+		}
+	case "requestedDeliveryDate":
+		if x.RequestedDeliveryDate != "" {
+			return e.str(x.RequestedDeliveryDate)
+		}
+	case "carrier":
+		if x.Carrier != nil {
+			return JQObject{x.Carrier, e}
+		}
+	case "serviceLevel":
+		if x.ServiceLevel != "" {
+			return e.str(x.ServiceLevel)
+		}
+	case "lines":
+		if len(x.Lines) > 0 {
+			l := make([]any, len(x.Lines))
+			for i, v := range x.Lines {
+				l[i] = JQObject{v, e}
+			}
+			return l
+		}
+	}
+	return nil
+}
+
 func (x *Order) validateFields(v *validator) {
 	v.path.push("ownerId")
 	v.str(x.OwnerId, rulesOrder_OwnerId)
@@ -955,6 +1098,19 @@ func (x *OrderReceived) jsonValue(e *valueEncoder) map[string]any {
 	return m
 }
 
+func (x *OrderReceived) jqMember(e *valueEncoder, key string) any {
+	if x == nil {
+		return nil
+	}
+	switch key {
+	case "order":
+		if x.Order != nil {
+			return JQObject{x.Order, e}
+		}
+	}
+	return nil
+}
+
 func (x *OrderReceived) validateFields(v *validator) {
 	v.path.push("order")
 	if x.Order != nil {
@@ -1057,6 +1213,27 @@ func (x *OrderChanged) jsonValue(e *valueEncoder) map[string]any {
 		m["changedFields"] = l
 	}
 	return m
+}
+
+func (x *OrderChanged) jqMember(e *valueEncoder, key string) any {
+	if x == nil {
+		return nil
+	}
+	switch key {
+	case "order":
+		if x.Order != nil {
+			return JQObject{x.Order, e}
+		}
+	case "changedFields":
+		if len(x.ChangedFields) > 0 {
+			l := make([]any, len(x.ChangedFields))
+			for i, v := range x.ChangedFields {
+				l[i] = e.str(v)
+			}
+			return l
+		}
+	}
+	return nil
 }
 
 func (x *OrderChanged) validateFields(v *validator) {
@@ -1169,6 +1346,27 @@ func (x *OrderCancelled) jsonValue(e *valueEncoder) map[string]any {
 	return m
 }
 
+func (x *OrderCancelled) jqMember(e *valueEncoder, key string) any {
+	if x == nil {
+		return nil
+	}
+	switch key {
+	case "order":
+		if x.Order != nil {
+			return JQObject{x.Order, e}
+		}
+	case "reasonCode":
+		if x.ReasonCode != "" {
+			return e.str(x.ReasonCode)
+		}
+	case "reason":
+		if x.Reason != "" {
+			return e.str(x.Reason)
+		}
+	}
+	return nil
+}
+
 func (x *OrderCancelled) validateFields(v *validator) {
 	v.path.push("order")
 	if x.Order != nil {
@@ -1275,6 +1473,27 @@ func (x *OrderReleased) jsonValue(e *valueEncoder) map[string]any {
 		m["waveId"] = e.str(x.WaveId)
 	}
 	return m
+}
+
+func (x *OrderReleased) jqMember(e *valueEncoder, key string) any {
+	if x == nil {
+		return nil
+	}
+	switch key {
+	case "order":
+		if x.Order != nil {
+			return JQObject{x.Order, e}
+		}
+	case "commandId":
+		if x.CommandId != "" {
+			return e.str(x.CommandId)
+		}
+	case "waveId":
+		if x.WaveId != "" {
+			return e.str(x.WaveId)
+		}
+	}
+	return nil
 }
 
 func (x *OrderReleased) validateFields(v *validator) {
@@ -1388,6 +1607,27 @@ func (x *OrderStatusChanged) jsonValue(e *valueEncoder) map[string]any {
 		m["reasonCode"] = e.str(x.ReasonCode)
 	}
 	return m
+}
+
+func (x *OrderStatusChanged) jqMember(e *valueEncoder, key string) any {
+	if x == nil {
+		return nil
+	}
+	switch key {
+	case "order":
+		if x.Order != nil {
+			return JQObject{x.Order, e}
+		}
+	case "status":
+		if x.Status != 0 {
+			return e.enum(jsonNamesOrderLineStatus[:], int32(x.Status))
+		}
+	case "reasonCode":
+		if x.ReasonCode != "" {
+			return e.str(x.ReasonCode)
+		}
+	}
+	return nil
 }
 
 func (x *OrderStatusChanged) validateFields(v *validator) {
@@ -1628,6 +1868,55 @@ func (x *OrderLineStatusChanged) jsonValue(e *valueEncoder) map[string]any {
 		m["statusTime"] = e.timestamp(x.StatusTime)
 	}
 	return m
+}
+
+func (x *OrderLineStatusChanged) jqMember(e *valueEncoder, key string) any {
+	if x == nil {
+		return nil
+	}
+	switch key {
+	case "order":
+		if x.Order != nil {
+			return JQObject{x.Order, e}
+		}
+	case "lineNo":
+		if x.LineNo != "" {
+			return e.str(x.LineNo)
+		}
+	case "item":
+		if x.Item != nil {
+			return JQObject{x.Item, e}
+		}
+	case "status":
+		if x.Status != 0 {
+			return e.enum(jsonNamesOrderLineStatus[:], int32(x.Status))
+		}
+	case "quantities":
+		if x.Quantities != nil {
+			return JQObject{x.Quantities, e}
+		}
+	case "reasonCode":
+		if x.ReasonCode != "" {
+			return e.str(x.ReasonCode)
+		}
+	case "shipmentId":
+		if x.ShipmentId != "" {
+			return e.str(x.ShipmentId)
+		}
+	case "ssccs":
+		if len(x.Ssccs) > 0 {
+			l := make([]any, len(x.Ssccs))
+			for i, v := range x.Ssccs {
+				l[i] = e.str(v)
+			}
+			return l
+		}
+	case "statusTime":
+		if x.StatusTime != nil {
+			return e.timestamp(x.StatusTime)
+		}
+	}
+	return nil
 }
 
 func (x *OrderLineStatusChanged) validateFields(v *validator) {

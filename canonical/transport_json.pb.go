@@ -191,6 +191,31 @@ func (x *ShipmentTendered) jsonValue(e *valueEncoder) map[string]any {
 	return m
 }
 
+func (x *ShipmentTendered) jqMember(e *valueEncoder, key string) any {
+	if x == nil {
+		return nil
+	}
+	switch key {
+	case "shipment":
+		if x.Shipment != nil {
+			return JQObject{x.Shipment, e}
+		}
+	case "tenderId":
+		if x.TenderId != "" {
+			return e.str(x.TenderId)
+		}
+	case "rate":
+		if x.Rate != nil {
+			return JQObject{x.Rate, e}
+		}
+	case "respondBy":
+		if x.RespondBy != nil {
+			return e.timestamp(x.RespondBy)
+		}
+	}
+	return nil
+}
+
 func (x *ShipmentTendered) validateFields(v *validator) {
 	v.path.push("shipment")
 	if x.Shipment != nil {
@@ -359,6 +384,39 @@ func (x *ShipmentTenderResponded) jsonValue(e *valueEncoder) map[string]any {
 		m["reason"] = e.str(x.Reason)
 	}
 	return m
+}
+
+func (x *ShipmentTenderResponded) jqMember(e *valueEncoder, key string) any {
+	if x == nil {
+		return nil
+	}
+	switch key {
+	case "shipmentId":
+		if x.ShipmentId != "" {
+			return e.str(x.ShipmentId)
+		}
+	case "tenderId":
+		if x.TenderId != "" {
+			return e.str(x.TenderId)
+		}
+	case "carrier":
+		if x.Carrier != nil {
+			return JQObject{x.Carrier, e}
+		}
+	case "response":
+		if x.Response != 0 {
+			return e.enum(jsonNamesTenderResponse[:], int32(x.Response))
+		}
+	case "reasonCode":
+		if x.ReasonCode != "" {
+			return e.str(x.ReasonCode)
+		}
+	case "reason":
+		if x.Reason != "" {
+			return e.str(x.Reason)
+		}
+	}
+	return nil
 }
 
 func (x *ShipmentTenderResponded) validateFields(v *validator) {
@@ -581,6 +639,47 @@ func (x *ShippedLine) jsonValue(e *valueEncoder) map[string]any {
 	return m
 }
 
+func (x *ShippedLine) jqMember(e *valueEncoder, key string) any {
+	if x == nil {
+		return nil
+	}
+	switch key {
+	case "order":
+		if x.Order != nil {
+			return JQObject{x.Order, e}
+		}
+	case "lineNo":
+		if x.LineNo != "" {
+			return e.str(x.LineNo)
+		}
+	case "item":
+		if x.Item != nil {
+			return JQObject{x.Item, e}
+		}
+	case "ordered":
+		if x.Ordered != nil {
+			return JQObject{x.Ordered, e}
+		}
+	case "shipped":
+		if x.Shipped != nil {
+			return JQObject{x.Shipped, e}
+		}
+	case "status":
+		if x.Status != 0 {
+			return e.enum(jsonNamesOrderLineStatus[:], int32(x.Status))
+		}
+	case "ssccs":
+		if len(x.Ssccs) > 0 {
+			l := make([]any, len(x.Ssccs))
+			for i, v := range x.Ssccs {
+				l[i] = e.str(v)
+			}
+			return l
+		}
+	}
+	return nil
+}
+
 func (x *ShippedLine) validateFields(v *validator) {
 	v.path.push("order")
 	if x.Order != nil {
@@ -746,6 +845,31 @@ func (x *ShipmentShipped) jsonValue(e *valueEncoder) map[string]any {
 		m["shippedAt"] = e.timestamp(x.ShippedAt)
 	}
 	return m
+}
+
+func (x *ShipmentShipped) jqMember(e *valueEncoder, key string) any {
+	if x == nil {
+		return nil
+	}
+	switch key {
+	case "shipment":
+		if x.Shipment != nil {
+			return JQObject{x.Shipment, e}
+		}
+	case "lines":
+		if len(x.Lines) > 0 {
+			l := make([]any, len(x.Lines))
+			for i, v := range x.Lines {
+				l[i] = JQObject{v, e}
+			}
+			return l
+		}
+	case "shippedAt":
+		if x.ShippedAt != nil {
+			return e.timestamp(x.ShippedAt)
+		}
+	}
+	return nil
 }
 
 func (x *ShipmentShipped) validateFields(v *validator) {
@@ -1058,6 +1182,71 @@ func (x *ShipmentStatusChanged) jsonValue(e *valueEncoder) map[string]any {
 	return m
 }
 
+func (x *ShipmentStatusChanged) jqMember(e *valueEncoder, key string) any {
+	if x == nil {
+		return nil
+	}
+	switch key {
+	case "shipmentId":
+		if x.ShipmentId != "" {
+			return e.str(x.ShipmentId)
+		}
+	case "milestone":
+		if x.Milestone != 0 {
+			return e.enum(jsonNamesMilestone[:], int32(x.Milestone))
+		}
+	case "status":
+		if x.Status != 0 {
+			return e.enum(jsonNamesShipmentStatus[:], int32(x.Status))
+		}
+	case "stopSeq":
+		if x.StopSeq != 0 {
+			return e.integer(int64(x.StopSeq))
+		}
+	case "reasonCode":
+		if x.ReasonCode != "" {
+			return e.str(x.ReasonCode)
+		}
+	case "eta":
+		if x.Eta != nil {
+			return e.timestamp(x.Eta)
+		}
+	case "location":
+		if x.Location != nil {
+			return JQObject{x.Location, e}
+		}
+	case "exception":
+		if x.Exception {
+			return x.Exception
+		}
+	case "exceptionReason":
+		if x.ExceptionReason != "" {
+			return e.str(x.ExceptionReason)
+		}
+	case "sourceStatusCode":
+		if x.SourceStatusCode != "" {
+			return e.str(x.SourceStatusCode)
+		}
+	case "carrier":
+		if x.Carrier != nil {
+			return JQObject{x.Carrier, e}
+		}
+	case "equipmentId":
+		if x.EquipmentId != "" {
+			return e.str(x.EquipmentId)
+		}
+	case "bol":
+		if x.Bol != "" {
+			return e.str(x.Bol)
+		}
+	case "pro":
+		if x.Pro != "" {
+			return e.str(x.Pro)
+		}
+	}
+	return nil
+}
+
 func (x *ShipmentStatusChanged) validateFields(v *validator) {
 	v.path.push("shipmentId")
 	v.str(x.ShipmentId, rulesShipmentStatusChanged_ShipmentId)
@@ -1277,6 +1466,43 @@ func (x *OSDLine) jsonValue(e *valueEncoder) map[string]any {
 	return m
 }
 
+func (x *OSDLine) jqMember(e *valueEncoder, key string) any {
+	if x == nil {
+		return nil
+	}
+	switch key {
+	case "sscc":
+		if x.Sscc != "" {
+			return e.str(x.Sscc)
+		}
+	case "gtin":
+		if x.Gtin != "" {
+			return e.str(x.Gtin)
+		}
+	case "sku":
+		if x.Sku != "" {
+			return e.str(x.Sku)
+		}
+	case "expected":
+		if x.Expected != nil {
+			return JQObject{x.Expected, e}
+		}
+	case "received":
+		if x.Received != nil {
+			return JQObject{x.Received, e}
+		}
+	case "damaged":
+		if x.Damaged != nil {
+			return JQObject{x.Damaged, e}
+		}
+	case "reasonCode":
+		if x.ReasonCode != "" {
+			return e.str(x.ReasonCode)
+		}
+	}
+	return nil
+}
+
 func (x *OSDLine) validateFields(v *validator) {
 	v.path.push("sscc")
 	v.str(x.Sscc, rulesOSDLine_Sscc)
@@ -1459,6 +1685,39 @@ func (x *DeliveryConfirmation) jsonValue(e *valueEncoder) map[string]any {
 	return m
 }
 
+func (x *DeliveryConfirmation) jqMember(e *valueEncoder, key string) any {
+	if x == nil {
+		return nil
+	}
+	switch key {
+	case "shipmentId":
+		if x.ShipmentId != "" {
+			return e.str(x.ShipmentId)
+		}
+	case "stopSeq":
+		if x.StopSeq != 0 {
+			return e.integer(int64(x.StopSeq))
+		}
+	case "deliveredAt":
+		if x.DeliveredAt != nil {
+			return e.timestamp(x.DeliveredAt)
+		}
+	case "signedBy":
+		if x.SignedBy != "" {
+			return e.str(x.SignedBy)
+		}
+	case "osdLines":
+		if len(x.OsdLines) > 0 {
+			l := make([]any, len(x.OsdLines))
+			for i, v := range x.OsdLines {
+				l[i] = JQObject{v, e}
+			}
+			return l
+		}
+	}
+	return nil
+}
+
 func (x *DeliveryConfirmation) validateFields(v *validator) {
 	v.path.push("shipmentId")
 	v.str(x.ShipmentId, rulesDeliveryConfirmation_ShipmentId)
@@ -1546,6 +1805,19 @@ func (x *DeliveryConfirmed) jsonValue(e *valueEncoder) map[string]any {
 		m["delivery"] = x.Delivery.jsonValue(e)
 	}
 	return m
+}
+
+func (x *DeliveryConfirmed) jqMember(e *valueEncoder, key string) any {
+	if x == nil {
+		return nil
+	}
+	switch key {
+	case "delivery":
+		if x.Delivery != nil {
+			return JQObject{x.Delivery, e}
+		}
+	}
+	return nil
 }
 
 func (x *DeliveryConfirmed) validateFields(v *validator) {

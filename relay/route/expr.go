@@ -2,8 +2,10 @@ package route
 
 import (
 	"context"
+
 	"errors"
 	"fmt"
+	"github.com/draylink/dray/canonical"
 	"strings"
 
 	"github.com/itchyny/gojq"
@@ -56,7 +58,8 @@ func compileExpr(src string) (*expr, error) {
 // errNoOutput: the expression produced no value (e.g. `empty`).
 var errNoOutput = errors.New("no output")
 
-// first runs the expression and returns its first output.
+// first runs the expression and returns its first output: the fast form
+// when it has one and takes the input, else gojq.
 func (e *expr) first(ctx context.Context, input, relay any) (any, error) {
 	if e.str != nil {
 		return *e.str, nil
@@ -66,6 +69,64 @@ func (e *expr) first(ctx context.Context, input, relay any) (any, error) {
 			return v, nil
 		}
 	}
+	return e.slow(ctx, input, relay)
+}
+
+// onEvent runs the expression on an event: the fast form over the event's
+// on-demand document (canonical.JQDoc: only the members it reads are
+// converted) when it has one and takes what it meets, else gojq over the
+// built document (Event.Doc). docErr is the event's error when it has no
+// jq document.
+func (e *expr) onEvent(ctx context.Context, ev *Event, relay any) (v any, docErr, err error) {
+	if e.str != nil {
+		return *e.str, nil, nil
+	}
+	if e.fast != nil {
+		doc := canonical.JQDoc(ev.Event)
+		if v, ok := e.fast.run(doc, relay); ok {
+			if v = resolve(v); !doc.Failed() { // every string it holds was checked
+				return v, nil, nil
+			}
+		}
+	}
+	in, err := ev.Doc()
+	if err != nil {
+		return nil, err, nil
+	}
+	v, err = e.slow(ctx, in, relay)
+	return v, nil, err
+}
+
+// resolve replaces the on-demand objects in a fast form's output by the
+// values they stand for. Only containers the fast form built can hold one,
+// and only those are written to (a constant object is shared: it is read,
+// never written).
+func resolve(v any) any {
+	switch x := v.(type) {
+	case canonical.JQObject:
+		return x.Value()
+	case map[string]any:
+		for k, e := range x {
+			if o, ok := e.(canonical.JQObject); ok {
+				x[k] = o.Value()
+			} else {
+				resolve(e)
+			}
+		}
+	case []any:
+		for i, e := range x {
+			if o, ok := e.(canonical.JQObject); ok {
+				x[i] = o.Value()
+			} else {
+				resolve(e)
+			}
+		}
+	}
+	return v
+}
+
+// slow runs the expression in gojq.
+func (e *expr) slow(ctx context.Context, input, relay any) (any, error) {
 	iter := e.code.RunWithContext(ctx, input, relay)
 	v, ok := iter.Next()
 	if !ok {

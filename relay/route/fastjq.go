@@ -4,6 +4,8 @@ import (
 	"strconv"
 
 	"github.com/itchyny/gojq"
+
+	"github.com/draylink/dray/canonical"
 )
 
 // A fast form of the jq expressions mappings are made of. Route transforms
@@ -502,11 +504,14 @@ func keyIndexer(key string) fastIndexer {
 	return func(v, _ any, _ []any) (any, bool) { return indexKey(v, key) }
 }
 
-// indexKey is .key: a member of an object, null of null.
+// indexKey is .key: a member of an object (built, or an event's
+// on-demand document), null of null.
 func indexKey(v any, key string) (any, bool) {
 	switch v := v.(type) {
 	case map[string]any:
 		return v[key], true
+	case canonical.JQObject:
+		return v.Member(key), true
 	case nil:
 		return nil, true
 	}

@@ -3,12 +3,16 @@ package route
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"math/rand/v2"
 	"reflect"
 	"slices"
+	"sync"
 	"testing"
 
 	"github.com/itchyny/gojq"
+
+	"github.com/draylink/dray/canonical"
 )
 
 // fastCorpus are expressions with a fast form: the shapes of the mappings
@@ -82,12 +86,14 @@ func TestFastJQSubset(t *testing.T) {
 // themselves the fast form must not give up on the mapping shapes.
 func TestFastJQMatchesGojq(t *testing.T) {
 	var docs []any
+	var events []*canonical.Event
 	for name, ev := range goldenEvents(t) {
 		d, err := (&Event{Event: ev}).Doc()
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
 		docs = append(docs, d)
+		events = append(events, ev)
 	}
 	relay := map[string]any{"site": "MEM1", "seq": 7}
 	rng := rand.New(rand.NewPCG(3, 4))
@@ -120,6 +126,13 @@ func TestFastJQMatchesGojq(t *testing.T) {
 			}
 			if !reflect.DeepEqual(got, want) {
 				t.Fatalf("%s on %#v:\n fast %#v\n gojq %#v", src, in, got, want)
+			}
+			if i < len(events) { // the same over the on-demand document
+				lazy := canonical.JQDoc(events[i])
+				lv, ok := e.fast.run(lazy, relay)
+				if !ok || lazy.Failed() || !reflect.DeepEqual(resolve(lv), want) {
+					t.Fatalf("%s on golden document %d, on demand: %#v (%v); gojq %#v", src, i, lv, ok, want)
+				}
 			}
 		}
 		t.Logf("%3d of %d inputs left to gojq: %.60s", gaveUp, len(inputs), src)
@@ -223,4 +236,47 @@ func BenchmarkTransformGoodsMovement(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestRenderOnDemandDocument: a mapping reads only what it names, so an
+// invalid string elsewhere in the event does not stop it, while one it
+// reads is the event's located error, as with the built document; and
+// routes rendering one shared event on many goroutines (constant objects
+// included) do not race (go test -race).
+func TestRenderOnDemandDocument(t *testing.T) {
+	r := compile(t, Config{Name: "r", Sink: "s", Path: `"/x"`, DropNulls: true,
+		Transform: `{kind: ({a: "1"}[.data.movement.movementType] // "9"), material: .data.movement.item.sku, m: .data.movement.quantity}`})
+	ev := movement(t, "MEM1", "m1")
+	want, err := r.Render(context.Background(), ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(want.Body) != `{"kind":"9","m":{"uom":"KGM","value":"12.500"},"material":"AF-1002"}` {
+		t.Errorf("body %s", want.Body)
+	}
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			for range 200 {
+				got, err := r.Render(context.Background(), ev)
+				if err != nil || string(got.Body) != string(want.Body) {
+					t.Errorf("concurrent render: %s, %v", got.Body, err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+
+	other := movement(t, "MEM1", "m2")
+	other.Event.Subject = "bad \xff"
+	if _, err := r.Render(context.Background(), other); err != nil {
+		t.Errorf("an invalid string the mapping does not read: %v", err)
+	}
+	read := movement(t, "MEM1", "m3")
+	read.Event.GetInventoryMoved().GetMovement().GetItem().Sku = "bad \xff"
+	var re *RenderError
+	if _, err := r.Render(context.Background(), read); !errors.As(err, &re) || re.Field != "event" {
+		t.Errorf("an invalid string the mapping reads: %v; want the event's error", err)
+	}
 }

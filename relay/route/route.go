@@ -250,11 +250,14 @@ func (r *Route) Match(ctx context.Context, ev *Event) (bool, error) {
 	if r.filter == nil {
 		return true, nil
 	}
-	doc, err := ev.Doc()
-	if err != nil {
-		return false, &RenderError{Route: r.Name, Field: "match.filter", Err: err}
+	var relay map[string]any
+	if r.filter.usesRelay {
+		relay = ev.relayVar(r.Name, r.Sink)
 	}
-	v, err := r.filter.first(ctx, doc, ev.relayVar(r.Name, r.Sink))
+	v, docErr, err := r.filter.onEvent(ctx, ev, relay)
+	if docErr != nil {
+		return false, &RenderError{Route: r.Name, Field: "match.filter", Err: docErr}
+	}
 	if errors.Is(err, errNoOutput) {
 		return false, nil
 	}
@@ -279,17 +282,13 @@ type Request struct {
 func (r *Route) Render(ctx context.Context, ev *Event) (*Request, error) {
 	req := &Request{Route: r.Name, Method: r.Method, Header: r.headers.Clone()}
 	var relay map[string]any
-	var doc any
-	if r.body != nil || !r.path.constant() {
-		var err error
-		if doc, err = ev.Doc(); err != nil {
-			return nil, &RenderError{Route: r.Name, Field: "event", Err: err}
-		}
-		if r.path.usesRelay || r.body != nil && r.body.usesRelay {
-			relay = ev.relayVar(r.Name, r.Sink)
-		}
+	if r.path.usesRelay || r.body != nil && r.body.usesRelay {
+		relay = ev.relayVar(r.Name, r.Sink)
 	}
-	p, err := r.path.first(ctx, doc, relay)
+	p, docErr, err := r.path.onEvent(ctx, ev, relay)
+	if docErr != nil {
+		return nil, &RenderError{Route: r.Name, Field: "event", Err: docErr}
+	}
 	if err != nil {
 		return nil, &RenderError{Route: r.Name, Field: "path", Err: err}
 	}
@@ -302,7 +301,10 @@ func (r *Route) Render(ctx context.Context, ev *Event) (*Request, error) {
 	}
 	req.Path = path
 	if r.body != nil {
-		v, err := r.body.first(ctx, doc, relay)
+		v, docErr, err := r.body.onEvent(ctx, ev, relay)
+		if docErr != nil {
+			return nil, &RenderError{Route: r.Name, Field: "event", Err: docErr}
+		}
 		if err != nil {
 			return nil, &RenderError{Route: r.Name, Field: "transform", Err: err}
 		}

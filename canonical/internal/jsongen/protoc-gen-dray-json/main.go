@@ -112,6 +112,7 @@ func genMessage(g *protogen.GeneratedFile, m *protogen.Message) {
 		genEventEncoder(g, m)
 		genEventDecoder(g, m)
 		genEventValue(g, m)
+		genEventMember(g, m)
 		genValidator(g, m, true)
 		flushDecls(g)
 		return
@@ -119,6 +120,7 @@ func genMessage(g *protogen.GeneratedFile, m *protogen.Message) {
 	genEncoder(g, m)
 	genDecoder(g, m)
 	genValue(g, m)
+	genMember(g, m)
 	genValidator(g, m, false)
 	flushDecls(g)
 }
@@ -330,6 +332,81 @@ func valueExpr(_ *protogen.GeneratedFile, f *protogen.Field, v string) string {
 	default:
 		panic(fmt.Sprintf("protoc-gen-dray-json: field %s: unsupported kind %v", f.Desc.FullName(), f.Desc.Kind()))
 	}
+}
+
+// --- lazy members ----------------------------------------------------------
+
+// genMember writes jqMember: one member of the message's jq value (what
+// jsonValue would put under key, nil when jsonValue would leave it out),
+// with sub-messages as JQObjects that build nothing until asked (see
+// JQDoc).
+func genMember(g *protogen.GeneratedFile, m *protogen.Message) {
+	g.P("func (x *", m.GoIdent.GoName, ") jqMember(e *valueEncoder, key string) any {")
+	g.P("if x == nil {")
+	g.P("return nil")
+	g.P("}")
+	g.P("switch key {")
+	for _, f := range m.Fields {
+		genMemberCase(g, f)
+	}
+	g.P("}")
+	g.P("return nil")
+	g.P("}")
+	g.P()
+}
+
+func genEventMember(g *protogen.GeneratedFile, m *protogen.Message) {
+	g.P("// jqMember is one member of the whole event's jq value (see JQDoc).")
+	g.P("func (x *", m.GoIdent.GoName, ") jqMember(e *valueEncoder, key string) any {")
+	g.P("switch key {")
+	g.P("case \"specversion\":")
+	g.P("return specVersion")
+	g.P("case \"datacontenttype\":")
+	g.P("if x.Data != nil {")
+	g.P("return jsonContentType")
+	g.P("}")
+	g.P("case \"data\":")
+	g.P("switch v := x.Data.(type) {")
+	for _, o := range m.Oneofs {
+		for _, f := range o.Fields {
+			g.P("case *", f.GoIdent.GoName, ":")
+			g.P("return JQObject{v.", f.GoName, ", e}")
+		}
+	}
+	g.P("}")
+	for _, f := range plainFields(m) {
+		genMemberCase(g, f)
+	}
+	g.P("}")
+	g.P("return nil")
+	g.P("}")
+	g.P()
+}
+
+func genMemberCase(g *protogen.GeneratedFile, f *protogen.Field) {
+	g.P("case ", fmt.Sprintf("%q", f.Desc.JSONName()), ":")
+	if f.Desc.IsList() {
+		g.P("if len(x.", f.GoName, ") > 0 {")
+		g.P("l := make([]any, len(x.", f.GoName, "))")
+		g.P("for i, v := range x.", f.GoName, " {")
+		g.P("l[i] = ", memberExpr(g, f, "v"))
+		g.P("}")
+		g.P("return l")
+		g.P("}")
+		return
+	}
+	v := "x." + f.GoName
+	g.P("if ", isSet(f, v), " {")
+	g.P("return ", memberExpr(g, f, v))
+	g.P("}")
+}
+
+// memberExpr is valueExpr with sub-messages left lazy.
+func memberExpr(g *protogen.GeneratedFile, f *protogen.Field, v string) string {
+	if f.Desc.Kind() == protoreflect.MessageKind && f.Message.Desc.FullName() != timestampName {
+		return "JQObject{" + v + ", e}"
+	}
+	return valueExpr(g, f, v)
 }
 
 // --- decoder ---------------------------------------------------------------
