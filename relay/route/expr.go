@@ -25,9 +25,6 @@ type expr struct {
 	fast *fastExpr
 }
 
-// constant reports whether the expression is a plain string literal.
-func (e *expr) constant() bool { return e.str != nil }
-
 // noEnviron hides the relay's environment from expressions: secrets are
 // passed to the relay in environment variables.
 func noEnviron() []string { return nil }
