@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -247,7 +246,7 @@ func (s *Server) readItems(w http.ResponseWriter, q *request) (items []*item, wh
 	if q.mode == modeSingle {
 		base.key, _ = parseIdempotencyKey(q.r.Header.Get(headerIdempotencyKey))
 	}
-	raw, err := io.ReadAll(http.MaxBytesReader(w, q.r.Body, s.cfg.MaxBodyBytes))
+	raw, err := readAllLimited(w, q.r, s.cfg.MaxBodyBytes)
 	q.raw = raw
 	if err != nil {
 		var tooBig *http.MaxBytesError

@@ -143,9 +143,9 @@ func readSubRequestsFast(raw []byte) (subs []subRequest, ok bool) {
 	if tok.Kind() != '[' {
 		return nil, false
 	}
-	names := newInterner()
+	rd := newSubReader(raw)
 	for dec.PeekKind() == '{' {
-		sr, ok := readSubRequest(dec, raw, names)
+		sr, ok := readSubRequest(dec, raw, rd)
 		if !ok {
 			return nil, false
 		}
@@ -167,8 +167,8 @@ var subRequestMembers = [...]string{"id", "route", "method", "url", "path", "hea
 
 // readSubRequest reads one sub-request object; its body is a slice of raw.
 // Header names, methods and URLs, the same in most items, are shared
-// through names.
-func readSubRequest(dec *jsontext.Decoder, raw []byte, names *interner) (sr subRequest, ok bool) {
+// through rd.
+func readSubRequest(dec *jsontext.Decoder, raw []byte, rd *subReader) (sr subRequest, ok bool) {
 	if _, err := dec.ReadToken(); err != nil {
 		return sr, false
 	}
@@ -189,13 +189,13 @@ func readSubRequest(dec *jsontext.Decoder, raw []byte, names *interner) (sr subR
 		case "route":
 			_, ok = readString(dec)
 		case "method":
-			sr.method, ok = names.read(dec)
+			sr.method, ok = rd.read(dec)
 		case "url":
-			sr.url, ok = names.read(dec)
+			sr.url, ok = rd.read(dec)
 		case "path":
-			sr.path, ok = names.read(dec)
+			sr.path, ok = rd.read(dec)
 		case "headers":
-			sr.headers, ok = readHeaderFields(dec, names)
+			sr.headers, ok = readHeaderFields(dec, rd)
 		case "body":
 			v, err := dec.ReadValue()
 			ok = err == nil && v.Kind() != 'n'
@@ -221,21 +221,26 @@ func readString(dec *jsontext.Decoder) (string, bool) {
 	return tok.String(), true
 }
 
-// interner shares one string per distinct text among the strings of a
-// batch that repeat (header names and their canonical forms, methods,
-// URLs), each map holding at most maxInterned.
-type interner struct {
+// subReader is what the sub-requests of one batch share while they are
+// read: one string per distinct text among the strings that repeat (header
+// names and their canonical forms, methods, URLs; each map holds at most
+// maxInterned) and the storage of their header fields.
+type subReader struct {
 	texts, canon map[string]string
+	// fields holds the header fields of all the sub-requests (each has a
+	// slice of it): one allocation per batch, not per item.
+	fields []headerField
 }
 
 const maxInterned = 256
 
-func newInterner() *interner {
-	return &interner{texts: map[string]string{}, canon: map[string]string{}}
+func newSubReader(raw []byte) *subReader {
+	// About one header field per 64 bytes of a relay batch.
+	return &subReader{texts: map[string]string{}, canon: map[string]string{}, fields: make([]headerField, 0, len(raw)/64)}
 }
 
 // read reads a JSON string (not null).
-func (in *interner) read(dec *jsontext.Decoder) (string, bool) {
+func (rd *subReader) read(dec *jsontext.Decoder) (string, bool) {
 	v, err := dec.ReadValue()
 	if err != nil || v.Kind() != '"' {
 		return "", false
@@ -246,43 +251,44 @@ func (in *interner) read(dec *jsontext.Decoder) (string, bool) {
 			return "", false
 		}
 	}
-	if s, ok := in.texts[string(text)]; ok {
+	if s, ok := rd.texts[string(text)]; ok {
 		return s, true
 	}
 	s := string(text)
-	if len(in.texts) < maxInterned {
-		in.texts[s] = s
+	if len(rd.texts) < maxInterned {
+		rd.texts[s] = s
 	}
 	return s, true
 }
 
 // canonical is textproto.CanonicalMIMEHeaderKey(name), shared.
-func (in *interner) canonical(name string) string {
-	if c, ok := in.canon[name]; ok {
+func (rd *subReader) canonical(name string) string {
+	if c, ok := rd.canon[name]; ok {
 		return c
 	}
 	c := textproto.CanonicalMIMEHeaderKey(name)
-	if len(in.canon) < maxInterned {
-		in.canon[name] = c
+	if len(rd.canon) < maxInterned {
+		rd.canon[name] = c
 	}
 	return c
 }
 
 // readHeaderFields reads an object of string members.
-func readHeaderFields(dec *jsontext.Decoder, names *interner) ([]headerField, bool) {
+func readHeaderFields(dec *jsontext.Decoder, rd *subReader) ([]headerField, bool) {
 	if tok, err := dec.ReadToken(); err != nil || tok.Kind() != '{' {
 		return nil, false
 	}
-	hs := make([]headerField, 0, 8)
+	start := len(rd.fields)
 	for dec.PeekKind() == '"' {
-		name, _ := names.read(dec)
+		name, _ := rd.read(dec)
 		value, ok := readString(dec)
 		if !ok {
 			return nil, false
 		}
-		hs = append(hs, headerField{name, names.canonical(name), value})
+		rd.fields = append(rd.fields, headerField{name, rd.canonical(name), value})
 	}
 	tok, err := dec.ReadToken()
+	hs := rd.fields[start:len(rd.fields):len(rd.fields)]
 	return hs, err == nil && tok.Kind() == '}'
 }
 

@@ -1,6 +1,7 @@
 package refsink
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -228,8 +229,17 @@ func (s *Server) putFaults(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, s.faults.get())
 }
 
+// readAllLimited reads the whole body, at most n bytes (else an
+// *http.MaxBytesError), into a buffer sized by Content-Length when it is
+// given: a batch is read without regrowing and copying it.
 func readAllLimited(w http.ResponseWriter, r *http.Request, n int64) ([]byte, error) {
-	return io.ReadAll(http.MaxBytesReader(w, r.Body, n))
+	body := http.MaxBytesReader(w, r.Body, n)
+	if size := r.ContentLength; size > 0 && size <= n {
+		buf := bytes.NewBuffer(make([]byte, 0, size+bytes.MinRead))
+		_, err := buf.ReadFrom(body)
+		return buf.Bytes(), err
+	}
+	return io.ReadAll(body)
 }
 
 // Run listens on cfg.Listen and serves until ctx is done, then shuts down
