@@ -1,7 +1,6 @@
 package refsink
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
@@ -352,7 +351,7 @@ func first(vs ...string) string {
 // says raw was read as one JSON value already (a batch item).
 func (s *Server) fill(it *item, res *resource, id string, raw []byte, valid bool) {
 	body, err := raw, error(nil)
-	if !valid || bytes.ContainsAny(raw, " \t\r\n") {
+	if !isCompactJSON(raw, valid) {
 		body, err = compactJSON(make([]byte, 0, len(raw)), raw)
 	}
 	if err != nil {

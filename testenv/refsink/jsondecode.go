@@ -45,6 +45,13 @@ func compactJSON(dst, src []byte) ([]byte, error) {
 	return append(dst[:n], buf.Bytes()...), nil
 }
 
+// isCompactJSON reports whether b is one JSON value that json.Compact
+// would leave as it is (no whitespace byte at all, so none outside
+// strings); valid says b was read as one JSON value already.
+func isCompactJSON(b []byte, valid bool) bool {
+	return !bytes.ContainsAny(b, " \t\r\n") && (valid || jsontext.Value(b).IsValid(compactOptions...))
+}
+
 // decoders recycles jsontext decoders (each holds its state machine).
 var decoders = sync.Pool{New: func() any { return new(jsontext.Decoder) }}
 

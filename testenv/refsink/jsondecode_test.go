@@ -19,7 +19,7 @@ var jsonInputs = []string{
 	`{"movementType":"311","material":"AF-1002","plant":"MEM1","quantity":"12.500","unit":"EA"}`,
 	" {\n  \"a\" : [1, 2.5e3, -0, true, false, null],\t\"b\": {\"c\": \"d e\"} }\r\n",
 	`{"esc":"\u00e9\n\"\\\/\ud83d\ude00 <&> \u2028","raw":"é😀"}`,
-	`{"dup":1,"dup":2}`,
+	`{"dup":1,"dup":2}`, `{"a":[1,{"b":"c d"}],"e":-1.5e+3}`, `[1,2]3`, `{"a":"\t"}`, "{\"a\":\"\t\"}",
 	"{\"bad\":\"\xff\xfe\"}",
 	`{"lone":"\ud800"}`,
 	`[]`, `{}`, `"s"`, `12`, `null`,
@@ -37,6 +37,9 @@ func TestCompactJSONMatchesEncodingJSON(t *testing.T) {
 		}
 		if err == nil && string(got) != "prefix"+want.String() {
 			t.Errorf("%q: got %s, encoding/json %s", in, got, want.Bytes())
+		}
+		if isCompactJSON([]byte(in), false) && (wantErr != nil || want.String() != in) {
+			t.Errorf("%q: isCompactJSON, but encoding/json compacts it to %q (error %v)", in, want.Bytes(), wantErr)
 		}
 	}
 }
