@@ -308,21 +308,21 @@ func (x *Quantity) jsonValue(e *valueEncoder) map[string]any {
 	return m
 }
 
-func (x *Quantity) jqMember(e *valueEncoder, key string) any {
+func (x *Quantity) jqMember(key string) (any, bool) {
 	if x == nil {
-		return nil
+		return nil, true
 	}
 	switch key {
 	case "value":
 		if x.Value != "" {
-			return e.str(x.Value)
+			return jqString(x.Value)
 		}
 	case "uom":
 		if x.Uom != "" {
-			return e.str(x.Uom)
+			return jqString(x.Uom)
 		}
 	}
-	return nil
+	return nil, true
 }
 
 func (x *Quantity) validateFields(v *validator) {
@@ -406,21 +406,21 @@ func (x *Money) jsonValue(e *valueEncoder) map[string]any {
 	return m
 }
 
-func (x *Money) jqMember(e *valueEncoder, key string) any {
+func (x *Money) jqMember(key string) (any, bool) {
 	if x == nil {
-		return nil
+		return nil, true
 	}
 	switch key {
 	case "amount":
 		if x.Amount != "" {
-			return e.str(x.Amount)
+			return jqString(x.Amount)
 		}
 	case "currency":
 		if x.Currency != "" {
-			return e.str(x.Currency)
+			return jqString(x.Currency)
 		}
 	}
-	return nil
+	return nil, true
 }
 
 func (x *Money) validateFields(v *validator) {
@@ -610,45 +610,48 @@ func (x *Address) jsonValue(e *valueEncoder) map[string]any {
 	return m
 }
 
-func (x *Address) jqMember(e *valueEncoder, key string) any {
+func (x *Address) jqMember(key string) (any, bool) {
 	if x == nil {
-		return nil
+		return nil, true
 	}
 	switch key {
 	case "name":
 		if x.Name != "" {
-			return e.str(x.Name)
+			return jqString(x.Name)
 		}
 	case "lines":
 		if len(x.Lines) > 0 {
 			l := make([]any, len(x.Lines))
 			for i, v := range x.Lines {
-				l[i] = e.str(v)
+				var ok bool
+				if l[i], ok = jqString(v); !ok {
+					return nil, false
+				}
 			}
-			return l
+			return l, true
 		}
 	case "city":
 		if x.City != "" {
-			return e.str(x.City)
+			return jqString(x.City)
 		}
 	case "region":
 		if x.Region != "" {
-			return e.str(x.Region)
+			return jqString(x.Region)
 		}
 	case "postalCode":
 		if x.PostalCode != "" {
-			return e.str(x.PostalCode)
+			return jqString(x.PostalCode)
 		}
 	case "country":
 		if x.Country != "" {
-			return e.str(x.Country)
+			return jqString(x.Country)
 		}
 	case "unlocode":
 		if x.Unlocode != "" {
-			return e.str(x.Unlocode)
+			return jqString(x.Unlocode)
 		}
 	}
-	return nil
+	return nil, true
 }
 
 func (x *Address) validateFields(v *validator) {
@@ -838,37 +841,40 @@ func (x *Party) jsonValue(e *valueEncoder) map[string]any {
 	return m
 }
 
-func (x *Party) jqMember(e *valueEncoder, key string) any {
+func (x *Party) jqMember(key string) (any, bool) {
 	if x == nil {
-		return nil
+		return nil, true
 	}
 	switch key {
 	case "id":
 		if x.Id != "" {
-			return e.str(x.Id)
+			return jqString(x.Id)
 		}
 	case "name":
 		if x.Name != "" {
-			return e.str(x.Name)
+			return jqString(x.Name)
 		}
 	case "gln":
 		if x.Gln != "" {
-			return e.str(x.Gln)
+			return jqString(x.Gln)
 		}
 	case "roles":
 		if len(x.Roles) > 0 {
 			l := make([]any, len(x.Roles))
 			for i, v := range x.Roles {
-				l[i] = e.enum(jsonNamesPartyRole[:], int32(v))
+				var ok bool
+				if l[i], ok = jqEnum(jsonNamesPartyRole[:], int32(v)); !ok {
+					return nil, false
+				}
 			}
-			return l
+			return l, true
 		}
 	case "address":
 		if x.Address != nil {
-			return JQObject{x.Address, e}
+			return x.Address, true
 		}
 	}
-	return nil
+	return nil, true
 }
 
 func (x *Party) validateFields(v *validator) {
@@ -1041,37 +1047,37 @@ func (x *Site) jsonValue(e *valueEncoder) map[string]any {
 	return m
 }
 
-func (x *Site) jqMember(e *valueEncoder, key string) any {
+func (x *Site) jqMember(key string) (any, bool) {
 	if x == nil {
-		return nil
+		return nil, true
 	}
 	switch key {
 	case "siteId":
 		if x.SiteId != "" {
-			return e.str(x.SiteId)
+			return jqString(x.SiteId)
 		}
 	case "name":
 		if x.Name != "" {
-			return e.str(x.Name)
+			return jqString(x.Name)
 		}
 	case "gln":
 		if x.Gln != "" {
-			return e.str(x.Gln)
+			return jqString(x.Gln)
 		}
 	case "unlocode":
 		if x.Unlocode != "" {
-			return e.str(x.Unlocode)
+			return jqString(x.Unlocode)
 		}
 	case "timeZone":
 		if x.TimeZone != "" {
-			return e.str(x.TimeZone)
+			return jqString(x.TimeZone)
 		}
 	case "address":
 		if x.Address != nil {
-			return JQObject{x.Address, e}
+			return x.Address, true
 		}
 	}
-	return nil
+	return nil, true
 }
 
 func (x *Site) validateFields(v *validator) {
@@ -1211,29 +1217,29 @@ func (x *Location) jsonValue(e *valueEncoder) map[string]any {
 	return m
 }
 
-func (x *Location) jqMember(e *valueEncoder, key string) any {
+func (x *Location) jqMember(key string) (any, bool) {
 	if x == nil {
-		return nil
+		return nil, true
 	}
 	switch key {
 	case "siteId":
 		if x.SiteId != "" {
-			return e.str(x.SiteId)
+			return jqString(x.SiteId)
 		}
 	case "code":
 		if x.Code != "" {
-			return e.str(x.Code)
+			return jqString(x.Code)
 		}
 	case "sgln":
 		if x.Sgln != "" {
-			return e.str(x.Sgln)
+			return jqString(x.Sgln)
 		}
 	case "type":
 		if x.Type != 0 {
-			return e.enum(jsonNamesLocationType[:], int32(x.Type))
+			return jqEnum(jsonNamesLocationType[:], int32(x.Type))
 		}
 	}
-	return nil
+	return nil, true
 }
 
 func (x *Location) validateFields(v *validator) {
@@ -1341,25 +1347,25 @@ func (x *Pack) jsonValue(e *valueEncoder) map[string]any {
 	return m
 }
 
-func (x *Pack) jqMember(e *valueEncoder, key string) any {
+func (x *Pack) jqMember(key string) (any, bool) {
 	if x == nil {
-		return nil
+		return nil, true
 	}
 	switch key {
 	case "uom":
 		if x.Uom != "" {
-			return e.str(x.Uom)
+			return jqString(x.Uom)
 		}
 	case "gtin":
 		if x.Gtin != "" {
-			return e.str(x.Gtin)
+			return jqString(x.Gtin)
 		}
 	case "qtyInBase":
 		if x.QtyInBase != "" {
-			return e.str(x.QtyInBase)
+			return jqString(x.QtyInBase)
 		}
 	}
-	return nil
+	return nil, true
 }
 
 func (x *Pack) validateFields(v *validator) {
@@ -1550,45 +1556,48 @@ func (x *Item) jsonValue(e *valueEncoder) map[string]any {
 	return m
 }
 
-func (x *Item) jqMember(e *valueEncoder, key string) any {
+func (x *Item) jqMember(key string) (any, bool) {
 	if x == nil {
-		return nil
+		return nil, true
 	}
 	switch key {
 	case "ownerId":
 		if x.OwnerId != "" {
-			return e.str(x.OwnerId)
+			return jqString(x.OwnerId)
 		}
 	case "sku":
 		if x.Sku != "" {
-			return e.str(x.Sku)
+			return jqString(x.Sku)
 		}
 	case "description":
 		if x.Description != "" {
-			return e.str(x.Description)
+			return jqString(x.Description)
 		}
 	case "baseUom":
 		if x.BaseUom != "" {
-			return e.str(x.BaseUom)
+			return jqString(x.BaseUom)
 		}
 	case "packs":
 		if len(x.Packs) > 0 {
 			l := make([]any, len(x.Packs))
 			for i, v := range x.Packs {
-				l[i] = JQObject{v, e}
+				var ok bool
+				if l[i], ok = v, true; !ok {
+					return nil, false
+				}
 			}
-			return l
+			return l, true
 		}
 	case "lotControlled":
 		if x.LotControlled {
-			return x.LotControlled
+			return x.LotControlled, true
 		}
 	case "expiryControlled":
 		if x.ExpiryControlled {
-			return x.ExpiryControlled
+			return x.ExpiryControlled, true
 		}
 	}
-	return nil
+	return nil, true
 }
 
 func (x *Item) validateFields(v *validator) {
@@ -1764,37 +1773,37 @@ func (x *ItemRef) jsonValue(e *valueEncoder) map[string]any {
 	return m
 }
 
-func (x *ItemRef) jqMember(e *valueEncoder, key string) any {
+func (x *ItemRef) jqMember(key string) (any, bool) {
 	if x == nil {
-		return nil
+		return nil, true
 	}
 	switch key {
 	case "ownerId":
 		if x.OwnerId != "" {
-			return e.str(x.OwnerId)
+			return jqString(x.OwnerId)
 		}
 	case "sku":
 		if x.Sku != "" {
-			return e.str(x.Sku)
+			return jqString(x.Sku)
 		}
 	case "gtin":
 		if x.Gtin != "" {
-			return e.str(x.Gtin)
+			return jqString(x.Gtin)
 		}
 	case "lot":
 		if x.Lot != "" {
-			return e.str(x.Lot)
+			return jqString(x.Lot)
 		}
 	case "expiryDate":
 		if x.ExpiryDate != "" {
-			return e.str(x.ExpiryDate)
+			return jqString(x.ExpiryDate)
 		}
 	case "description":
 		if x.Description != "" {
-			return e.str(x.Description)
+			return jqString(x.Description)
 		}
 	}
-	return nil
+	return nil, true
 }
 
 func (x *ItemRef) validateFields(v *validator) {
@@ -1994,41 +2003,41 @@ func (x *InventoryPosition) jsonValue(e *valueEncoder) map[string]any {
 	return m
 }
 
-func (x *InventoryPosition) jqMember(e *valueEncoder, key string) any {
+func (x *InventoryPosition) jqMember(key string) (any, bool) {
 	if x == nil {
-		return nil
+		return nil, true
 	}
 	switch key {
 	case "location":
 		if x.Location != nil {
-			return JQObject{x.Location, e}
+			return x.Location, true
 		}
 	case "item":
 		if x.Item != nil {
-			return JQObject{x.Item, e}
+			return x.Item, true
 		}
 	case "status":
 		if x.Status != 0 {
-			return e.enum(jsonNamesInventoryStatus[:], int32(x.Status))
+			return jqEnum(jsonNamesInventoryStatus[:], int32(x.Status))
 		}
 	case "sscc":
 		if x.Sscc != "" {
-			return e.str(x.Sscc)
+			return jqString(x.Sscc)
 		}
 	case "onHand":
 		if x.OnHand != nil {
-			return JQObject{x.OnHand, e}
+			return x.OnHand, true
 		}
 	case "allocated":
 		if x.Allocated != nil {
-			return JQObject{x.Allocated, e}
+			return x.Allocated, true
 		}
 	case "available":
 		if x.Available != nil {
-			return JQObject{x.Available, e}
+			return x.Available, true
 		}
 	}
-	return nil
+	return nil, true
 }
 
 func (x *InventoryPosition) validateFields(v *validator) {
@@ -2392,73 +2401,73 @@ func (x *InventoryMovement) jsonValue(e *valueEncoder) map[string]any {
 	return m
 }
 
-func (x *InventoryMovement) jqMember(e *valueEncoder, key string) any {
+func (x *InventoryMovement) jqMember(key string) (any, bool) {
 	if x == nil {
-		return nil
+		return nil, true
 	}
 	switch key {
 	case "sourceKey":
 		if x.SourceKey != "" {
-			return e.str(x.SourceKey)
+			return jqString(x.SourceKey)
 		}
 	case "movementType":
 		if x.MovementType != 0 {
-			return e.enum(jsonNamesMovementType[:], int32(x.MovementType))
+			return jqEnum(jsonNamesMovementType[:], int32(x.MovementType))
 		}
 	case "item":
 		if x.Item != nil {
-			return JQObject{x.Item, e}
+			return x.Item, true
 		}
 	case "from":
 		if x.From != nil {
-			return JQObject{x.From, e}
+			return x.From, true
 		}
 	case "to":
 		if x.To != nil {
-			return JQObject{x.To, e}
+			return x.To, true
 		}
 	case "quantity":
 		if x.Quantity != nil {
-			return JQObject{x.Quantity, e}
+			return x.Quantity, true
 		}
 	case "receivedQuantity":
 		if x.ReceivedQuantity != nil {
-			return JQObject{x.ReceivedQuantity, e}
+			return x.ReceivedQuantity, true
 		}
 	case "fromStatus":
 		if x.FromStatus != 0 {
-			return e.enum(jsonNamesInventoryStatus[:], int32(x.FromStatus))
+			return jqEnum(jsonNamesInventoryStatus[:], int32(x.FromStatus))
 		}
 	case "toStatus":
 		if x.ToStatus != 0 {
-			return e.enum(jsonNamesInventoryStatus[:], int32(x.ToStatus))
+			return jqEnum(jsonNamesInventoryStatus[:], int32(x.ToStatus))
 		}
 	case "reasonCode":
 		if x.ReasonCode != "" {
-			return e.str(x.ReasonCode)
+			return jqString(x.ReasonCode)
 		}
 	case "reverses":
 		if x.Reverses != "" {
-			return e.str(x.Reverses)
+			return jqString(x.Reverses)
 		}
 	case "sscc":
 		if x.Sscc != "" {
-			return e.str(x.Sscc)
+			return jqString(x.Sscc)
 		}
 	case "reference":
 		if x.Reference != "" {
-			return e.str(x.Reference)
+			return jqString(x.Reference)
 		}
 	case "userId":
 		if x.UserId != "" {
-			return e.str(x.UserId)
+			return jqString(x.UserId)
 		}
 	case "note":
 		if x.Note != "" {
-			return e.str(x.Note)
+			return jqString(x.Note)
 		}
 	}
-	return nil
+	return nil, true
 }
 
 func (x *InventoryMovement) validateFields(v *validator) {
@@ -2610,21 +2619,21 @@ func (x *HandlingUnitContent) jsonValue(e *valueEncoder) map[string]any {
 	return m
 }
 
-func (x *HandlingUnitContent) jqMember(e *valueEncoder, key string) any {
+func (x *HandlingUnitContent) jqMember(key string) (any, bool) {
 	if x == nil {
-		return nil
+		return nil, true
 	}
 	switch key {
 	case "item":
 		if x.Item != nil {
-			return JQObject{x.Item, e}
+			return x.Item, true
 		}
 	case "quantity":
 		if x.Quantity != nil {
-			return JQObject{x.Quantity, e}
+			return x.Quantity, true
 		}
 	}
-	return nil
+	return nil, true
 }
 
 func (x *HandlingUnitContent) validateFields(v *validator) {
@@ -2794,37 +2803,40 @@ func (x *HandlingUnit) jsonValue(e *valueEncoder) map[string]any {
 	return m
 }
 
-func (x *HandlingUnit) jqMember(e *valueEncoder, key string) any {
+func (x *HandlingUnit) jqMember(key string) (any, bool) {
 	if x == nil {
-		return nil
+		return nil, true
 	}
 	switch key {
 	case "sscc":
 		if x.Sscc != "" {
-			return e.str(x.Sscc)
+			return jqString(x.Sscc)
 		}
 	case "packageType":
 		if x.PackageType != "" {
-			return e.str(x.PackageType)
+			return jqString(x.PackageType)
 		}
 	case "parentSscc":
 		if x.ParentSscc != "" {
-			return e.str(x.ParentSscc)
+			return jqString(x.ParentSscc)
 		}
 	case "contents":
 		if len(x.Contents) > 0 {
 			l := make([]any, len(x.Contents))
 			for i, v := range x.Contents {
-				l[i] = JQObject{v, e}
+				var ok bool
+				if l[i], ok = v, true; !ok {
+					return nil, false
+				}
 			}
-			return l
+			return l, true
 		}
 	case "grossWeight":
 		if x.GrossWeight != nil {
-			return JQObject{x.GrossWeight, e}
+			return x.GrossWeight, true
 		}
 	}
-	return nil
+	return nil, true
 }
 
 func (x *HandlingUnit) validateFields(v *validator) {
@@ -2931,21 +2943,21 @@ func (x *Carrier) jsonValue(e *valueEncoder) map[string]any {
 	return m
 }
 
-func (x *Carrier) jqMember(e *valueEncoder, key string) any {
+func (x *Carrier) jqMember(key string) (any, bool) {
 	if x == nil {
-		return nil
+		return nil, true
 	}
 	switch key {
 	case "scac":
 		if x.Scac != "" {
-			return e.str(x.Scac)
+			return jqString(x.Scac)
 		}
 	case "name":
 		if x.Name != "" {
-			return e.str(x.Name)
+			return jqString(x.Name)
 		}
 	}
-	return nil
+	return nil, true
 }
 
 func (x *Carrier) validateFields(v *validator) {
@@ -3029,21 +3041,21 @@ func (x *TimeWindow) jsonValue(e *valueEncoder) map[string]any {
 	return m
 }
 
-func (x *TimeWindow) jqMember(e *valueEncoder, key string) any {
+func (x *TimeWindow) jqMember(key string) (any, bool) {
 	if x == nil {
-		return nil
+		return nil, true
 	}
 	switch key {
 	case "start":
 		if x.Start != nil {
-			return e.timestamp(x.Start)
+			return jqTimestamp(x.Start)
 		}
 	case "end":
 		if x.End != nil {
-			return e.timestamp(x.End)
+			return jqTimestamp(x.End)
 		}
 	}
-	return nil
+	return nil, true
 }
 
 func (x *TimeWindow) validateFields(v *validator) {
@@ -3219,41 +3231,41 @@ func (x *Stop) jsonValue(e *valueEncoder) map[string]any {
 	return m
 }
 
-func (x *Stop) jqMember(e *valueEncoder, key string) any {
+func (x *Stop) jqMember(key string) (any, bool) {
 	if x == nil {
-		return nil
+		return nil, true
 	}
 	switch key {
 	case "seq":
 		if x.Seq != 0 {
-			return e.integer(int64(x.Seq))
+			return jqInteger(int64(x.Seq))
 		}
 	case "kind":
 		if x.Kind != 0 {
-			return e.enum(jsonNamesStopKind[:], int32(x.Kind))
+			return jqEnum(jsonNamesStopKind[:], int32(x.Kind))
 		}
 	case "party":
 		if x.Party != nil {
-			return JQObject{x.Party, e}
+			return x.Party, true
 		}
 	case "timeZone":
 		if x.TimeZone != "" {
-			return e.str(x.TimeZone)
+			return jqString(x.TimeZone)
 		}
 	case "appointment":
 		if x.Appointment != nil {
-			return JQObject{x.Appointment, e}
+			return x.Appointment, true
 		}
 	case "arrived":
 		if x.Arrived != nil {
-			return e.timestamp(x.Arrived)
+			return jqTimestamp(x.Arrived)
 		}
 	case "departed":
 		if x.Departed != nil {
-			return e.timestamp(x.Departed)
+			return jqTimestamp(x.Departed)
 		}
 	}
-	return nil
+	return nil, true
 }
 
 func (x *Stop) validateFields(v *validator) {
@@ -3378,25 +3390,25 @@ func (x *OrderRef) jsonValue(e *valueEncoder) map[string]any {
 	return m
 }
 
-func (x *OrderRef) jqMember(e *valueEncoder, key string) any {
+func (x *OrderRef) jqMember(key string) (any, bool) {
 	if x == nil {
-		return nil
+		return nil, true
 	}
 	switch key {
 	case "ownerId":
 		if x.OwnerId != "" {
-			return e.str(x.OwnerId)
+			return jqString(x.OwnerId)
 		}
 	case "orderNo":
 		if x.OrderNo != "" {
-			return e.str(x.OrderNo)
+			return jqString(x.OrderNo)
 		}
 	case "poNumber":
 		if x.PoNumber != "" {
-			return e.str(x.PoNumber)
+			return jqString(x.PoNumber)
 		}
 	}
-	return nil
+	return nil, true
 }
 
 func (x *OrderRef) validateFields(v *validator) {
@@ -3732,73 +3744,82 @@ func (x *Shipment) jsonValue(e *valueEncoder) map[string]any {
 	return m
 }
 
-func (x *Shipment) jqMember(e *valueEncoder, key string) any {
+func (x *Shipment) jqMember(key string) (any, bool) {
 	if x == nil {
-		return nil
+		return nil, true
 	}
 	switch key {
 	case "shipmentId":
 		if x.ShipmentId != "" {
-			return e.str(x.ShipmentId)
+			return jqString(x.ShipmentId)
 		}
 	case "gsin":
 		if x.Gsin != "" {
-			return e.str(x.Gsin)
+			return jqString(x.Gsin)
 		}
 	case "bol":
 		if x.Bol != "" {
-			return e.str(x.Bol)
+			return jqString(x.Bol)
 		}
 	case "pro":
 		if x.Pro != "" {
-			return e.str(x.Pro)
+			return jqString(x.Pro)
 		}
 	case "carrier":
 		if x.Carrier != nil {
-			return JQObject{x.Carrier, e}
+			return x.Carrier, true
 		}
 	case "mode":
 		if x.Mode != 0 {
-			return e.enum(jsonNamesTransportMode[:], int32(x.Mode))
+			return jqEnum(jsonNamesTransportMode[:], int32(x.Mode))
 		}
 	case "equipmentId":
 		if x.EquipmentId != "" {
-			return e.str(x.EquipmentId)
+			return jqString(x.EquipmentId)
 		}
 	case "stops":
 		if len(x.Stops) > 0 {
 			l := make([]any, len(x.Stops))
 			for i, v := range x.Stops {
-				l[i] = JQObject{v, e}
+				var ok bool
+				if l[i], ok = v, true; !ok {
+					return nil, false
+				}
 			}
-			return l
+			return l, true
 		}
 	case "handlingUnits":
 		if len(x.HandlingUnits) > 0 {
 			l := make([]any, len(x.HandlingUnits))
 			for i, v := range x.HandlingUnits {
-				l[i] = JQObject{v, e}
+				var ok bool
+				if l[i], ok = v, true; !ok {
+					return nil, false
+				}
 			}
-			return l
+			return l, true
 		}
 	case "orders":
 		if len(x.Orders) > 0 {
 			l := make([]any, len(x.Orders))
 			for i, v := range x.Orders {
-				l[i] = JQObject{v, e}
+				var ok bool
+				if l[i], ok = v, true; !ok {
+					return nil, false
+				}
 			}
-			return l
+			return l, true
 		}
 	case "grossWeight":
 		if x.GrossWeight != nil {
-			return JQObject{x.GrossWeight, e}
+			return x.GrossWeight, true
 		}
 	case "handlingUnitCount":
 		if x.HandlingUnitCount != 0 {
-			return e.integer(int64(x.HandlingUnitCount))
+			return jqInteger(int64(x.HandlingUnitCount))
 		}
 	}
-	return nil
+	return nil, true
 }
 
 func (x *Shipment) validateFields(v *validator) {

@@ -172,33 +172,36 @@ func (x *EventRetracted) jsonValue(e *valueEncoder) map[string]any {
 	return m
 }
 
-func (x *EventRetracted) jqMember(e *valueEncoder, key string) any {
+func (x *EventRetracted) jqMember(key string) (any, bool) {
 	if x == nil {
-		return nil
+		return nil, true
 	}
 	switch key {
 	case "retractedEventId":
 		if x.RetractedEventId != "" {
-			return e.str(x.RetractedEventId)
+			return jqString(x.RetractedEventId)
 		}
 	case "reason":
 		if x.Reason != "" {
-			return e.str(x.Reason)
+			return jqString(x.Reason)
 		}
 	case "correctiveEventIds":
 		if len(x.CorrectiveEventIds) > 0 {
 			l := make([]any, len(x.CorrectiveEventIds))
 			for i, v := range x.CorrectiveEventIds {
-				l[i] = e.str(v)
+				var ok bool
+				if l[i], ok = jqString(v); !ok {
+					return nil, false
+				}
 			}
-			return l
+			return l, true
 		}
 	case "retractedSubject":
 		if x.RetractedSubject != "" {
-			return e.str(x.RetractedSubject)
+			return jqString(x.RetractedSubject)
 		}
 	}
-	return nil
+	return nil, true
 }
 
 func (x *EventRetracted) validateFields(v *validator) {
@@ -342,33 +345,33 @@ func (x *AckError) jsonValue(e *valueEncoder) map[string]any {
 	return m
 }
 
-func (x *AckError) jqMember(e *valueEncoder, key string) any {
+func (x *AckError) jqMember(key string) (any, bool) {
 	if x == nil {
-		return nil
+		return nil, true
 	}
 	switch key {
 	case "segmentId":
 		if x.SegmentId != "" {
-			return e.str(x.SegmentId)
+			return jqString(x.SegmentId)
 		}
 	case "segmentPosition":
 		if x.SegmentPosition != 0 {
-			return e.integer(int64(x.SegmentPosition))
+			return jqInteger(int64(x.SegmentPosition))
 		}
 	case "elementPosition":
 		if x.ElementPosition != 0 {
-			return e.integer(int64(x.ElementPosition))
+			return jqInteger(int64(x.ElementPosition))
 		}
 	case "code":
 		if x.Code != "" {
-			return e.str(x.Code)
+			return jqString(x.Code)
 		}
 	case "description":
 		if x.Description != "" {
-			return e.str(x.Description)
+			return jqString(x.Description)
 		}
 	}
-	return nil
+	return nil, true
 }
 
 func (x *AckError) validateFields(v *validator) {
@@ -525,33 +528,36 @@ func (x *TransactionAck) jsonValue(e *valueEncoder) map[string]any {
 	return m
 }
 
-func (x *TransactionAck) jqMember(e *valueEncoder, key string) any {
+func (x *TransactionAck) jqMember(key string) (any, bool) {
 	if x == nil {
-		return nil
+		return nil, true
 	}
 	switch key {
 	case "setId":
 		if x.SetId != "" {
-			return e.str(x.SetId)
+			return jqString(x.SetId)
 		}
 	case "controlNumber":
 		if x.ControlNumber != "" {
-			return e.str(x.ControlNumber)
+			return jqString(x.ControlNumber)
 		}
 	case "status":
 		if x.Status != 0 {
-			return e.enum(jsonNamesAckStatus[:], int32(x.Status))
+			return jqEnum(jsonNamesAckStatus[:], int32(x.Status))
 		}
 	case "errors":
 		if len(x.Errors) > 0 {
 			l := make([]any, len(x.Errors))
 			for i, v := range x.Errors {
-				l[i] = JQObject{v, e}
+				var ok bool
+				if l[i], ok = v, true; !ok {
+					return nil, false
+				}
 			}
-			return l
+			return l, true
 		}
 	}
-	return nil
+	return nil, true
 }
 
 func (x *TransactionAck) validateFields(v *validator) {
@@ -801,53 +807,56 @@ func (x *IntegrationAcknowledged) jsonValue(e *valueEncoder) map[string]any {
 	return m
 }
 
-func (x *IntegrationAcknowledged) jqMember(e *valueEncoder, key string) any {
+func (x *IntegrationAcknowledged) jqMember(key string) (any, bool) {
 	if x == nil {
-		return nil
+		return nil, true
 	}
 	switch key {
 	case "kind":
 		if x.Kind != 0 {
-			return e.enum(jsonNamesAckKind[:], int32(x.Kind))
+			return jqEnum(jsonNamesAckKind[:], int32(x.Kind))
 		}
 	case "outbound":
 		if x.Outbound {
-			return x.Outbound
+			return x.Outbound, true
 		}
 	case "senderId":
 		if x.SenderId != "" {
-			return e.str(x.SenderId)
+			return jqString(x.SenderId)
 		}
 	case "receiverId":
 		if x.ReceiverId != "" {
-			return e.str(x.ReceiverId)
+			return jqString(x.ReceiverId)
 		}
 	case "interchangeControlNumber":
 		if x.InterchangeControlNumber != "" {
-			return e.str(x.InterchangeControlNumber)
+			return jqString(x.InterchangeControlNumber)
 		}
 	case "groupControlNumber":
 		if x.GroupControlNumber != "" {
-			return e.str(x.GroupControlNumber)
+			return jqString(x.GroupControlNumber)
 		}
 	case "functionalId":
 		if x.FunctionalId != "" {
-			return e.str(x.FunctionalId)
+			return jqString(x.FunctionalId)
 		}
 	case "status":
 		if x.Status != 0 {
-			return e.enum(jsonNamesAckStatus[:], int32(x.Status))
+			return jqEnum(jsonNamesAckStatus[:], int32(x.Status))
 		}
 	case "transactions":
 		if len(x.Transactions) > 0 {
 			l := make([]any, len(x.Transactions))
 			for i, v := range x.Transactions {
-				l[i] = JQObject{v, e}
+				var ok bool
+				if l[i], ok = v, true; !ok {
+					return nil, false
+				}
 			}
-			return l
+			return l, true
 		}
 	}
-	return nil
+	return nil, true
 }
 
 func (x *IntegrationAcknowledged) validateFields(v *validator) {

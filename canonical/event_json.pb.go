@@ -556,137 +556,137 @@ func (x *Event) jsonValue(e *valueEncoder) map[string]any {
 }
 
 // jqMember is one member of the whole event's jq value (see JQDoc).
-func (x *Event) jqMember(e *valueEncoder, key string) any {
+func (x *Event) jqMember(key string) (any, bool) {
 	switch key {
 	case "specversion":
-		return specVersion
+		return specVersion, true
 	case "datacontenttype":
 		if x.Data != nil {
-			return jsonContentType
+			return jsonContentType, true
 		}
 	case "data":
 		switch v := x.Data.(type) {
 		case *Event_OrderReceived:
-			return JQObject{v.OrderReceived, e}
+			return v.OrderReceived, true
 		case *Event_OrderChanged:
-			return JQObject{v.OrderChanged, e}
+			return v.OrderChanged, true
 		case *Event_OrderCancelled:
-			return JQObject{v.OrderCancelled, e}
+			return v.OrderCancelled, true
 		case *Event_OrderReleased:
-			return JQObject{v.OrderReleased, e}
+			return v.OrderReleased, true
 		case *Event_OrderStatusChanged:
-			return JQObject{v.OrderStatusChanged, e}
+			return v.OrderStatusChanged, true
 		case *Event_OrderLineStatusChanged:
-			return JQObject{v.OrderLineStatusChanged, e}
+			return v.OrderLineStatusChanged, true
 		case *Event_InventoryMoved:
-			return JQObject{v.InventoryMoved, e}
+			return v.InventoryMoved, true
 		case *Event_InventoryStatusChanged:
-			return JQObject{v.InventoryStatusChanged, e}
+			return v.InventoryStatusChanged, true
 		case *Event_InventoryCounted:
-			return JQObject{v.InventoryCounted, e}
+			return v.InventoryCounted, true
 		case *Event_InventorySnapshot:
-			return JQObject{v.InventorySnapshot, e}
+			return v.InventorySnapshot, true
 		case *Event_HandlingUnitPacked:
-			return JQObject{v.HandlingUnitPacked, e}
+			return v.HandlingUnitPacked, true
 		case *Event_HandlingUnitUnpacked:
-			return JQObject{v.HandlingUnitUnpacked, e}
+			return v.HandlingUnitUnpacked, true
 		case *Event_HandlingUnitLoaded:
-			return JQObject{v.HandlingUnitLoaded, e}
+			return v.HandlingUnitLoaded, true
 		case *Event_ReceiptExpected:
-			return JQObject{v.ReceiptExpected, e}
+			return v.ReceiptExpected, true
 		case *Event_ReceiptCompleted:
-			return JQObject{v.ReceiptCompleted, e}
+			return v.ReceiptCompleted, true
 		case *Event_ShipmentTendered:
-			return JQObject{v.ShipmentTendered, e}
+			return v.ShipmentTendered, true
 		case *Event_ShipmentTenderResponded:
-			return JQObject{v.ShipmentTenderResponded, e}
+			return v.ShipmentTenderResponded, true
 		case *Event_ShipmentShipped:
-			return JQObject{v.ShipmentShipped, e}
+			return v.ShipmentShipped, true
 		case *Event_ShipmentStatusChanged:
-			return JQObject{v.ShipmentStatusChanged, e}
+			return v.ShipmentStatusChanged, true
 		case *Event_DeliveryConfirmed:
-			return JQObject{v.DeliveryConfirmed, e}
+			return v.DeliveryConfirmed, true
 		case *Event_FreightChargeInvoiced:
-			return JQObject{v.FreightChargeInvoiced, e}
+			return v.FreightChargeInvoiced, true
 		case *Event_EventRetracted:
-			return JQObject{v.EventRetracted, e}
+			return v.EventRetracted, true
 		case *Event_IntegrationAcknowledged:
-			return JQObject{v.IntegrationAcknowledged, e}
+			return v.IntegrationAcknowledged, true
 		}
 	case "id":
 		if x.Id != "" {
-			return e.str(x.Id)
+			return jqString(x.Id)
 		}
 	case "source":
 		if x.Source != "" {
-			return e.str(x.Source)
+			return jqString(x.Source)
 		}
 	case "type":
 		if x.Type != "" {
-			return e.str(x.Type)
+			return jqString(x.Type)
 		}
 	case "subject":
 		if x.Subject != "" {
-			return e.str(x.Subject)
+			return jqString(x.Subject)
 		}
 	case "time":
 		if x.Time != nil {
-			return e.timestamp(x.Time)
+			return jqTimestamp(x.Time)
 		}
 	case "occurredoffset":
 		if x.OccurredOffset != "" {
-			return e.str(x.OccurredOffset)
+			return jqString(x.OccurredOffset)
 		}
 	case "recordedtime":
 		if x.RecordedTime != nil {
-			return e.timestamp(x.RecordedTime)
+			return jqTimestamp(x.RecordedTime)
 		}
 	case "receivedtime":
 		if x.ReceivedTime != nil {
-			return e.timestamp(x.ReceivedTime)
+			return jqTimestamp(x.ReceivedTime)
 		}
 	case "siteid":
 		if x.SiteId != "" {
-			return e.str(x.SiteId)
+			return jqString(x.SiteId)
 		}
 	case "sourcesystem":
 		if x.SourceSystem != "" {
-			return e.str(x.SourceSystem)
+			return jqString(x.SourceSystem)
 		}
 	case "sourceref":
 		if x.SourceRef != "" {
-			return e.str(x.SourceRef)
+			return jqString(x.SourceRef)
 		}
 	case "idempotencykey":
 		if x.IdempotencyKey != "" {
-			return e.str(x.IdempotencyKey)
+			return jqString(x.IdempotencyKey)
 		}
 	case "correlationid":
 		if x.CorrelationId != "" {
-			return e.str(x.CorrelationId)
+			return jqString(x.CorrelationId)
 		}
 	case "causationid":
 		if x.CausationId != "" {
-			return e.str(x.CausationId)
+			return jqString(x.CausationId)
 		}
 	case "partitionkey":
 		if x.PartitionKey != "" {
-			return e.str(x.PartitionKey)
+			return jqString(x.PartitionKey)
 		}
 	case "schemaversion":
 		if x.SchemaVersion != "" {
-			return e.str(x.SchemaVersion)
+			return jqString(x.SchemaVersion)
 		}
 	case "dataschema":
 		if x.DataSchema != "" {
-			return e.str(x.DataSchema)
+			return jqString(x.DataSchema)
 		}
 	case "traceparent":
 		if x.Traceparent != "" {
-			return e.str(x.Traceparent)
+			return jqString(x.Traceparent)
 		}
 	}
-	return nil
+	return nil, true
 }
 
 func (x *Event) validateEnvelope(v *validator) {

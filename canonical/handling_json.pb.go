@@ -112,29 +112,29 @@ func (x *HandlingUnitPacked) jsonValue(e *valueEncoder) map[string]any {
 	return m
 }
 
-func (x *HandlingUnitPacked) jqMember(e *valueEncoder, key string) any {
+func (x *HandlingUnitPacked) jqMember(key string) (any, bool) {
 	if x == nil {
-		return nil
+		return nil, true
 	}
 	switch key {
 	case "handlingUnit":
 		if x.HandlingUnit != nil {
-			return JQObject{x.HandlingUnit, e}
+			return x.HandlingUnit, true
 		}
 	case "order":
 		if x.Order != nil {
-			return JQObject{x.Order, e}
+			return x.Order, true
 		}
 	case "shipmentId":
 		if x.ShipmentId != "" {
-			return e.str(x.ShipmentId)
+			return jqString(x.ShipmentId)
 		}
 	case "location":
 		if x.Location != nil {
-			return JQObject{x.Location, e}
+			return x.Location, true
 		}
 	}
-	return nil
+	return nil, true
 }
 
 func (x *HandlingUnitPacked) validateFields(v *validator) {
@@ -251,25 +251,25 @@ func (x *HandlingUnitUnpacked) jsonValue(e *valueEncoder) map[string]any {
 	return m
 }
 
-func (x *HandlingUnitUnpacked) jqMember(e *valueEncoder, key string) any {
+func (x *HandlingUnitUnpacked) jqMember(key string) (any, bool) {
 	if x == nil {
-		return nil
+		return nil, true
 	}
 	switch key {
 	case "sscc":
 		if x.Sscc != "" {
-			return e.str(x.Sscc)
+			return jqString(x.Sscc)
 		}
 	case "reasonCode":
 		if x.ReasonCode != "" {
-			return e.str(x.ReasonCode)
+			return jqString(x.ReasonCode)
 		}
 	case "location":
 		if x.Location != nil {
-			return JQObject{x.Location, e}
+			return x.Location, true
 		}
 	}
-	return nil
+	return nil, true
 }
 
 func (x *HandlingUnitUnpacked) validateFields(v *validator) {
@@ -394,29 +394,29 @@ func (x *HandlingUnitLoaded) jsonValue(e *valueEncoder) map[string]any {
 	return m
 }
 
-func (x *HandlingUnitLoaded) jqMember(e *valueEncoder, key string) any {
+func (x *HandlingUnitLoaded) jqMember(key string) (any, bool) {
 	if x == nil {
-		return nil
+		return nil, true
 	}
 	switch key {
 	case "sscc":
 		if x.Sscc != "" {
-			return e.str(x.Sscc)
+			return jqString(x.Sscc)
 		}
 	case "shipmentId":
 		if x.ShipmentId != "" {
-			return e.str(x.ShipmentId)
+			return jqString(x.ShipmentId)
 		}
 	case "equipmentId":
 		if x.EquipmentId != "" {
-			return e.str(x.EquipmentId)
+			return jqString(x.EquipmentId)
 		}
 	case "door":
 		if x.Door != nil {
-			return JQObject{x.Door, e}
+			return x.Door, true
 		}
 	}
-	return nil
+	return nil, true
 }
 
 func (x *HandlingUnitLoaded) validateFields(v *validator) {
@@ -602,41 +602,41 @@ func (x *ReceiptLine) jsonValue(e *valueEncoder) map[string]any {
 	return m
 }
 
-func (x *ReceiptLine) jqMember(e *valueEncoder, key string) any {
+func (x *ReceiptLine) jqMember(key string) (any, bool) {
 	if x == nil {
-		return nil
+		return nil, true
 	}
 	switch key {
 	case "lineNo":
 		if x.LineNo != "" {
-			return e.str(x.LineNo)
+			return jqString(x.LineNo)
 		}
 	case "item":
 		if x.Item != nil {
-			return JQObject{x.Item, e}
+			return x.Item, true
 		}
 	case "expected":
 		if x.Expected != nil {
-			return JQObject{x.Expected, e}
+			return x.Expected, true
 		}
 	case "received":
 		if x.Received != nil {
-			return JQObject{x.Received, e}
+			return x.Received, true
 		}
 	case "damaged":
 		if x.Damaged != nil {
-			return JQObject{x.Damaged, e}
+			return x.Damaged, true
 		}
 	case "sscc":
 		if x.Sscc != "" {
-			return e.str(x.Sscc)
+			return jqString(x.Sscc)
 		}
 	case "reasonCode":
 		if x.ReasonCode != "" {
-			return e.str(x.ReasonCode)
+			return jqString(x.ReasonCode)
 		}
 	}
-	return nil
+	return nil, true
 }
 
 func (x *ReceiptLine) validateFields(v *validator) {
@@ -883,49 +883,52 @@ func (x *Receipt) jsonValue(e *valueEncoder) map[string]any {
 	return m
 }
 
-func (x *Receipt) jqMember(e *valueEncoder, key string) any {
+func (x *Receipt) jqMember(key string) (any, bool) {
 	if x == nil {
-		return nil
+		return nil, true
 	}
 	switch key {
 	case "ownerId":
 		if x.OwnerId != "" {
-			return e.str(x.OwnerId)
+			return jqString(x.OwnerId)
 		}
 	case "receiptNo":
 		if x.ReceiptNo != "" {
-			return e.str(x.ReceiptNo)
+			return jqString(x.ReceiptNo)
 		}
 	case "poNumber":
 		if x.PoNumber != "" {
-			return e.str(x.PoNumber)
+			return jqString(x.PoNumber)
 		}
 	case "asnNo":
 		if x.AsnNo != "" {
-			return e.str(x.AsnNo)
+			return jqString(x.AsnNo)
 		}
 	case "supplier":
 		if x.Supplier != nil {
-			return JQObject{x.Supplier, e}
+			return x.Supplier, true
 		}
 	case "carrier":
 		if x.Carrier != nil {
-			return JQObject{x.Carrier, e}
+			return x.Carrier, true
 		}
 	case "expectedDate":
 		if x.ExpectedDate != "" {
-			return e.str(x.ExpectedDate)
+			return jqString(x.ExpectedDate)
 		}
 	case "lines":
 		if len(x.Lines) > 0 {
 			l := make([]any, len(x.Lines))
 			for i, v := range x.Lines {
-				l[i] = JQObject{v, e}
+				var ok bool
+				if l[i], ok = v, true; !ok {
+					return nil, false
+				}
 			}
-			return l
+			return l, true
 		}
 	}
-	return nil
+	return nil, true
 }
 
 func (x *Receipt) validateFields(v *validator) {
@@ -1031,17 +1034,17 @@ func (x *ReceiptExpected) jsonValue(e *valueEncoder) map[string]any {
 	return m
 }
 
-func (x *ReceiptExpected) jqMember(e *valueEncoder, key string) any {
+func (x *ReceiptExpected) jqMember(key string) (any, bool) {
 	if x == nil {
-		return nil
+		return nil, true
 	}
 	switch key {
 	case "receipt":
 		if x.Receipt != nil {
-			return JQObject{x.Receipt, e}
+			return x.Receipt, true
 		}
 	}
-	return nil
+	return nil, true
 }
 
 func (x *ReceiptExpected) validateFields(v *validator) {
@@ -1127,21 +1130,21 @@ func (x *ReceiptCompleted) jsonValue(e *valueEncoder) map[string]any {
 	return m
 }
 
-func (x *ReceiptCompleted) jqMember(e *valueEncoder, key string) any {
+func (x *ReceiptCompleted) jqMember(key string) (any, bool) {
 	if x == nil {
-		return nil
+		return nil, true
 	}
 	switch key {
 	case "receipt":
 		if x.Receipt != nil {
-			return JQObject{x.Receipt, e}
+			return x.Receipt, true
 		}
 	case "completedAt":
 		if x.CompletedAt != nil {
-			return e.timestamp(x.CompletedAt)
+			return jqTimestamp(x.CompletedAt)
 		}
 	}
-	return nil
+	return nil, true
 }
 
 func (x *ReceiptCompleted) validateFields(v *validator) {

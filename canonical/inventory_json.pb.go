@@ -61,17 +61,17 @@ func (x *InventoryMoved) jsonValue(e *valueEncoder) map[string]any {
 	return m
 }
 
-func (x *InventoryMoved) jqMember(e *valueEncoder, key string) any {
+func (x *InventoryMoved) jqMember(key string) (any, bool) {
 	if x == nil {
-		return nil
+		return nil, true
 	}
 	switch key {
 	case "movement":
 		if x.Movement != nil {
-			return JQObject{x.Movement, e}
+			return x.Movement, true
 		}
 	}
-	return nil
+	return nil, true
 }
 
 func (x *InventoryMoved) validateFields(v *validator) {
@@ -309,53 +309,53 @@ func (x *InventoryStatusChanged) jsonValue(e *valueEncoder) map[string]any {
 	return m
 }
 
-func (x *InventoryStatusChanged) jqMember(e *valueEncoder, key string) any {
+func (x *InventoryStatusChanged) jqMember(key string) (any, bool) {
 	if x == nil {
-		return nil
+		return nil, true
 	}
 	switch key {
 	case "sourceKey":
 		if x.SourceKey != "" {
-			return e.str(x.SourceKey)
+			return jqString(x.SourceKey)
 		}
 	case "item":
 		if x.Item != nil {
-			return JQObject{x.Item, e}
+			return x.Item, true
 		}
 	case "location":
 		if x.Location != nil {
-			return JQObject{x.Location, e}
+			return x.Location, true
 		}
 	case "toLocation":
 		if x.ToLocation != nil {
-			return JQObject{x.ToLocation, e}
+			return x.ToLocation, true
 		}
 	case "quantity":
 		if x.Quantity != nil {
-			return JQObject{x.Quantity, e}
+			return x.Quantity, true
 		}
 	case "fromStatus":
 		if x.FromStatus != 0 {
-			return e.enum(jsonNamesInventoryStatus[:], int32(x.FromStatus))
+			return jqEnum(jsonNamesInventoryStatus[:], int32(x.FromStatus))
 		}
 	case "toStatus":
 		if x.ToStatus != 0 {
-			return e.enum(jsonNamesInventoryStatus[:], int32(x.ToStatus))
+			return jqEnum(jsonNamesInventoryStatus[:], int32(x.ToStatus))
 		}
 	case "reasonCode":
 		if x.ReasonCode != "" {
-			return e.str(x.ReasonCode)
+			return jqString(x.ReasonCode)
 		}
 	case "reference":
 		if x.Reference != "" {
-			return e.str(x.Reference)
+			return jqString(x.Reference)
 		}
 	case "note":
 		if x.Note != "" {
-			return e.str(x.Note)
+			return jqString(x.Note)
 		}
 	}
-	return nil
+	return nil, true
 }
 
 func (x *InventoryStatusChanged) validateFields(v *validator) {
@@ -600,45 +600,45 @@ func (x *InventoryCounted) jsonValue(e *valueEncoder) map[string]any {
 	return m
 }
 
-func (x *InventoryCounted) jqMember(e *valueEncoder, key string) any {
+func (x *InventoryCounted) jqMember(key string) (any, bool) {
 	if x == nil {
-		return nil
+		return nil, true
 	}
 	switch key {
 	case "sourceKey":
 		if x.SourceKey != "" {
-			return e.str(x.SourceKey)
+			return jqString(x.SourceKey)
 		}
 	case "location":
 		if x.Location != nil {
-			return JQObject{x.Location, e}
+			return x.Location, true
 		}
 	case "item":
 		if x.Item != nil {
-			return JQObject{x.Item, e}
+			return x.Item, true
 		}
 	case "status":
 		if x.Status != 0 {
-			return e.enum(jsonNamesInventoryStatus[:], int32(x.Status))
+			return jqEnum(jsonNamesInventoryStatus[:], int32(x.Status))
 		}
 	case "counted":
 		if x.Counted != nil {
-			return JQObject{x.Counted, e}
+			return x.Counted, true
 		}
 	case "expected":
 		if x.Expected != nil {
-			return JQObject{x.Expected, e}
+			return x.Expected, true
 		}
 	case "countId":
 		if x.CountId != "" {
-			return e.str(x.CountId)
+			return jqString(x.CountId)
 		}
 	case "reasonCode":
 		if x.ReasonCode != "" {
-			return e.str(x.ReasonCode)
+			return jqString(x.ReasonCode)
 		}
 	}
-	return nil
+	return nil, true
 }
 
 func (x *InventoryCounted) validateFields(v *validator) {
@@ -830,37 +830,40 @@ func (x *InventorySnapshot) jsonValue(e *valueEncoder) map[string]any {
 	return m
 }
 
-func (x *InventorySnapshot) jqMember(e *valueEncoder, key string) any {
+func (x *InventorySnapshot) jqMember(key string) (any, bool) {
 	if x == nil {
-		return nil
+		return nil, true
 	}
 	switch key {
 	case "snapshotId":
 		if x.SnapshotId != "" {
-			return e.str(x.SnapshotId)
+			return jqString(x.SnapshotId)
 		}
 	case "ownerId":
 		if x.OwnerId != "" {
-			return e.str(x.OwnerId)
+			return jqString(x.OwnerId)
 		}
 	case "positions":
 		if len(x.Positions) > 0 {
 			l := make([]any, len(x.Positions))
 			for i, v := range x.Positions {
-				l[i] = JQObject{v, e}
+				var ok bool
+				if l[i], ok = v, true; !ok {
+					return nil, false
+				}
 			}
-			return l
+			return l, true
 		}
 	case "part":
 		if x.Part != 0 {
-			return e.integer(int64(x.Part))
+			return jqInteger(int64(x.Part))
 		}
 	case "parts":
 		if x.Parts != 0 {
-			return e.integer(int64(x.Parts))
+			return jqInteger(int64(x.Parts))
 		}
 	}
-	return nil
+	return nil, true
 }
 
 func (x *InventorySnapshot) validateFields(v *validator) {

@@ -38,62 +38,64 @@ func JSONValue(e *Event) (map[string]any, error) {
 // location comes from the JSON encoder, on that rare path only.
 type valueEncoder struct{ failed bool }
 
-func (e *valueEncoder) str(s string) any {
-	if !utf8.ValidString(s) {
+func (e *valueEncoder) str(s string) any { return e.check(jqString(s)) }
+
+func (e *valueEncoder) integer(n int64) any { return e.check(jqInteger(n)) }
+
+func (e *valueEncoder) enum(names []string, n int32) any { return e.check(jqEnum(names, n)) }
+
+func (e *valueEncoder) timestamp(ts *timestamppb.Timestamp) any { return e.check(jqTimestamp(ts)) }
+
+// check notes a value without a JSON form.
+func (e *valueEncoder) check(v any, ok bool) any {
+	if !ok {
 		e.failed = true
 	}
-	return s
+	return v
 }
 
-func (e *valueEncoder) integer(n int64) any { return json.Number(strconv.FormatInt(n, 10)) }
+// JQDoc is the event's jq value (JSONValue) read on demand: JQMember
+// converts one member when it is read, and a sub-message is itself a
+// JQObject (the message: nothing is allocated for it), so a mapping that
+// reads ten members of a 40-member event converts ten. JQValue builds a
+// whole object, equal to JSONValue's. The event must not change while its
+// document is read; reading is safe from many goroutines.
+func JQDoc(e *Event) JQObject { return e }
 
-func (e *valueEncoder) enum(names []string, n int32) any {
-	if n < 0 || int(n) >= len(names) || names[n] == "" {
-		e.failed = true
-		return nil
-	}
-	return names[n]
-}
-
-func (e *valueEncoder) timestamp(ts *timestamppb.Timestamp) any {
-	if ts.CheckValid() != nil {
-		e.failed = true
-		return nil
-	}
-	return time.Unix(ts.GetSeconds(), int64(ts.GetNanos())).UTC().Format(time.RFC3339Nano)
-}
-
-// JQDoc is the event's jq value (JSONValue) built on demand: a member is
-// converted when it is read, and a sub-message is itself a JQObject, so a
-// mapping that reads ten members of a 40-member event converts ten. Value
-// builds the whole object, equal to JSONValue's. A string that is not
-// valid UTF-8 (which JSONValue refuses) marks the document Failed when it
-// is read; what was not read cannot have reached the result.
-func JQDoc(e *Event) JQObject { return JQObject{e, &valueEncoder{}} }
-
-// JQObject is a message's jq object, converted member by member (JQDoc).
-// It is read-only and, like the event it reads, safe to share between
-// goroutines only when nothing converts it concurrently (Failed is not
-// synchronised).
-type JQObject struct {
-	m jqMessage
-	e *valueEncoder
-}
-
-// jqMessage is what the generated code gives every message.
-type jqMessage interface {
-	jqMember(e *valueEncoder, key string) any
+// JQObject is a message of an event's on-demand jq document (JQDoc).
+type JQObject interface {
+	jqMember(key string) (any, bool)
 	jsonValue(e *valueEncoder) map[string]any
 }
 
-// Member is the object's member key: a string, json.Number, bool, []any
+// JQMember is the object's member key: a string, json.Number, bool, []any
 // (whose messages are JQObjects) or JQObject; nil when the object has no
-// such member.
-func (o JQObject) Member(key string) any { return o.m.jqMember(o.e, key) }
+// such member. ok is false when the member has no JSON form (a string
+// that is not valid UTF-8, an unknown enum value, a bad timestamp): the
+// event's JSONValue fails, and says where.
+func JQMember(o JQObject, key string) (v any, ok bool) { return o.jqMember(key) }
 
-// Value is the whole object as JSONValue builds it.
-func (o JQObject) Value() map[string]any { return o.m.jsonValue(o.e) }
+// JQValue is the whole object as JSONValue builds it; ok as for JQMember.
+func JQValue(o JQObject) (v map[string]any, ok bool) {
+	var e valueEncoder
+	v = o.jsonValue(&e)
+	return v, !e.failed
+}
 
-// Failed reports whether a member read so far has no JSON form (the
-// event's JSONValue fails: build it for the located error).
-func (o JQObject) Failed() bool { return o.e.failed }
+func jqString(s string) (any, bool) { return s, utf8.ValidString(s) }
+
+func jqInteger(n int64) (any, bool) { return json.Number(strconv.FormatInt(n, 10)), true }
+
+func jqEnum(names []string, n int32) (any, bool) {
+	if n < 0 || int(n) >= len(names) || names[n] == "" {
+		return nil, false
+	}
+	return names[n], true
+}
+
+func jqTimestamp(ts *timestamppb.Timestamp) (any, bool) {
+	if ts.CheckValid() != nil {
+		return nil, false
+	}
+	return time.Unix(ts.GetSeconds(), int64(ts.GetNanos())).UTC().Format(time.RFC3339Nano), true
+}

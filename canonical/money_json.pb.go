@@ -209,41 +209,41 @@ func (x *FreightChargeLine) jsonValue(e *valueEncoder) map[string]any {
 	return m
 }
 
-func (x *FreightChargeLine) jqMember(e *valueEncoder, key string) any {
+func (x *FreightChargeLine) jqMember(key string) (any, bool) {
 	if x == nil {
-		return nil
+		return nil, true
 	}
 	switch key {
 	case "lineNo":
 		if x.LineNo != "" {
-			return e.str(x.LineNo)
+			return jqString(x.LineNo)
 		}
 	case "chargeCode":
 		if x.ChargeCode != 0 {
-			return e.enum(jsonNamesChargeCode[:], int32(x.ChargeCode))
+			return jqEnum(jsonNamesChargeCode[:], int32(x.ChargeCode))
 		}
 	case "sourceChargeCode":
 		if x.SourceChargeCode != "" {
-			return e.str(x.SourceChargeCode)
+			return jqString(x.SourceChargeCode)
 		}
 	case "description":
 		if x.Description != "" {
-			return e.str(x.Description)
+			return jqString(x.Description)
 		}
 	case "amount":
 		if x.Amount != nil {
-			return JQObject{x.Amount, e}
+			return x.Amount, true
 		}
 	case "billedQuantity":
 		if x.BilledQuantity != nil {
-			return JQObject{x.BilledQuantity, e}
+			return x.BilledQuantity, true
 		}
 	case "rate":
 		if x.Rate != "" {
-			return e.str(x.Rate)
+			return jqString(x.Rate)
 		}
 	}
-	return nil
+	return nil, true
 }
 
 func (x *FreightChargeLine) validateFields(v *validator) {
@@ -501,53 +501,56 @@ func (x *FreightChargeInvoiced) jsonValue(e *valueEncoder) map[string]any {
 	return m
 }
 
-func (x *FreightChargeInvoiced) jqMember(e *valueEncoder, key string) any {
+func (x *FreightChargeInvoiced) jqMember(key string) (any, bool) {
 	if x == nil {
-		return nil
+		return nil, true
 	}
 	switch key {
 	case "invoiceNo":
 		if x.InvoiceNo != "" {
-			return e.str(x.InvoiceNo)
+			return jqString(x.InvoiceNo)
 		}
 	case "invoiceDate":
 		if x.InvoiceDate != "" {
-			return e.str(x.InvoiceDate)
+			return jqString(x.InvoiceDate)
 		}
 	case "shipmentId":
 		if x.ShipmentId != "" {
-			return e.str(x.ShipmentId)
+			return jqString(x.ShipmentId)
 		}
 	case "bol":
 		if x.Bol != "" {
-			return e.str(x.Bol)
+			return jqString(x.Bol)
 		}
 	case "pro":
 		if x.Pro != "" {
-			return e.str(x.Pro)
+			return jqString(x.Pro)
 		}
 	case "carrier":
 		if x.Carrier != nil {
-			return JQObject{x.Carrier, e}
+			return x.Carrier, true
 		}
 	case "total":
 		if x.Total != nil {
-			return JQObject{x.Total, e}
+			return x.Total, true
 		}
 	case "lines":
 		if len(x.Lines) > 0 {
 			l := make([]any, len(x.Lines))
 			for i, v := range x.Lines {
-				l[i] = JQObject{v, e}
+				var ok bool
+				if l[i], ok = v, true; !ok {
+					return nil, false
+				}
 			}
-			return l
+			return l, true
 		}
 	case "weight":
 		if x.Weight != nil {
-			return JQObject{x.Weight, e}
+			return x.Weight, true
 		}
 	}
-	return nil
+	return nil, true
 }
 
 func (x *FreightChargeInvoiced) validateFields(v *validator) {

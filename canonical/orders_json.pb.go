@@ -296,53 +296,53 @@ func (x *OrderLineQuantities) jsonValue(e *valueEncoder) map[string]any {
 	return m
 }
 
-func (x *OrderLineQuantities) jqMember(e *valueEncoder, key string) any {
+func (x *OrderLineQuantities) jqMember(key string) (any, bool) {
 	if x == nil {
-		return nil
+		return nil, true
 	}
 	switch key {
 	case "ordered":
 		if x.Ordered != nil {
-			return JQObject{x.Ordered, e}
+			return x.Ordered, true
 		}
 	case "cancelled":
 		if x.Cancelled != nil {
-			return JQObject{x.Cancelled, e}
+			return x.Cancelled, true
 		}
 	case "allocated":
 		if x.Allocated != nil {
-			return JQObject{x.Allocated, e}
+			return x.Allocated, true
 		}
 	case "picked":
 		if x.Picked != nil {
-			return JQObject{x.Picked, e}
+			return x.Picked, true
 		}
 	case "packed":
 		if x.Packed != nil {
-			return JQObject{x.Packed, e}
+			return x.Packed, true
 		}
 	case "loaded":
 		if x.Loaded != nil {
-			return JQObject{x.Loaded, e}
+			return x.Loaded, true
 		}
 	case "shipped":
 		if x.Shipped != nil {
-			return JQObject{x.Shipped, e}
+			return x.Shipped, true
 		}
 	case "delivered":
 		if x.Delivered != nil {
-			return JQObject{x.Delivered, e}
+			return x.Delivered, true
 		}
 	case "shortClosed":
 		if x.ShortClosed != nil {
-			return JQObject{x.ShortClosed, e}
+			return x.ShortClosed, true
 		}
 	case "backordered":
 		if x.Backordered != nil {
-			return JQObject{x.Backordered, e}
+			return x.Backordered, true
 		}
 	}
-	return nil
+	return nil, true
 }
 
 func (x *OrderLineQuantities) validateFields(v *validator) {
@@ -567,37 +567,37 @@ func (x *OrderLine) jsonValue(e *valueEncoder) map[string]any {
 	return m
 }
 
-func (x *OrderLine) jqMember(e *valueEncoder, key string) any {
+func (x *OrderLine) jqMember(key string) (any, bool) {
 	if x == nil {
-		return nil
+		return nil, true
 	}
 	switch key {
 	case "lineNo":
 		if x.LineNo != "" {
-			return e.str(x.LineNo)
+			return jqString(x.LineNo)
 		}
 	case "item":
 		if x.Item != nil {
-			return JQObject{x.Item, e}
+			return x.Item, true
 		}
 	case "ordered":
 		if x.Ordered != nil {
-			return JQObject{x.Ordered, e}
+			return x.Ordered, true
 		}
 	case "quantities":
 		if x.Quantities != nil {
-			return JQObject{x.Quantities, e}
+			return x.Quantities, true
 		}
 	case "status":
 		if x.Status != 0 {
-			return e.enum(jsonNamesOrderLineStatus[:], int32(x.Status))
+			return jqEnum(jsonNamesOrderLineStatus[:], int32(x.Status))
 		}
 	case "unitPrice":
 		if x.UnitPrice != nil {
-			return JQObject{x.UnitPrice, e}
+			return x.UnitPrice, true
 		}
 	}
-	return nil
+	return nil, true
 }
 
 func (x *OrderLine) validateFields(v *validator) {
@@ -915,65 +915,71 @@ func (x *Order) jsonValue(e *valueEncoder) map[string]any {
 	return m
 }
 
-func (x *Order) jqMember(e *valueEncoder, key string) any {
+func (x *Order) jqMember(key string) (any, bool) {
 	if x == nil {
-		return nil
+		return nil, true
 	}
 	switch key {
 	case "ownerId":
 		if x.OwnerId != "" {
-			return e.str(x.OwnerId)
+			return jqString(x.OwnerId)
 		}
 	case "orderNo":
 		if x.OrderNo != "" {
-			return e.str(x.OrderNo)
+			return jqString(x.OrderNo)
 		}
 	case "orderType":
 		if x.OrderType != 0 {
-			return e.enum(jsonNamesOrderType[:], int32(x.OrderType))
+			return jqEnum(jsonNamesOrderType[:], int32(x.OrderType))
 		}
 	case "poNumber":
 		if x.PoNumber != "" {
-			return e.str(x.PoNumber)
+			return jqString(x.PoNumber)
 		}
 	case "parties":
 		if len(x.Parties) > 0 {
 			l := make([]any, len(x.Parties))
 			for i, v := range x.Parties {
-				l[i] = JQObject{v, e}
+				var ok bool
+				if l[i], ok = v, true; !ok {
+					return nil, false
+				}
 			}
-			return l
+			return l, true
 		}
 	case "orderDate":
 		if x.OrderDate != "" {
-			return e.str(x.OrderDate)
+			return jqString(x.OrderDate)
 		}
 	case "requestedShipDate":
 		if x.RequestedShipDate != "" {
-			return e.str(x.RequestedShipDate)
+			return jqString(x.RequestedShipDate)
 		}
 	case "requestedDeliveryDate":
 		if x.RequestedDeliveryDate != "" {
-			return e.str(x.RequestedDeliveryDate)
+			return jqString(x.RequestedDeliveryDate)
 		}
 	case "carrier":
 		if x.Carrier != nil {
-			return JQObject{x.Carrier, e}
+			return x.Carrier, true
 		}
 	case "serviceLevel":
 		if x.ServiceLevel != "" {
-			return e.str(x.ServiceLevel)
+			return jqString(x.ServiceLevel)
 		}
 	case "lines":
 		if len(x.Lines) > 0 {
 			l := make([]any, len(x.Lines))
 			for i, v := range x.Lines {
-				l[i] = JQObject{v, e}
+				var ok bool
+				if l[i], ok = v, true; !ok {
+					return nil, false
+				}
 			}
-			return l
+			return l, true
 		}
 	}
-	return nil
+	return nil, true
 }
 
 func (x *Order) validateFields(v *validator) {
@@ -1098,17 +1104,17 @@ func (x *OrderReceived) jsonValue(e *valueEncoder) map[string]any {
 	return m
 }
 
-func (x *OrderReceived) jqMember(e *valueEncoder, key string) any {
+func (x *OrderReceived) jqMember(key string) (any, bool) {
 	if x == nil {
-		return nil
+		return nil, true
 	}
 	switch key {
 	case "order":
 		if x.Order != nil {
-			return JQObject{x.Order, e}
+			return x.Order, true
 		}
 	}
-	return nil
+	return nil, true
 }
 
 func (x *OrderReceived) validateFields(v *validator) {
@@ -1215,25 +1221,28 @@ func (x *OrderChanged) jsonValue(e *valueEncoder) map[string]any {
 	return m
 }
 
-func (x *OrderChanged) jqMember(e *valueEncoder, key string) any {
+func (x *OrderChanged) jqMember(key string) (any, bool) {
 	if x == nil {
-		return nil
+		return nil, true
 	}
 	switch key {
 	case "order":
 		if x.Order != nil {
-			return JQObject{x.Order, e}
+			return x.Order, true
 		}
 	case "changedFields":
 		if len(x.ChangedFields) > 0 {
 			l := make([]any, len(x.ChangedFields))
 			for i, v := range x.ChangedFields {
-				l[i] = e.str(v)
+				var ok bool
+				if l[i], ok = jqString(v); !ok {
+					return nil, false
+				}
 			}
-			return l
+			return l, true
 		}
 	}
-	return nil
+	return nil, true
 }
 
 func (x *OrderChanged) validateFields(v *validator) {
@@ -1346,25 +1355,25 @@ func (x *OrderCancelled) jsonValue(e *valueEncoder) map[string]any {
 	return m
 }
 
-func (x *OrderCancelled) jqMember(e *valueEncoder, key string) any {
+func (x *OrderCancelled) jqMember(key string) (any, bool) {
 	if x == nil {
-		return nil
+		return nil, true
 	}
 	switch key {
 	case "order":
 		if x.Order != nil {
-			return JQObject{x.Order, e}
+			return x.Order, true
 		}
 	case "reasonCode":
 		if x.ReasonCode != "" {
-			return e.str(x.ReasonCode)
+			return jqString(x.ReasonCode)
 		}
 	case "reason":
 		if x.Reason != "" {
-			return e.str(x.Reason)
+			return jqString(x.Reason)
 		}
 	}
-	return nil
+	return nil, true
 }
 
 func (x *OrderCancelled) validateFields(v *validator) {
@@ -1475,25 +1484,25 @@ func (x *OrderReleased) jsonValue(e *valueEncoder) map[string]any {
 	return m
 }
 
-func (x *OrderReleased) jqMember(e *valueEncoder, key string) any {
+func (x *OrderReleased) jqMember(key string) (any, bool) {
 	if x == nil {
-		return nil
+		return nil, true
 	}
 	switch key {
 	case "order":
 		if x.Order != nil {
-			return JQObject{x.Order, e}
+			return x.Order, true
 		}
 	case "commandId":
 		if x.CommandId != "" {
-			return e.str(x.CommandId)
+			return jqString(x.CommandId)
 		}
 	case "waveId":
 		if x.WaveId != "" {
-			return e.str(x.WaveId)
+			return jqString(x.WaveId)
 		}
 	}
-	return nil
+	return nil, true
 }
 
 func (x *OrderReleased) validateFields(v *validator) {
@@ -1609,25 +1618,25 @@ func (x *OrderStatusChanged) jsonValue(e *valueEncoder) map[string]any {
 	return m
 }
 
-func (x *OrderStatusChanged) jqMember(e *valueEncoder, key string) any {
+func (x *OrderStatusChanged) jqMember(key string) (any, bool) {
 	if x == nil {
-		return nil
+		return nil, true
 	}
 	switch key {
 	case "order":
 		if x.Order != nil {
-			return JQObject{x.Order, e}
+			return x.Order, true
 		}
 	case "status":
 		if x.Status != 0 {
-			return e.enum(jsonNamesOrderLineStatus[:], int32(x.Status))
+			return jqEnum(jsonNamesOrderLineStatus[:], int32(x.Status))
 		}
 	case "reasonCode":
 		if x.ReasonCode != "" {
-			return e.str(x.ReasonCode)
+			return jqString(x.ReasonCode)
 		}
 	}
-	return nil
+	return nil, true
 }
 
 func (x *OrderStatusChanged) validateFields(v *validator) {
@@ -1870,53 +1879,56 @@ func (x *OrderLineStatusChanged) jsonValue(e *valueEncoder) map[string]any {
 	return m
 }
 
-func (x *OrderLineStatusChanged) jqMember(e *valueEncoder, key string) any {
+func (x *OrderLineStatusChanged) jqMember(key string) (any, bool) {
 	if x == nil {
-		return nil
+		return nil, true
 	}
 	switch key {
 	case "order":
 		if x.Order != nil {
-			return JQObject{x.Order, e}
+			return x.Order, true
 		}
 	case "lineNo":
 		if x.LineNo != "" {
-			return e.str(x.LineNo)
+			return jqString(x.LineNo)
 		}
 	case "item":
 		if x.Item != nil {
-			return JQObject{x.Item, e}
+			return x.Item, true
 		}
 	case "status":
 		if x.Status != 0 {
-			return e.enum(jsonNamesOrderLineStatus[:], int32(x.Status))
+			return jqEnum(jsonNamesOrderLineStatus[:], int32(x.Status))
 		}
 	case "quantities":
 		if x.Quantities != nil {
-			return JQObject{x.Quantities, e}
+			return x.Quantities, true
 		}
 	case "reasonCode":
 		if x.ReasonCode != "" {
-			return e.str(x.ReasonCode)
+			return jqString(x.ReasonCode)
 		}
 	case "shipmentId":
 		if x.ShipmentId != "" {
-			return e.str(x.ShipmentId)
+			return jqString(x.ShipmentId)
 		}
 	case "ssccs":
 		if len(x.Ssccs) > 0 {
 			l := make([]any, len(x.Ssccs))
 			for i, v := range x.Ssccs {
-				l[i] = e.str(v)
+				var ok bool
+				if l[i], ok = jqString(v); !ok {
+					return nil, false
+				}
 			}
-			return l
+			return l, true
 		}
 	case "statusTime":
 		if x.StatusTime != nil {
-			return e.timestamp(x.StatusTime)
+			return jqTimestamp(x.StatusTime)
 		}
 	}
-	return nil
+	return nil, true
 }
 
 func (x *OrderLineStatusChanged) validateFields(v *validator) {

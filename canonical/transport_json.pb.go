@@ -191,29 +191,29 @@ func (x *ShipmentTendered) jsonValue(e *valueEncoder) map[string]any {
 	return m
 }
 
-func (x *ShipmentTendered) jqMember(e *valueEncoder, key string) any {
+func (x *ShipmentTendered) jqMember(key string) (any, bool) {
 	if x == nil {
-		return nil
+		return nil, true
 	}
 	switch key {
 	case "shipment":
 		if x.Shipment != nil {
-			return JQObject{x.Shipment, e}
+			return x.Shipment, true
 		}
 	case "tenderId":
 		if x.TenderId != "" {
-			return e.str(x.TenderId)
+			return jqString(x.TenderId)
 		}
 	case "rate":
 		if x.Rate != nil {
-			return JQObject{x.Rate, e}
+			return x.Rate, true
 		}
 	case "respondBy":
 		if x.RespondBy != nil {
-			return e.timestamp(x.RespondBy)
+			return jqTimestamp(x.RespondBy)
 		}
 	}
-	return nil
+	return nil, true
 }
 
 func (x *ShipmentTendered) validateFields(v *validator) {
@@ -386,37 +386,37 @@ func (x *ShipmentTenderResponded) jsonValue(e *valueEncoder) map[string]any {
 	return m
 }
 
-func (x *ShipmentTenderResponded) jqMember(e *valueEncoder, key string) any {
+func (x *ShipmentTenderResponded) jqMember(key string) (any, bool) {
 	if x == nil {
-		return nil
+		return nil, true
 	}
 	switch key {
 	case "shipmentId":
 		if x.ShipmentId != "" {
-			return e.str(x.ShipmentId)
+			return jqString(x.ShipmentId)
 		}
 	case "tenderId":
 		if x.TenderId != "" {
-			return e.str(x.TenderId)
+			return jqString(x.TenderId)
 		}
 	case "carrier":
 		if x.Carrier != nil {
-			return JQObject{x.Carrier, e}
+			return x.Carrier, true
 		}
 	case "response":
 		if x.Response != 0 {
-			return e.enum(jsonNamesTenderResponse[:], int32(x.Response))
+			return jqEnum(jsonNamesTenderResponse[:], int32(x.Response))
 		}
 	case "reasonCode":
 		if x.ReasonCode != "" {
-			return e.str(x.ReasonCode)
+			return jqString(x.ReasonCode)
 		}
 	case "reason":
 		if x.Reason != "" {
-			return e.str(x.Reason)
+			return jqString(x.Reason)
 		}
 	}
-	return nil
+	return nil, true
 }
 
 func (x *ShipmentTenderResponded) validateFields(v *validator) {
@@ -639,45 +639,48 @@ func (x *ShippedLine) jsonValue(e *valueEncoder) map[string]any {
 	return m
 }
 
-func (x *ShippedLine) jqMember(e *valueEncoder, key string) any {
+func (x *ShippedLine) jqMember(key string) (any, bool) {
 	if x == nil {
-		return nil
+		return nil, true
 	}
 	switch key {
 	case "order":
 		if x.Order != nil {
-			return JQObject{x.Order, e}
+			return x.Order, true
 		}
 	case "lineNo":
 		if x.LineNo != "" {
-			return e.str(x.LineNo)
+			return jqString(x.LineNo)
 		}
 	case "item":
 		if x.Item != nil {
-			return JQObject{x.Item, e}
+			return x.Item, true
 		}
 	case "ordered":
 		if x.Ordered != nil {
-			return JQObject{x.Ordered, e}
+			return x.Ordered, true
 		}
 	case "shipped":
 		if x.Shipped != nil {
-			return JQObject{x.Shipped, e}
+			return x.Shipped, true
 		}
 	case "status":
 		if x.Status != 0 {
-			return e.enum(jsonNamesOrderLineStatus[:], int32(x.Status))
+			return jqEnum(jsonNamesOrderLineStatus[:], int32(x.Status))
 		}
 	case "ssccs":
 		if len(x.Ssccs) > 0 {
 			l := make([]any, len(x.Ssccs))
 			for i, v := range x.Ssccs {
-				l[i] = e.str(v)
+				var ok bool
+				if l[i], ok = jqString(v); !ok {
+					return nil, false
+				}
 			}
-			return l
+			return l, true
 		}
 	}
-	return nil
+	return nil, true
 }
 
 func (x *ShippedLine) validateFields(v *validator) {
@@ -847,29 +850,32 @@ func (x *ShipmentShipped) jsonValue(e *valueEncoder) map[string]any {
 	return m
 }
 
-func (x *ShipmentShipped) jqMember(e *valueEncoder, key string) any {
+func (x *ShipmentShipped) jqMember(key string) (any, bool) {
 	if x == nil {
-		return nil
+		return nil, true
 	}
 	switch key {
 	case "shipment":
 		if x.Shipment != nil {
-			return JQObject{x.Shipment, e}
+			return x.Shipment, true
 		}
 	case "lines":
 		if len(x.Lines) > 0 {
 			l := make([]any, len(x.Lines))
 			for i, v := range x.Lines {
-				l[i] = JQObject{v, e}
+				var ok bool
+				if l[i], ok = v, true; !ok {
+					return nil, false
+				}
 			}
-			return l
+			return l, true
 		}
 	case "shippedAt":
 		if x.ShippedAt != nil {
-			return e.timestamp(x.ShippedAt)
+			return jqTimestamp(x.ShippedAt)
 		}
 	}
-	return nil
+	return nil, true
 }
 
 func (x *ShipmentShipped) validateFields(v *validator) {
@@ -1182,69 +1188,69 @@ func (x *ShipmentStatusChanged) jsonValue(e *valueEncoder) map[string]any {
 	return m
 }
 
-func (x *ShipmentStatusChanged) jqMember(e *valueEncoder, key string) any {
+func (x *ShipmentStatusChanged) jqMember(key string) (any, bool) {
 	if x == nil {
-		return nil
+		return nil, true
 	}
 	switch key {
 	case "shipmentId":
 		if x.ShipmentId != "" {
-			return e.str(x.ShipmentId)
+			return jqString(x.ShipmentId)
 		}
 	case "milestone":
 		if x.Milestone != 0 {
-			return e.enum(jsonNamesMilestone[:], int32(x.Milestone))
+			return jqEnum(jsonNamesMilestone[:], int32(x.Milestone))
 		}
 	case "status":
 		if x.Status != 0 {
-			return e.enum(jsonNamesShipmentStatus[:], int32(x.Status))
+			return jqEnum(jsonNamesShipmentStatus[:], int32(x.Status))
 		}
 	case "stopSeq":
 		if x.StopSeq != 0 {
-			return e.integer(int64(x.StopSeq))
+			return jqInteger(int64(x.StopSeq))
 		}
 	case "reasonCode":
 		if x.ReasonCode != "" {
-			return e.str(x.ReasonCode)
+			return jqString(x.ReasonCode)
 		}
 	case "eta":
 		if x.Eta != nil {
-			return e.timestamp(x.Eta)
+			return jqTimestamp(x.Eta)
 		}
 	case "location":
 		if x.Location != nil {
-			return JQObject{x.Location, e}
+			return x.Location, true
 		}
 	case "exception":
 		if x.Exception {
-			return x.Exception
+			return x.Exception, true
 		}
 	case "exceptionReason":
 		if x.ExceptionReason != "" {
-			return e.str(x.ExceptionReason)
+			return jqString(x.ExceptionReason)
 		}
 	case "sourceStatusCode":
 		if x.SourceStatusCode != "" {
-			return e.str(x.SourceStatusCode)
+			return jqString(x.SourceStatusCode)
 		}
 	case "carrier":
 		if x.Carrier != nil {
-			return JQObject{x.Carrier, e}
+			return x.Carrier, true
 		}
 	case "equipmentId":
 		if x.EquipmentId != "" {
-			return e.str(x.EquipmentId)
+			return jqString(x.EquipmentId)
 		}
 	case "bol":
 		if x.Bol != "" {
-			return e.str(x.Bol)
+			return jqString(x.Bol)
 		}
 	case "pro":
 		if x.Pro != "" {
-			return e.str(x.Pro)
+			return jqString(x.Pro)
 		}
 	}
-	return nil
+	return nil, true
 }
 
 func (x *ShipmentStatusChanged) validateFields(v *validator) {
@@ -1466,41 +1472,41 @@ func (x *OSDLine) jsonValue(e *valueEncoder) map[string]any {
 	return m
 }
 
-func (x *OSDLine) jqMember(e *valueEncoder, key string) any {
+func (x *OSDLine) jqMember(key string) (any, bool) {
 	if x == nil {
-		return nil
+		return nil, true
 	}
 	switch key {
 	case "sscc":
 		if x.Sscc != "" {
-			return e.str(x.Sscc)
+			return jqString(x.Sscc)
 		}
 	case "gtin":
 		if x.Gtin != "" {
-			return e.str(x.Gtin)
+			return jqString(x.Gtin)
 		}
 	case "sku":
 		if x.Sku != "" {
-			return e.str(x.Sku)
+			return jqString(x.Sku)
 		}
 	case "expected":
 		if x.Expected != nil {
-			return JQObject{x.Expected, e}
+			return x.Expected, true
 		}
 	case "received":
 		if x.Received != nil {
-			return JQObject{x.Received, e}
+			return x.Received, true
 		}
 	case "damaged":
 		if x.Damaged != nil {
-			return JQObject{x.Damaged, e}
+			return x.Damaged, true
 		}
 	case "reasonCode":
 		if x.ReasonCode != "" {
-			return e.str(x.ReasonCode)
+			return jqString(x.ReasonCode)
 		}
 	}
-	return nil
+	return nil, true
 }
 
 func (x *OSDLine) validateFields(v *validator) {
@@ -1685,37 +1691,40 @@ func (x *DeliveryConfirmation) jsonValue(e *valueEncoder) map[string]any {
 	return m
 }
 
-func (x *DeliveryConfirmation) jqMember(e *valueEncoder, key string) any {
+func (x *DeliveryConfirmation) jqMember(key string) (any, bool) {
 	if x == nil {
-		return nil
+		return nil, true
 	}
 	switch key {
 	case "shipmentId":
 		if x.ShipmentId != "" {
-			return e.str(x.ShipmentId)
+			return jqString(x.ShipmentId)
 		}
 	case "stopSeq":
 		if x.StopSeq != 0 {
-			return e.integer(int64(x.StopSeq))
+			return jqInteger(int64(x.StopSeq))
 		}
 	case "deliveredAt":
 		if x.DeliveredAt != nil {
-			return e.timestamp(x.DeliveredAt)
+			return jqTimestamp(x.DeliveredAt)
 		}
 	case "signedBy":
 		if x.SignedBy != "" {
-			return e.str(x.SignedBy)
+			return jqString(x.SignedBy)
 		}
 	case "osdLines":
 		if len(x.OsdLines) > 0 {
 			l := make([]any, len(x.OsdLines))
 			for i, v := range x.OsdLines {
-				l[i] = JQObject{v, e}
+				var ok bool
+				if l[i], ok = v, true; !ok {
+					return nil, false
+				}
 			}
-			return l
+			return l, true
 		}
 	}
-	return nil
+	return nil, true
 }
 
 func (x *DeliveryConfirmation) validateFields(v *validator) {
@@ -1807,17 +1816,17 @@ func (x *DeliveryConfirmed) jsonValue(e *valueEncoder) map[string]any {
 	return m
 }
 
-func (x *DeliveryConfirmed) jqMember(e *valueEncoder, key string) any {
+func (x *DeliveryConfirmed) jqMember(key string) (any, bool) {
 	if x == nil {
-		return nil
+		return nil, true
 	}
 	switch key {
 	case "delivery":
 		if x.Delivery != nil {
-			return JQObject{x.Delivery, e}
+			return x.Delivery, true
 		}
 	}
-	return nil
+	return nil, true
 }
 
 func (x *DeliveryConfirmed) validateFields(v *validator) {

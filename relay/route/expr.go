@@ -79,9 +79,8 @@ func (e *expr) onEvent(ctx context.Context, ev *Event, relay any) (v any, docErr
 		return *e.str, nil, nil
 	}
 	if e.fast != nil {
-		doc := canonical.JQDoc(ev.Event)
-		if v, ok := e.fast.run(doc, relay); ok {
-			if v = resolve(v); !doc.Failed() { // every string it holds was checked
+		if v, ok := e.fast.run(canonical.JQDoc(ev.Event), relay); ok {
+			if v, ok = resolve(v); ok {
 				return v, nil, nil
 			}
 		}
@@ -95,31 +94,35 @@ func (e *expr) onEvent(ctx context.Context, ev *Event, relay any) (v any, docErr
 }
 
 // resolve replaces the on-demand objects in a fast form's output by the
-// values they stand for. Only containers the fast form built can hold one,
-// and only those are written to (a constant object is shared: it is read,
-// never written).
-func resolve(v any) any {
+// values they stand for; ok is false when one has no JSON form. Only
+// containers the fast form built can hold one, and only those are written
+// to (a constant object is shared: it is read, never written).
+func resolve(v any) (any, bool) {
 	switch x := v.(type) {
 	case canonical.JQObject:
-		return x.Value()
+		return canonical.JQValue(x)
 	case map[string]any:
 		for k, e := range x {
-			if o, ok := e.(canonical.JQObject); ok {
-				x[k] = o.Value()
-			} else {
-				resolve(e)
+			r, ok := resolve(e)
+			if !ok {
+				return nil, false
+			}
+			if _, lazy := e.(canonical.JQObject); lazy {
+				x[k] = r
 			}
 		}
 	case []any:
 		for i, e := range x {
-			if o, ok := e.(canonical.JQObject); ok {
-				x[i] = o.Value()
-			} else {
-				resolve(e)
+			r, ok := resolve(e)
+			if !ok {
+				return nil, false
+			}
+			if _, lazy := e.(canonical.JQObject); lazy {
+				x[i] = r
 			}
 		}
 	}
-	return v
+	return v, true
 }
 
 // slow runs the expression in gojq.

@@ -511,7 +511,7 @@ func indexKey(v any, key string) (any, bool) {
 	case map[string]any:
 		return v[key], true
 	case canonical.JQObject:
-		return v.Member(key), true
+		return canonical.JQMember(v, key) // a member without a JSON form: gojq reports it
 	case nil:
 		return nil, true
 	}

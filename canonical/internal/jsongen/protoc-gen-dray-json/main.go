@@ -338,39 +338,39 @@ func valueExpr(_ *protogen.GeneratedFile, f *protogen.Field, v string) string {
 
 // genMember writes jqMember: one member of the message's jq value (what
 // jsonValue would put under key, nil when jsonValue would leave it out),
-// with sub-messages as JQObjects that build nothing until asked (see
-// JQDoc).
+// with sub-messages as themselves (JQObjects: nothing is built until they
+// are read, see JQDoc); ok is false when the member has no JSON form.
 func genMember(g *protogen.GeneratedFile, m *protogen.Message) {
-	g.P("func (x *", m.GoIdent.GoName, ") jqMember(e *valueEncoder, key string) any {")
+	g.P("func (x *", m.GoIdent.GoName, ") jqMember(key string) (any, bool) {")
 	g.P("if x == nil {")
-	g.P("return nil")
+	g.P("return nil, true")
 	g.P("}")
 	g.P("switch key {")
 	for _, f := range m.Fields {
 		genMemberCase(g, f)
 	}
 	g.P("}")
-	g.P("return nil")
+	g.P("return nil, true")
 	g.P("}")
 	g.P()
 }
 
 func genEventMember(g *protogen.GeneratedFile, m *protogen.Message) {
 	g.P("// jqMember is one member of the whole event's jq value (see JQDoc).")
-	g.P("func (x *", m.GoIdent.GoName, ") jqMember(e *valueEncoder, key string) any {")
+	g.P("func (x *", m.GoIdent.GoName, ") jqMember(key string) (any, bool) {")
 	g.P("switch key {")
 	g.P("case \"specversion\":")
-	g.P("return specVersion")
+	g.P("return specVersion, true")
 	g.P("case \"datacontenttype\":")
 	g.P("if x.Data != nil {")
-	g.P("return jsonContentType")
+	g.P("return jsonContentType, true")
 	g.P("}")
 	g.P("case \"data\":")
 	g.P("switch v := x.Data.(type) {")
 	for _, o := range m.Oneofs {
 		for _, f := range o.Fields {
 			g.P("case *", f.GoIdent.GoName, ":")
-			g.P("return JQObject{v.", f.GoName, ", e}")
+			g.P("return v.", f.GoName, ", true")
 		}
 	}
 	g.P("}")
@@ -378,7 +378,7 @@ func genEventMember(g *protogen.GeneratedFile, m *protogen.Message) {
 		genMemberCase(g, f)
 	}
 	g.P("}")
-	g.P("return nil")
+	g.P("return nil, true")
 	g.P("}")
 	g.P()
 }
@@ -389,24 +389,41 @@ func genMemberCase(g *protogen.GeneratedFile, f *protogen.Field) {
 		g.P("if len(x.", f.GoName, ") > 0 {")
 		g.P("l := make([]any, len(x.", f.GoName, "))")
 		g.P("for i, v := range x.", f.GoName, " {")
-		g.P("l[i] = ", memberExpr(g, f, "v"))
+		g.P("var ok bool")
+		g.P("if l[i], ok = ", memberExpr(f, "v"), "; !ok {")
+		g.P("return nil, false")
 		g.P("}")
-		g.P("return l")
+		g.P("}")
+		g.P("return l, true")
 		g.P("}")
 		return
 	}
 	v := "x." + f.GoName
 	g.P("if ", isSet(f, v), " {")
-	g.P("return ", memberExpr(g, f, v))
+	g.P("return ", memberExpr(f, v))
 	g.P("}")
 }
 
-// memberExpr is valueExpr with sub-messages left lazy.
-func memberExpr(g *protogen.GeneratedFile, f *protogen.Field, v string) string {
-	if f.Desc.Kind() == protoreflect.MessageKind && f.Message.Desc.FullName() != timestampName {
-		return "JQObject{" + v + ", e}"
+// memberExpr is a member's (value, ok): valueExpr's conversions, with
+// sub-messages left as they are.
+func memberExpr(f *protogen.Field, v string) string {
+	switch f.Desc.Kind() {
+	case protoreflect.StringKind:
+		return "jqString(" + v + ")"
+	case protoreflect.BoolKind:
+		return v + ", true"
+	case protoreflect.Int32Kind, protoreflect.Int64Kind, protoreflect.Sint32Kind, protoreflect.Sint64Kind:
+		return "jqInteger(int64(" + v + "))"
+	case protoreflect.EnumKind:
+		return "jqEnum(jsonNames" + f.Enum.GoIdent.GoName + "[:], int32(" + v + "))"
+	case protoreflect.MessageKind:
+		if f.Message.Desc.FullName() == timestampName {
+			return "jqTimestamp(" + v + ")"
+		}
+		return v + ", true"
+	default:
+		panic(fmt.Sprintf("protoc-gen-dray-json: field %s: unsupported kind %v", f.Desc.FullName(), f.Desc.Kind()))
 	}
-	return valueExpr(g, f, v)
 }
 
 // --- decoder ---------------------------------------------------------------
