@@ -217,13 +217,10 @@ func appendMarshaledRaw(b, raw []byte) []byte {
 	if len(raw) == 0 {
 		return append(b, "null"...)
 	}
-	for _, c := range raw {
-		// 0xE2 starts the UTF-8 of U+2028 and U+2029.
-		if c == '<' || c == '>' || c == '&' || c == 0xE2 {
-			if m, err := json.Marshal(json.RawMessage(raw)); err == nil {
-				return append(b, m...)
-			}
-			break
+	// 0xE2 starts the UTF-8 of U+2028 and U+2029.
+	if containsAnyByte(raw, '<', '>', '&', 0xE2) {
+		if m, err := json.Marshal(json.RawMessage(raw)); err == nil {
+			return append(b, m...)
 		}
 	}
 	return append(b, raw...)

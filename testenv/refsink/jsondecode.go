@@ -49,7 +49,19 @@ func compactJSON(dst, src []byte) ([]byte, error) {
 // would leave as it is (no whitespace byte at all, so none outside
 // strings); valid says b was read as one JSON value already.
 func isCompactJSON(b []byte, valid bool) bool {
-	return !bytes.ContainsAny(b, " \t\r\n") && (valid || jsontext.Value(b).IsValid(compactOptions...))
+	return !containsAnyByte(b, ' ', '\n', '\t', '\r') && (valid || jsontext.Value(b).IsValid(compactOptions...))
+}
+
+// containsAnyByte reports whether b holds any of cs: one vectorised
+// bytes.IndexByte per byte value, several times faster than
+// bytes.ContainsAny's byte-by-byte loop on bodies of a few hundred bytes.
+func containsAnyByte(b []byte, cs ...byte) bool {
+	for _, c := range cs {
+		if bytes.IndexByte(b, c) >= 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // decoders recycles jsontext decoders (each holds its state machine).

@@ -15,8 +15,8 @@ import (
 // checkScalar, as in the map; only objects and arrays are walked here.
 
 // validateBody checks body (compact JSON) against r. ok is false when the
-// body is not an object, repeats a member name, is not valid JSON, or r
-// has a cross-field check: the caller then decodes it and validates the
+// body is not an object, repeats a member the schema reads, is not valid
+// JSON, or r has a cross-field check: the caller then decodes it and validates the
 // map, which decides (and words any error) as it always did. eventID is a
 // top-level string "eventId" member.
 func (r *resource) validateBody(body []byte) (probs []problem, eventID string, ok bool) {
@@ -25,7 +25,8 @@ func (r *resource) validateBody(body []byte) (probs []problem, eventID string, o
 	}
 	dec := decoders.Get().(*jsontext.Decoder)
 	defer decoders.Put(dec)
-	dec.Reset(bytes.NewBuffer(body)) // strict: a repeated name is an error
+	// Repeated names are found by validateTokens where they matter.
+	dec.Reset(bytes.NewBuffer(body), jsontext.AllowDuplicateNames(true))
 	if err := validateTokens(dec, r.fields, "", &probs, &eventID); err != nil {
 		return nil, "", false
 	}
@@ -45,7 +46,9 @@ func validateTokens(dec *jsontext.Decoder, fields []field, ptr string, out *[]pr
 	if _, err := dec.ReadToken(); err != nil { // {
 		return err
 	}
+	var seen uint64     // bit i: fields[i] is there
 	var present uint64  // bit i: fields[i] is there and not null
+	var seenID bool     // an "eventId" member is there
 	var found []problem // in member order; spans[i] are those of fields[i]
 	var spans [64][2]int32
 	for dec.PeekKind() == '"' {
@@ -57,6 +60,20 @@ func validateTokens(dec *jsontext.Decoder, fields []field, ptr string, out *[]pr
 		i := fieldIndex(fields, name)
 		k := dec.PeekKind()
 		wantID := k == '"' && eventID != nil && name == "eventId"
+		// A repeated member the map would see (the last one wins there):
+		// the map decides.
+		if i >= 0 {
+			if seen&(1<<i) != 0 {
+				return errRepeatedMember
+			}
+			seen |= 1 << i
+		}
+		if eventID != nil && name == "eventId" {
+			if seenID {
+				return errRepeatedMember
+			}
+			seenID = true
+		}
 		start := len(found)
 		switch {
 		case i < 0 && !wantID:
@@ -165,4 +182,7 @@ func fieldIndex(fields []field, name string) int {
 	return -1
 }
 
-var errTooManyFields = fmt.Errorf("schema of more than 64 fields")
+var (
+	errTooManyFields  = fmt.Errorf("schema of more than 64 fields")
+	errRepeatedMember = fmt.Errorf("a member is repeated")
+)
