@@ -366,7 +366,7 @@ func (s *Sink) send(ctx context.Context, req *Request) (*Result, error) {
 		}
 		return res, err
 	}
-	body, rerr := io.ReadAll(io.LimitReader(resp.Body, int64(s.cfg.MaxResponseBytes)))
+	body, rerr := readBody(resp, int64(s.cfg.MaxResponseBytes))
 	_ = resp.Body.Close()
 	res := &Result{
 		Outcome:    Classify(resp.StatusCode),
@@ -420,3 +420,15 @@ func (s *Sink) Stats() Stats {
 
 // Close releases idle connections.
 func (s *Sink) Close() { s.client.CloseIdleConnections() }
+
+// readBody reads at most limit bytes of a response body, into a buffer of
+// its announced length when it has one (a batch answer is tens of KB:
+// io.ReadAll would grow and copy it a dozen times).
+func readBody(resp *http.Response, limit int64) ([]byte, error) {
+	if n := resp.ContentLength; n > 0 && n <= limit {
+		buf := make([]byte, n) // net/http ends the body after n bytes
+		_, err := io.ReadFull(resp.Body, buf)
+		return buf, err
+	}
+	return io.ReadAll(io.LimitReader(resp.Body, limit))
+}

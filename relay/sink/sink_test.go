@@ -78,6 +78,10 @@ func TestDo(t *testing.T) {
 		case "/base/big":
 			w.WriteHeader(422)
 			_, _ = w.Write(bytes.Repeat([]byte("x"), 10000))
+		case "/base/big-length":
+			w.Header().Set("Content-Length", "10000")
+			w.WriteHeader(422)
+			_, _ = w.Write(bytes.Repeat([]byte("y"), 10000))
 		case "/base/redirect":
 			http.Redirect(w, r, "http://127.0.0.1:1/elsewhere", http.StatusFound)
 		}
@@ -106,11 +110,14 @@ func TestDo(t *testing.T) {
 	if res := s.Do(ctx, post("/big")); res.Outcome != Dead || len(res.Body) != 1024 {
 		t.Errorf("a 10000-byte body read %d bytes; want the 1024 cap", len(res.Body))
 	}
+	if res := s.Do(ctx, post("/big-length")); res.Outcome != Dead || len(res.Body) != 1024 {
+		t.Errorf("a 10000-byte body with its length read %d bytes; want the 1024 cap", len(res.Body))
+	}
 	if res := s.Do(ctx, post("/redirect")); res.Outcome != Dead || res.Status != 302 {
 		t.Errorf("redirect: %+v; want the 302 itself, dead", res)
 	}
 	st := s.Stats()
-	if st.Requests != 6 || st.Done != 1 || st.Duplicate != 1 || st.Retry != 1 || st.Dead != 3 {
+	if st.Requests != 7 || st.Done != 1 || st.Duplicate != 1 || st.Retry != 1 || st.Dead != 4 {
 		t.Errorf("stats %+v", st)
 	}
 }
