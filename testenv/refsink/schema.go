@@ -42,27 +42,66 @@ type field struct {
 	t        ftype
 	required bool
 	enum     []string
-	pattern  *regexp.Regexp
+	pattern  codePattern
 	what     string // what the pattern means, for the message
 	fields   []field
 	min      int
 }
 
 var (
-	reUnit     = regexp.MustCompile(`^[A-Z0-9]{1,3}$`)
-	reSCAC     = regexp.MustCompile(`^[A-Z]{2,4}$`)
-	reCurrency = regexp.MustCompile(`^[A-Z]{3}$`)
-	reCountry  = regexp.MustCompile(`^[A-Z]{2}$`)
-	reDecimal  = regexp.MustCompile(`^[+-]?[0-9]+(\.[0-9]+)?$`)
+	codeUnit     = codePattern{min: 1, max: 3, digits: true} // ^[A-Z0-9]{1,3}$
+	codeSCAC     = codePattern{min: 2, max: 4}               // ^[A-Z]{2,4}$
+	codeCurrency = codePattern{min: 3, max: 3}               // ^[A-Z]{3}$
+	codeCountry  = codePattern{min: 2, max: 2}               // ^[A-Z]{2}$
 	// A timestamp that would be RFC 3339 but for its missing zone.
 	reZoneless = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?$`)
 )
 
+// codePattern is a code of min to max capital letters (and digits, if
+// digits), as the regular expression ^[A-Z]{min,max}$ or ^[A-Z0-9]{min,max}$
+// (checked by hand: a regexp cost more than the rest of a field's check).
+type codePattern struct {
+	min, max int
+	digits   bool
+}
+
+func (p codePattern) match(s string) bool {
+	if len(s) < p.min || len(s) > p.max {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; (c < 'A' || c > 'Z') && (!p.digits || c < '0' || c > '9') {
+			return false
+		}
+	}
+	return true
+}
+
+// isDecimal reports whether s is a decimal number as ^[+-]?[0-9]+(\.[0-9]+)?$
+// matches it.
+func isDecimal(s string) bool {
+	if s != "" && (s[0] == '+' || s[0] == '-') {
+		s = s[1:]
+	}
+	intPart, frac, dot := strings.Cut(s, ".")
+	return allDigits(intPart) && (!dot || allDigits(frac))
+}
+
+// allDigits reports whether s is one or more ASCII digits.
+func allDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return s != ""
+}
+
 func req(name string, t ftype) field { return field{name: name, t: t, required: true} }
 func opt(name string, t ftype) field { return field{name: name, t: t} }
 
-func code(name string, required bool, re *regexp.Regexp, what string) field {
-	return field{name: name, t: tCode, required: required, pattern: re, what: what}
+func code(name string, required bool, p codePattern, what string) field {
+	return field{name: name, t: tCode, required: required, pattern: p, what: what}
 }
 
 func enum(name string, required bool, values ...string) field {
@@ -161,7 +200,7 @@ func checkScalar(v scalar, f *field, ptr string, out *[]problem) {
 			} else {
 				bad("wrong_type", "want a decimal string")
 			}
-		case !reDecimal.MatchString(str):
+		case !isDecimal(str):
 			bad("invalid_decimal", "%q is not a decimal number", str)
 		}
 	case tTime:
@@ -194,7 +233,7 @@ func checkScalar(v scalar, f *field, ptr string, out *[]problem) {
 	case tCode:
 		if !isStr {
 			bad("wrong_type", "want a string")
-		} else if !f.pattern.MatchString(str) {
+		} else if !f.pattern.match(str) {
 			bad("invalid_code", "%q is not %s", str, f.what)
 		}
 	case tEnum:
@@ -230,7 +269,7 @@ func validateArray(a []any, f *field, ptr string, out *[]problem) {
 // decimalOf parses a decimal string exactly (ok false if it is not one).
 func decimalOf(v any) (*big.Rat, bool) {
 	s, ok := v.(string)
-	if !ok || !reDecimal.MatchString(s) {
+	if !ok || !isDecimal(s) {
 		return nil, false
 	}
 	return new(big.Rat).SetString(strings.TrimPrefix(s, "+"))
