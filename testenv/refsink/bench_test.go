@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/signal"
 	"sync"
@@ -15,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/draylink/dray/testenv/refsink"
 )
 
 // peerEnv makes the test binary a no-op HTTP server (the raw-limit peer of
@@ -219,4 +222,44 @@ func odataBatch(buf *bytes.Buffer, round, n int64, batch int) []byte {
 
 func cpuTime(r syscall.Rusage) int64 {
 	return r.Utime.Nano() + r.Stime.Nano()
+}
+
+// BenchmarkHandler serves what BenchmarkGoodsMovement sends in-process,
+// through Server.Handler (no HTTP, no separate process; the ledger is still
+// fsynced), to profile the sink's own work:
+//
+//	go test ./testenv/refsink/ -run '^$' -bench Handler -benchtime 400x -cpuprofile cpu.out
+func BenchmarkHandler(b *testing.B) {
+	srv, err := refsink.NewServer(refsink.Config{Kind: refsink.KindERP, DataDir: b.TempDir()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = srv.Close() })
+	h := srv.Handler()
+	serve := func(b *testing.B, path string, body []byte, want int, headers ...string) {
+		req := httptest.NewRequest(http.MethodPost, path, bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		for i := 0; i+1 < len(headers); i += 2 {
+			req.Header.Set(headers[i], headers[i+1])
+		}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		if w.Code != want {
+			b.Fatalf("status %d: %s", w.Code, w.Body.Bytes())
+		}
+	}
+	round := benchRound.Add(1)
+	b.Run("odata100", func(b *testing.B) {
+		var buf bytes.Buffer
+		for n := int64(0); b.Loop(); n++ {
+			buf.Reset()
+			serve(b, "/erp/v1/batch", odataBatch(&buf, round, n, 100), http.StatusOK)
+		}
+	})
+	b.Run("single", func(b *testing.B) {
+		for n := 0; b.Loop(); n++ {
+			serve(b, "/erp/v1/goods-movements", []byte(gm(n%1000)), http.StatusCreated,
+				"Idempotency-Key", fmt.Sprintf("h%d-%d", round, n), "Dray-Site", "MEM1")
+		}
+	})
 }
