@@ -1,7 +1,9 @@
 package route
 
 import (
+	"net/url"
 	"strconv"
+	"strings"
 
 	"github.com/itchyny/gojq"
 
@@ -342,10 +344,24 @@ func fastTerm(t *gojq.Term, sc fastScope) (fastOne, bool) {
 		}
 		base = constant(-i)
 	case gojq.TermTypeString:
-		if t.Str == nil || t.Str.Queries != nil {
-			return nil, false // interpolation
+		str, ok := fastString(t.Str, nil, sc)
+		if !ok {
+			return nil, false
 		}
-		base = constant(t.Str.Str)
+		base = str
+	case gojq.TermTypeFormat:
+		if t.Format != "@uri" {
+			return nil, false
+		}
+		if t.Str == nil { // @uri: the input, escaped
+			base = func(in any, _ []any) (any, bool) { return uriEscape(in) }
+			break
+		}
+		str, ok := fastString(t.Str, uriEscape, sc) // @uri "…\(x)…": each x escaped
+		if !ok {
+			return nil, false
+		}
+		base = str
 	case gojq.TermTypeObject:
 		obj, ok := fastObject(t.Object, sc)
 		if !ok {
@@ -448,6 +464,63 @@ func fastIf(e *gojq.If, sc fastScope) (fastOne, bool) {
 		}
 		return otherwise(in, vars)
 	}, true
+}
+
+// fastString compiles a string literal, with interpolations whose values
+// are strings (jq's tostring of anything else is JSON: left to gojq), each
+// passed through format when there is one (@uri "…").
+func fastString(str *gojq.String, format func(any) (any, bool), sc fastScope) (fastOne, bool) {
+	if str == nil {
+		return nil, false
+	}
+	if str.Queries == nil {
+		return constant(str.Str), true
+	}
+	parts := make([]fastOne, len(str.Queries))
+	for i, q := range str.Queries {
+		one, ok := fastQuery(q, sc)
+		if !ok {
+			return nil, false
+		}
+		// gojq formats the pieces that are not string terms (the literal
+		// text, and \("…"), are not escaped).
+		if format != nil && (q.Term == nil || q.Term.Str == nil) {
+			inner := one
+			one = func(in any, vars []any) (any, bool) {
+				v, ok := inner(in, vars)
+				if !ok {
+					return nil, false
+				}
+				return format(v)
+			}
+		}
+		parts[i] = one
+	}
+	return func(in any, vars []any) (any, bool) {
+		var b strings.Builder
+		for _, p := range parts {
+			v, ok := p(in, vars)
+			if !ok {
+				return nil, false
+			}
+			s, isStr := v.(string)
+			if !isStr {
+				return nil, false
+			}
+			b.WriteString(s)
+		}
+		return b.String(), true
+	}, true
+}
+
+// uriEscape is gojq's @uri of a string: query escaping with %20 for
+// spaces (other values are tostring'd first: left to gojq).
+func uriEscape(v any) (any, bool) {
+	s, ok := v.(string)
+	if !ok {
+		return nil, false
+	}
+	return strings.ReplaceAll(url.QueryEscape(s), "+", "%20"), true
 }
 
 // intLiteral is the value of an integer literal term without suffixes.
@@ -578,7 +651,7 @@ func fastObject(o *gojq.Object, sc fastScope) (fastOne, bool) {
 		return m, true
 	}
 	for _, kv := range o.KeyVals {
-		if kv.Val == nil || kv.Val.Term == nil || len(kv.Val.Term.SuffixList) > 0 || !isLiteral(kv.Val.Term.Type) {
+		if kv.Val == nil || !isLiteral(kv.Val.Term) {
 			return build, true
 		}
 	}
@@ -586,10 +659,17 @@ func fastObject(o *gojq.Object, sc fastScope) (fastOne, bool) {
 	return constant(v), true
 }
 
-func isLiteral(t gojq.TermType) bool {
-	switch t {
-	case gojq.TermTypeNull, gojq.TermTypeTrue, gojq.TermTypeFalse, gojq.TermTypeNumber, gojq.TermTypeString:
+// isLiteral reports whether a term is a constant scalar (a string without
+// interpolation).
+func isLiteral(t *gojq.Term) bool {
+	if t == nil || len(t.SuffixList) > 0 {
+		return false
+	}
+	switch t.Type {
+	case gojq.TermTypeNull, gojq.TermTypeTrue, gojq.TermTypeFalse, gojq.TermTypeNumber:
 		return true
+	case gojq.TermTypeString:
+		return t.Str != nil && t.Str.Queries == nil
 	}
 	return false
 }

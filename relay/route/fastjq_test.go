@@ -48,12 +48,14 @@ var fastCorpus = []string{
 	`.nope // .also // "default"`, `false // null`, `(.data | .lines) // []`, `[(.data.lines // [])[] | .lineNo]`,
 	`[.[]]`, `[.data.lines[] as $l | $l.lineNo]`, `{x: .data.lines[0].item.sku}[.pick]`, `[.a] | .[0]`, `-3`,
 	`[.data.lines[] | .lineNo as $n | .item as $i | {n: $n, sku: $i.sku}]`, `[(.data.lines[], .data.lines[]) | .lineNo]`,
+	`"/tms/v1/shipments/\(.data.shipmentId | @uri)/milestones"`, `@uri "/x/\(.id)/\("a b")/\(.siteid)"`, `"a\(.id)b\(.type)c"`,
+	`.subject | @uri`, `"\(.data)"`, `{path: "/s/\(.data.shipment.shipmentId // "none" | @uri)"}`, `{a: "x\(.id)", b: "c"}`,
 }
 
 // slowCorpus are expressions the fast form must leave to gojq.
 var slowCorpus = []string{
-	`.a?`, `.[1:2]`, `.a | length`, `"\(.id)"`, `@uri "\(.id)"`, `.a + 1`, `.a == "x"`, `1.5`, `100000000000000000000000`,
-	`{(.k): 1}`, `{$__loc__}`, `$ENV`, `. as [$a] | $a`, `.a, .b`, `.a[]`, `try .a catch "x"`, `def f: .; f`, `not`, `-.a`,
+	`.a?`, `.[1:2]`, `.a | length`, `.a + 1`, `.a == "x"`, `1.5`, `100000000000000000000000`,
+	`{(.k): 1}`, `{$__loc__}`, `$ENV`, `@html "x\(.a)"`, `@base64`, `"\(1.5)"`, `. as [$a] | $a`, `.a, .b`, `.a[]`, `try .a catch "x"`, `def f: .; f`, `not`, `-.a`,
 	`.a[]?`, `reduce .[] as $x (0; . + $x)`, `{a: (.b, .c)}`, `-.a`, `-1.5`, `[-0]`, `.a as $x | $x[]`,
 }
 
