@@ -469,8 +469,12 @@ func (p *pipeline) sendBatch(pending []*item) {
 				retryAfter = max(retryAfter, res.RetryAfter)
 				continue
 			}
+			reason := "" // a dead letter's only: not formatted for every delivery
+			if !o.Finished() {
+				reason = fmt.Sprintf("HTTP %d (batch item %d)", results[i].Status, i)
+			}
 			ir := &sink.Result{Outcome: o, Status: results[i].Status, Body: results[i].Detail}
-			if !p.finishAs(it, o, it.req, ir, fmt.Sprintf("HTTP %d (batch item %d)", results[i].Status, i)) {
+			if !p.finishAs(it, o, it.req, ir, reason) {
 				return
 			}
 		}
