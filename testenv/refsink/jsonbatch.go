@@ -145,7 +145,7 @@ func readSubRequestsFast(raw []byte) (subs []subRequest, ok bool) {
 	}
 	rd := newSubReader(raw)
 	for dec.PeekKind() == '{' {
-		sr, ok := readSubRequest(dec, raw, rd)
+		sr, ok := readSubRequest(dec, rd)
 		if !ok {
 			return nil, false
 		}
@@ -165,10 +165,9 @@ func readSubRequestsFast(raw []byte) (subs []subRequest, ok bool) {
 // subRequestMembers are jsonSubRequest's member names.
 var subRequestMembers = [...]string{"id", "route", "method", "url", "path", "headers", "body"}
 
-// readSubRequest reads one sub-request object; its body is a slice of raw.
-// Header names, methods and URLs, the same in most items, are shared
-// through rd.
-func readSubRequest(dec *jsontext.Decoder, raw []byte, rd *subReader) (sr subRequest, ok bool) {
+// readSubRequest reads one sub-request object; its strings and body are
+// slices of the batch's (rd).
+func readSubRequest(dec *jsontext.Decoder, rd *subReader) (sr subRequest, ok bool) {
 	if _, err := dec.ReadToken(); err != nil {
 		return sr, false
 	}
@@ -185,9 +184,9 @@ func readSubRequest(dec *jsontext.Decoder, raw []byte, rd *subReader) (sr subReq
 		seen[m] = true
 		switch subRequestMembers[m] {
 		case "id":
-			sr.id, ok = readString(dec)
+			sr.id, ok = rd.read(dec)
 		case "route":
-			_, ok = readString(dec)
+			_, ok = rd.read(dec)
 		case "method":
 			sr.method, ok = rd.read(dec)
 		case "url":
@@ -201,7 +200,7 @@ func readSubRequest(dec *jsontext.Decoder, raw []byte, rd *subReader) (sr subReq
 			ok = err == nil && v.Kind() != 'n'
 			if ok {
 				end := int(dec.InputOffset())
-				sr.body = raw[end-len(v) : end : end]
+				sr.body = rd.raw[end-len(v) : end : end]
 			}
 		}
 		if !ok {
@@ -212,21 +211,15 @@ func readSubRequest(dec *jsontext.Decoder, raw []byte, rd *subReader) (sr subReq
 	return sr, err == nil && tok.Kind() == '}'
 }
 
-// readString reads a JSON string (not null).
-func readString(dec *jsontext.Decoder) (string, bool) {
-	tok, err := dec.ReadToken()
-	if err != nil || tok.Kind() != '"' {
-		return "", false
-	}
-	return tok.String(), true
-}
-
 // subReader is what the sub-requests of one batch share while they are
-// read: one string per distinct text among the strings that repeat (header
-// names and their canonical forms, methods, URLs; each map holds at most
-// maxInterned) and the storage of their header fields.
+// read: the body as one string, whose substrings are the strings without
+// escapes (header names and values, ids, methods, URLs: no allocation
+// each), the canonical forms of header names (at most maxInterned), and
+// the storage of the header fields.
 type subReader struct {
-	texts, canon map[string]string
+	raw   []byte
+	text  string // string(raw)
+	canon map[string]string
 	// fields holds the header fields of all the sub-requests (each has a
 	// slice of it): one allocation per batch, not per item.
 	fields []headerField
@@ -236,7 +229,7 @@ const maxInterned = 256
 
 func newSubReader(raw []byte) *subReader {
 	// About one header field per 64 bytes of a relay batch.
-	return &subReader{texts: map[string]string{}, canon: map[string]string{}, fields: make([]headerField, 0, len(raw)/64)}
+	return &subReader{raw: raw, text: string(raw), canon: map[string]string{}, fields: make([]headerField, 0, len(raw)/64)}
 }
 
 // read reads a JSON string (not null).
@@ -245,20 +238,12 @@ func (rd *subReader) read(dec *jsontext.Decoder) (string, bool) {
 	if err != nil || v.Kind() != '"' {
 		return "", false
 	}
-	text := v[1 : len(v)-1]
-	if bytes.IndexByte(text, '\\') >= 0 {
-		if text, err = jsontext.AppendUnquote(nil, v); err != nil {
-			return "", false
-		}
+	if bytes.IndexByte(v, '\\') >= 0 {
+		u, err := jsontext.AppendUnquote(nil, v)
+		return string(u), err == nil
 	}
-	if s, ok := rd.texts[string(text)]; ok {
-		return s, true
-	}
-	s := string(text)
-	if len(rd.texts) < maxInterned {
-		rd.texts[s] = s
-	}
-	return s, true
+	end := int(dec.InputOffset())
+	return rd.text[end-len(v)+1 : end-1], true
 }
 
 // canonical is textproto.CanonicalMIMEHeaderKey(name), shared.
@@ -281,7 +266,7 @@ func readHeaderFields(dec *jsontext.Decoder, rd *subReader) ([]headerField, bool
 	start := len(rd.fields)
 	for dec.PeekKind() == '"' {
 		name, _ := rd.read(dec)
-		value, ok := readString(dec)
+		value, ok := rd.read(dec)
 		if !ok {
 			return nil, false
 		}

@@ -162,9 +162,13 @@ func (s *store) countLocked(rec *Record) {
 		st.Resources[rec.Resource] = c
 	}
 	if rec.Site != "" {
-		c := st.Sites[rec.Site]
+		site := rec.Site
+		c, ok := st.Sites[site]
+		if !ok {
+			site = strings.Clone(site) // a map key outlives the request
+		}
 		c.add(rec.Outcome)
-		st.Sites[rec.Site] = c
+		st.Sites[site] = c
 	}
 	if rec.ResponseDropped {
 		st.ResponsesDropped++
@@ -293,8 +297,13 @@ func (s *store) apply(items []*item, dropped bool) ([]result, error) {
 				rec.Response = body
 				s.index[k] = idemEntry{fp: fp, seq: rec.Seq}
 				if pk := it.meta.partitionKey; pk != "" {
-					s.partitions[pk]++
-					rec.PartitionSeq = s.partitions[pk]
+					n, ok := s.partitions[pk]
+					if !ok {
+						// A map key outlives the request: not a slice of its body.
+						pk = strings.Clone(pk)
+					}
+					s.partitions[pk] = n + 1
+					rec.PartitionSeq = n + 1
 				}
 				res.status, res.body, res.success = http.StatusCreated, body, true
 				res.location = it.path + "/" + doc
