@@ -92,9 +92,13 @@ func (s *Server) business(res *resource, m mode) http.HandlerFunc {
 			return
 		}
 
+		// From here the request will append to the ledger: concurrent ones
+		// share an fsync (see ledgerFile.arrive).
+		leave := s.st.led.arrive()
+		defer leave()
 		req := &request{r: r, res: res, id: r.PathValue("id"), mode: m, principal: principal}
 		items, whole := s.itemsOf(w, req)
-		results, err := s.st.apply(items, d.drop)
+		results, err := s.st.apply(items, d.drop, leave)
 		if err != nil {
 			s.log.Error("ledger append failed", "err", err)
 			writeProblem(w, http.StatusServiceUnavailable, ptLedgerFailed, "Ledger unavailable", "the request was not applied", r.URL.Path)

@@ -194,7 +194,8 @@
 // # Ledger
 //
 // data/ledger.jsonl holds one JSON object per line, appended, written and
-// fsynced (group commit: concurrent requests share an fsync) before any
+// fsynced (group commit: concurrent requests share an fsync, the commit
+// waiting at most 0.5 ms for requests already being read) before any
 // answer is sent, so what a client saw acknowledged survives SIGKILL. A
 // torn last line (a crash mid-write, never acknowledged) is cut off at
 // start; any other damage, or a gap in seq, refuses to start. A data

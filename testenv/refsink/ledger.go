@@ -10,7 +10,9 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"syscall"
+	"time"
 )
 
 // Files in the data directory.
@@ -49,6 +51,9 @@ type ledgerFile struct {
 	size    int64        // guarded by mu: committed file size
 	err     error        // guarded by mu: sticky write or sync error
 	closed  bool         // guarded by mu
+
+	arriving   atomic.Int64  // requests between arrive and leave
+	commitWait time.Duration // see arrive
 }
 
 // openLedger opens (or creates) the ledger in dir, replays every committed
@@ -107,12 +112,13 @@ func openLedger(dir string, restore func(rec *Record) error) (l *ledgerFile, tru
 	}
 	l = &ledgerFile{
 		w: w, r: r, lock: lock,
-		wake:    make(chan struct{}, 1),
-		stop:    make(chan struct{}),
-		done:    make(chan struct{}),
-		group:   newGroup(),
-		offsets: offsets,
-		size:    size,
+		wake:       make(chan struct{}, 1),
+		stop:       make(chan struct{}),
+		done:       make(chan struct{}),
+		group:      newGroup(),
+		offsets:    offsets,
+		size:       size,
+		commitWait: defaultCommitWait,
 	}
 	go l.flusher()
 	return l, truncated, nil
@@ -174,11 +180,56 @@ func (l *ledgerFile) append(line []byte) (*commitGroup, error) {
 	l.buf = append(l.buf, line...)
 	g := l.group
 	l.mu.Unlock()
+	l.poke()
+	return g, nil
+}
+
+// defaultCommitWait bounds how long the flusher holds a commit back for
+// requests that are about to append (see arrive): about one fsync here.
+const defaultCommitWait = 500 * time.Microsecond
+
+// arrive notes a request that is about to append records. Until leave is
+// called (after its last append, or when it will append nothing; calls
+// after the first do nothing) the flusher holds the next write and fsync
+// back, at most l.commitWait, so that concurrent requests share one fsync
+// instead of each paying for its own. A lone request is not delayed.
+func (l *ledgerFile) arrive() (leave func()) {
+	l.arriving.Add(1)
+	left := false
+	return func() {
+		if !left {
+			left = true
+			l.arriving.Add(-1)
+			l.poke()
+		}
+	}
+}
+
+// poke wakes the flusher.
+func (l *ledgerFile) poke() {
 	select {
 	case l.wake <- struct{}{}:
 	default:
 	}
-	return g, nil
+}
+
+// awaitArrivals waits until no request is about to append, at most
+// l.commitWait.
+func (l *ledgerFile) awaitArrivals() {
+	if l.arriving.Load() <= 0 {
+		return
+	}
+	t := time.NewTimer(l.commitWait)
+	defer t.Stop()
+	for l.arriving.Load() > 0 {
+		select {
+		case <-l.wake: // an append or a leave
+		case <-t.C:
+			return
+		case <-l.stop:
+			return
+		}
+	}
 }
 
 // failed returns the sticky error, if any.
@@ -196,6 +247,7 @@ func (l *ledgerFile) flusher() {
 		stopping := false
 		select {
 		case <-l.wake:
+			l.awaitArrivals()
 		case <-l.stop:
 			stopping = true
 		}

@@ -5,6 +5,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestLedgerWriteFailureIsSticky: once a write fails nothing is answered as
@@ -47,5 +48,57 @@ func TestLedgerWriteFailureIsSticky(t *testing.T) {
 	res.Body.Close()
 	if res.StatusCode != http.StatusServiceUnavailable {
 		t.Errorf("healthz %d; want 503", res.StatusCode)
+	}
+}
+
+// TestLedgerCommitWaitsForArrivals: records appended while a request is
+// about to append share its commit; its leave releases the commit, and a
+// second leave changes nothing.
+func TestLedgerCommitWaitsForArrivals(t *testing.T) {
+	l, _, err := openLedger(t.TempDir(), func(*Record) error { return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.close()
+	l.commitWait = time.Hour // only the leave may release the commit
+	leave := l.arrive()
+	ga, err := l.append([]byte(`{"seq":1}` + "\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	gb, err := l.append([]byte(`{"seq":2}` + "\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ga != gb {
+		t.Fatal("records appended while a request was arriving went to different commits")
+	}
+	select {
+	case <-ga.done:
+		t.Fatal("committed while a request was still arriving")
+	default:
+	}
+	leave()
+	leave()
+	select {
+	case <-ga.done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the commit was not released by the leave")
+	}
+	if ga.err != nil || l.committed() != 2 {
+		t.Fatalf("commit: %v, %d records committed; want 2", ga.err, l.committed())
+	}
+	if n := l.arriving.Load(); n != 0 {
+		t.Errorf("%d arriving after one arrive and two leaves", n)
+	}
+	// A lone append is committed without a leave to wait for.
+	g, err := l.append([]byte(`{"seq":3}` + "\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-g.done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("a lone append was not committed")
 	}
 }

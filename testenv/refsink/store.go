@@ -222,10 +222,12 @@ func seqOfDocument(r *resource, doc string) (uint64, bool) {
 }
 
 // apply records every item in one go (a batch is one ledger append) and
-// returns once they are durable. dropped marks the records whose response
+// returns once they are durable; appended is called once its records are
+// appended (before the wait for the fsync), or on failure. dropped marks the records whose response
 // the drop fault will eat (set by the caller when it will drop). An error
 // means the ledger failed or is closed: nothing may be answered as applied.
-func (s *store) apply(items []*item, dropped bool) ([]result, error) {
+func (s *store) apply(items []*item, dropped bool, appended func()) ([]result, error) {
+	defer appended()
 	now := s.now().UTC()
 	results := make([]result, len(items))
 	recs := make([]Record, len(items))
@@ -319,6 +321,7 @@ func (s *store) apply(items []*item, dropped bool) ([]result, error) {
 		s.nextSeq++
 	}
 	s.mu.Unlock()
+	appended()
 
 	// Groups commit in order, so the last one covers every record above,
 	// and every original a duplicate refers to (appended earlier).
