@@ -19,10 +19,10 @@ func appendRecord(b []byte, rec *Record, ts *timeStamps) []byte {
 	b = strconv.AppendUint(b, rec.Seq, 10)
 	b = append(b, `,"time":`...)
 	b = ts.append(b, rec.Time)
-	b = appendStr(b, "kind", string(rec.Kind), false)
-	b = appendStr(b, "resource", rec.Resource, false)
+	b = appendPlain(b, "kind", string(rec.Kind), false)
+	b = appendPlain(b, "resource", rec.Resource, false)
 	b = appendStr(b, "path", rec.Path, false)
-	b = appendStr(b, "format", rec.Format, false)
+	b = appendPlain(b, "format", rec.Format, false)
 	if rec.Batch != 0 {
 		b = append(b, `,"batch":`...)
 		b = strconv.AppendUint(b, rec.Batch, 10)
@@ -31,7 +31,7 @@ func appendRecord(b []byte, rec *Record, ts *timeStamps) []byte {
 		b = append(b, `,"batchIndex":`...)
 		b = strconv.AppendInt(b, int64(rec.BatchIndex), 10)
 	}
-	b = appendStr(b, "outcome", string(rec.Outcome), false)
+	b = appendPlain(b, "outcome", string(rec.Outcome), false)
 	b = append(b, `,"status":`...)
 	b = strconv.AppendInt(b, int64(rec.Status), 10)
 	b = appendStr(b, "key", rec.Key, true)
@@ -50,12 +50,12 @@ func appendRecord(b []byte, rec *Record, ts *timeStamps) []byte {
 		b = strconv.AppendUint(b, rec.PartitionSeq, 10)
 	}
 	b = appendStr(b, "principal", rec.Principal, true)
-	b = appendStr(b, "bodySha256", rec.BodySHA256, true)
+	b = appendPlain(b, "bodySha256", rec.BodySHA256, true)
 	if rec.Original != 0 {
 		b = append(b, `,"original":`...)
 		b = strconv.AppendUint(b, rec.Original, 10)
 	}
-	b = appendStr(b, "documentId", rec.DocumentID, true)
+	b = appendPlain(b, "documentId", rec.DocumentID, true)
 	if rec.ResponseDropped {
 		b = append(b, `,"responseDropped":true`...)
 	}
@@ -96,6 +96,20 @@ func appendApplied(b []byte, a *appliedBody, ts *timeStamps) []byte {
 	b = append(b, `,"appliedAt":`...)
 	b = ts.append(b, a.AppliedAt)
 	return append(b, '}')
+}
+
+// appendPlain is appendStr for a value that needs no escaping, written by
+// the sink itself (names of kinds, resources, formats and outcomes; hex;
+// document ids).
+func appendPlain(b []byte, name, value string, omitEmpty bool) []byte {
+	if omitEmpty && value == "" {
+		return b
+	}
+	b = append(b, ',', '"')
+	b = append(b, name...)
+	b = append(b, '"', ':', '"')
+	b = append(b, value...)
+	return append(b, '"')
 }
 
 // appendStr appends `,"name":"value"`, or nothing if omitEmpty and value is

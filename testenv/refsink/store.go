@@ -146,36 +146,48 @@ func (s *store) restore(rec *Record) error {
 			s.partitions[rec.PartitionKey] = max(s.partitions[rec.PartitionKey], rec.PartitionSeq)
 		}
 	}
-	s.countLocked(rec)
+	s.countLocked(tallyOf(rec))
 	return nil
 }
 
+// tally is what the stats count of a record.
+type tally struct {
+	seq                     uint64
+	outcome                 Outcome
+	resource, site, eventID string
+	dropped                 bool
+}
+
+func tallyOf(rec *Record) tally {
+	return tally{seq: rec.Seq, outcome: rec.Outcome, resource: rec.Resource, site: rec.Site, eventID: rec.EventID, dropped: rec.ResponseDropped}
+}
+
 // countLocked adds a committed record to the stats.
-func (s *store) countLocked(rec *Record) {
+func (s *store) countLocked(rec tally) {
 	st := &s.stats
 	st.Records++
-	st.LastSeq = max(st.LastSeq, rec.Seq)
-	st.add(rec.Outcome)
-	if rec.Resource != "" {
-		c := st.Resources[rec.Resource]
-		c.add(rec.Outcome)
-		st.Resources[rec.Resource] = c
+	st.LastSeq = max(st.LastSeq, rec.seq)
+	st.add(rec.outcome)
+	if rec.resource != "" {
+		c := st.Resources[rec.resource]
+		c.add(rec.outcome)
+		st.Resources[rec.resource] = c
 	}
-	if rec.Site != "" {
-		site := rec.Site
+	if rec.site != "" {
+		site := rec.site
 		c, ok := st.Sites[site]
 		if !ok {
 			site = strings.Clone(site) // a map key outlives the request
 		}
-		c.add(rec.Outcome)
+		c.add(rec.outcome)
 		st.Sites[site] = c
 	}
-	if rec.ResponseDropped {
+	if rec.dropped {
 		st.ResponsesDropped++
 	}
-	if rec.Outcome == OutcomeApplied && rec.EventID != "" {
+	if rec.outcome == OutcomeApplied && rec.eventID != "" {
 		n := len(s.eventIDs)
-		s.eventIDs[hash128String(rec.EventID)] = struct{}{}
+		s.eventIDs[hash128String(rec.eventID)] = struct{}{}
 		if len(s.eventIDs) == n {
 			st.EventIDReapplied++
 		} else {
@@ -230,7 +242,7 @@ func (s *store) apply(items []*item, dropped bool, appended func()) ([]result, e
 	defer appended()
 	now := s.now().UTC()
 	results := make([]result, len(items))
-	recs := make([]Record, len(items))
+	tallies := make([]tally, len(items)) // counted once committed
 	replays := make([]uint64, len(items))
 	answers := make([]byte, 0, 192*len(items)) // the 201 bodies, one allocation
 	var stamps timeStamps
@@ -241,9 +253,9 @@ func (s *store) apply(items []*item, dropped bool, appended func()) ([]result, e
 	if len(items) > 1 || (len(items) == 1 && items[0].format != "json" && items[0].format != "cloudevents") {
 		batch = s.nextSeq
 	}
+	var rec Record // one at a time: encoded into the ledger, then tallied
 	for i, it := range items {
-		rec := &recs[i]
-		*rec = Record{
+		rec = Record{
 			Seq: s.nextSeq, Time: now, Kind: s.kind, Path: it.path, Format: it.format,
 			Key: it.key, EventID: it.meta.eventID, EventType: it.meta.eventType, EventTime: it.meta.eventTime,
 			Site: it.meta.site, CorrelationID: it.meta.correlationID, Traceparent: it.meta.traceparent,
@@ -312,12 +324,13 @@ func (s *store) apply(items []*item, dropped bool, appended func()) ([]result, e
 			}
 		}
 		rec.ResponseDropped = dropped && res.success
-		s.scratch = append(appendRecord(s.scratch[:0], rec, &stamps), '\n')
+		s.scratch = append(appendRecord(s.scratch[:0], &rec, &stamps), '\n')
 		var err error
 		if g, err = s.led.append(s.scratch); err != nil {
 			s.mu.Unlock()
 			return nil, err
 		}
+		tallies[i] = tallyOf(&rec)
 		s.nextSeq++
 	}
 	s.mu.Unlock()
@@ -344,8 +357,8 @@ func (s *store) apply(items []*item, dropped bool, appended func()) ([]result, e
 		results[i].location = orig.Path + "/" + orig.DocumentID
 	}
 	s.mu.Lock()
-	for i := range recs {
-		s.countLocked(&recs[i])
+	for _, t := range tallies {
+		s.countLocked(t)
 	}
 	s.mu.Unlock()
 	return results, nil
