@@ -47,9 +47,9 @@ func compactJSON(dst, src []byte) ([]byte, error) {
 
 // isCompactJSON reports whether b is one JSON value that json.Compact
 // would leave as it is (no whitespace byte at all, so none outside
-// strings); valid says b was read as one JSON value already.
+// strings); valid says b, if not empty, was read as one JSON value already.
 func isCompactJSON(b []byte, valid bool) bool {
-	return !containsAnyByte(b, ' ', '\n', '\t', '\r') && (valid || jsontext.Value(b).IsValid(compactOptions...))
+	return len(b) > 0 && !containsAnyByte(b, ' ', '\n', '\t', '\r') && (valid || jsontext.Value(b).IsValid(compactOptions...))
 }
 
 // containsAnyByte reports whether b holds any of cs: one vectorised

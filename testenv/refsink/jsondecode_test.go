@@ -198,3 +198,19 @@ func TestDocumentIDAsSprintf(t *testing.T) {
 		}
 	}
 }
+
+// TestFillEmptyBatchBody: a batch item without a body is refused with
+// json.Compact's words, as before the fast readers.
+func TestFillEmptyBatchBody(t *testing.T) {
+	s := &Server{cfg: Config{Kind: KindERP}}
+	res := resourceByName("goods-movements")
+	var want bytes.Buffer
+	wantErr := json.Compact(&want, nil)
+	for _, valid := range []bool{true, false} {
+		it := &item{format: formatJSON}
+		s.fill(it, res, "", nil, valid)
+		if it.status != http.StatusBadRequest || it.ptype != ptMalformed || wantErr == nil || it.detail != wantErr.Error() {
+			t.Errorf("valid=%v: %d %s %q; want 400 malformed-json %q", valid, it.status, it.ptype, it.detail, wantErr)
+		}
+	}
+}
