@@ -3,6 +3,7 @@ package refsink
 import (
 	"encoding/json"
 	"net/http"
+	"strconv"
 )
 
 // Problem types (RFC 9457 "type" members). They are URNs, not links: this is
@@ -66,6 +67,9 @@ func writeBody(w http.ResponseWriter, status int, contentType string, body []byt
 	h := w.Header()
 	h.Set("Content-Type", contentType)
 	h.Set("Cache-Control", "no-store")
+	// Said up front, a large answer (a batch's) is written as it is, not in
+	// chunks.
+	h.Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(status)
 	_, _ = w.Write(body) //nolint:gosec // JSON with an explicit content type, never HTML
 }
