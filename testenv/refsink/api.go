@@ -281,7 +281,7 @@ func (s *Server) readItems(w http.ResponseWriter, q *request) (items []*item, wh
 			return []*item{base}, true
 		}
 		base.key = key
-		s.fill(base, q.res, q.id, raw, false)
+		s.fill(base, q.res, q.id, raw, false, nil)
 		return []*item{base}, true
 	}
 	base.reject(http.StatusUnsupportedMediaType, ptMediaType, "Unsupported media type",
@@ -352,8 +352,9 @@ func first(vs ...string) string {
 
 // fill completes a single item from its body: plain JSON (it.format json)
 // or a CloudEvent in structured mode (cloudevents and batch items). valid
-// says raw was read as one JSON value already (a batch item).
-func (s *Server) fill(it *item, res *resource, id string, raw []byte, valid bool) {
+// says raw was read as one JSON value already (a batch item); pre, if not
+// nil, is what validating it against pre.res said.
+func (s *Server) fill(it *item, res *resource, id string, raw []byte, valid bool, pre *bodyCheck) {
 	body, err := raw, error(nil)
 	if !isCompactJSON(raw, valid) {
 		body, err = compactJSON(make([]byte, 0, len(raw)), raw)
@@ -374,7 +375,7 @@ func (s *Server) fill(it *item, res *resource, id string, raw []byte, valid bool
 	if res.name == "milestones" && it.meta.partitionKey == "" {
 		it.meta.partitionKey = "shipment/" + id
 	}
-	if probs, eventID, ok := res.validateBody(it.body); ok {
+	if probs, eventID, ok := pre.validate(res, it.body); ok {
 		if it.meta.eventID == "" {
 			it.meta.eventID = eventID
 		}
@@ -540,7 +541,7 @@ func (s *Server) ceBatchItems(q *request, base *item) ([]*item, bool) {
 	for i, el := range elems {
 		it := *base
 		it.body, it.key = nil, ""
-		s.fill(&it, q.res, q.id, el, true)
+		s.fill(&it, q.res, q.id, el, true, nil)
 		items[i] = &it
 	}
 	return items, false
@@ -612,7 +613,7 @@ func (s *Server) arrayBatchItems(q *request, base *item) ([]*item, bool) {
 				problem{fmt.Sprintf("/%d/body", i), "required", "body is required"})
 			continue
 		}
-		s.fill(&it, q.res, q.id, ai.Body, true)
+		s.fill(&it, q.res, q.id, ai.Body, true, nil)
 	}
 	return items, false
 }

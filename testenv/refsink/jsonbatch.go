@@ -43,6 +43,26 @@ type subRequest struct {
 	id, method, url, path string
 	headers               []headerField
 	body                  []byte
+	check                 *bodyCheck // the body validated as it was read, or nil
+}
+
+// bodyCheck is what res.validateBody says of a body, found while the
+// batch was read: a plain JSON body that follows its method, URL and
+// headers (as the relay writes them) is validated in the same pass, not
+// tokenised a second time.
+type bodyCheck struct {
+	res     *resource
+	probs   []problem
+	eventID string
+}
+
+// validate is res.validateBody(body), or what c found of it already (c
+// may be nil).
+func (c *bodyCheck) validate(res *resource, body []byte) (probs []problem, eventID string, ok bool) {
+	if c != nil && c.res == res {
+		return c.probs, c.eventID, true
+	}
+	return res.validateBody(body)
 }
 
 // headerField is one sub-request header; name is the raw name, canon its
@@ -88,10 +108,10 @@ func (h *subHeaders) Get(name string) string {
 
 // readSubRequests decodes a /v1/batch body: {"requests":[…]} or the relay's
 // default, a bare array of its rendered requests (q.arrayForm).
-func readSubRequests(q *request) ([]subRequest, error) {
+func (s *Server) readSubRequests(q *request) ([]subRequest, error) {
 	t := bytes.TrimLeft(q.raw, " \t\r\n")
 	q.arrayForm = len(t) > 0 && t[0] == '['
-	if subs, ok := readSubRequestsFast(q.raw); ok {
+	if subs, ok := readSubRequestsFast(q.raw, s.resolveURL); ok {
 		return subs, nil
 	}
 	var br jsonBatchRequest
@@ -122,7 +142,7 @@ func readSubRequests(q *request) ([]subRequest, error) {
 // let through to be checked here, where they matter: a repeated header
 // ends as decodeStrict's map ends (the last one wins), and a body is only
 // a value here (fill reads it).
-func readSubRequestsFast(raw []byte) (subs []subRequest, ok bool) {
+func readSubRequestsFast(raw []byte, resolve func(url string) (*resource, string)) (subs []subRequest, ok bool) {
 	dec := decoders.Get().(*jsontext.Decoder)
 	defer decoders.Put(dec)
 	dec.Reset(bytes.NewBuffer(raw), jsontext.AllowDuplicateNames(true))
@@ -144,6 +164,7 @@ func readSubRequestsFast(raw []byte) (subs []subRequest, ok bool) {
 		return nil, false
 	}
 	rd := newSubReader(raw)
+	rd.resolve = resolve
 	for dec.PeekKind() == '{' {
 		sr, ok := readSubRequest(dec, rd)
 		if !ok {
@@ -196,6 +217,10 @@ func readSubRequest(dec *jsontext.Decoder, rd *subReader) (sr subRequest, ok boo
 		case "headers":
 			sr.headers, ok = readHeaderFields(dec, rd)
 		case "body":
+			if res := rd.checkable(&sr); res != nil && dec.PeekKind() == '{' {
+				ok = rd.readChecked(dec, &sr, res)
+				break
+			}
 			v, err := dec.ReadValue()
 			ok = err == nil && v.Kind() != 'n'
 			if ok {
@@ -217,9 +242,10 @@ func readSubRequest(dec *jsontext.Decoder, rd *subReader) (sr subRequest, ok boo
 // each), the canonical forms of header names (at most maxInterned), and
 // the storage of the header fields.
 type subReader struct {
-	raw   []byte
-	text  string // string(raw)
-	canon map[string]string
+	resolve func(url string) (*resource, string) // Server.resolveURL
+	raw     []byte
+	text    string // string(raw)
+	canon   map[string]string
 	// fields holds the header fields of all the sub-requests (each has a
 	// slice of it): one allocation per batch, not per item.
 	fields []headerField
@@ -258,6 +284,41 @@ func (rd *subReader) canonical(name string) string {
 	return c
 }
 
+// checkable returns the resource a body about to be read will be
+// validated against as plain JSON, if what came before it says so: a POST
+// to a resource without cross-field checks, with a JSON Content-Type
+// (fillSub decides the same way).
+func (rd *subReader) checkable(sr *subRequest) *resource {
+	ct := ""
+	for _, f := range sr.headers {
+		if strings.EqualFold(f.name, "Content-Type") {
+			ct = f.value
+		}
+	}
+	if !strings.EqualFold(sr.method, http.MethodPost) || mediaType(ct) != contentTypeJSON {
+		return nil
+	}
+	res, _ := rd.resolve(first(sr.url, sr.path))
+	if res == nil || res.check != nil {
+		return nil
+	}
+	return res
+}
+
+// readChecked reads the body object dec is at and validates it against
+// res as validateBody does (same decoder options).
+func (rd *subReader) readChecked(dec *jsontext.Decoder, sr *subRequest, res *resource) bool {
+	start := int(dec.InputOffset()) // after the member name: ':', maybe spaces, then '{'
+	chk := &bodyCheck{res: res}
+	if validateTokens(dec, res.fields, "", &chk.probs, &chk.eventID) != nil {
+		return false
+	}
+	end := int(dec.InputOffset())
+	start += bytes.IndexByte(rd.raw[start:end], '{')
+	sr.body, sr.check = rd.raw[start:end:end], chk
+	return true
+}
+
 // readHeaderFields reads an object of string members.
 func readHeaderFields(dec *jsontext.Decoder, rd *subReader) ([]headerField, bool) {
 	if tok, err := dec.ReadToken(); err != nil || tok.Kind() != '{' {
@@ -280,7 +341,7 @@ func readHeaderFields(dec *jsontext.Decoder, rd *subReader) ([]headerField, bool
 // jsonBatchItems: each sub-request is a single POST to one resource, with
 // its own headers (Idempotency-Key, Content-Type, …) over the batch's.
 func (s *Server) jsonBatchItems(q *request, base *item) ([]*item, bool) {
-	subs, err := readSubRequests(q)
+	subs, err := s.readSubRequests(q)
 	if err != nil {
 		base.reject(http.StatusBadRequest, ptMalformed, "Malformed batch",
 			`want {"requests":[{"id","method","url","headers","body"}]} or [{"method","path","headers","body"}]: `+err.Error())
@@ -352,7 +413,7 @@ func (s *Server) fillSub(q *request, it *item, sr *subRequest, batch batchHeader
 		return
 	}
 	it.key = key
-	s.fill(it, res, id, sr.body, true)
+	s.fill(it, res, id, sr.body, true, sr.check)
 	it.format = formatJSONBatch
 }
 

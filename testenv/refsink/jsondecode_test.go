@@ -93,7 +93,7 @@ func TestReadSubRequestsFastMatchesDecodeStrict(t *testing.T) {
 		{"[{\"id\":\"\xff\",\"body\":{}}]", false},
 		{`{"requests":[{"body":{"a":1,"a":2}}]}`, true},
 	} {
-		got, ok := readSubRequestsFast([]byte(tc.in))
+		got, ok := readSubRequestsFast([]byte(tc.in), erpResolver)
 		if ok != tc.fast {
 			t.Errorf("%s: fast path took it: %v, want %v", tc.in, ok, tc.fast)
 		}
@@ -208,9 +208,47 @@ func TestFillEmptyBatchBody(t *testing.T) {
 	wantErr := json.Compact(&want, nil)
 	for _, valid := range []bool{true, false} {
 		it := &item{format: formatJSON}
-		s.fill(it, res, "", nil, valid)
+		s.fill(it, res, "", nil, valid, nil)
 		if it.status != http.StatusBadRequest || it.ptype != ptMalformed || wantErr == nil || it.detail != wantErr.Error() {
 			t.Errorf("valid=%v: %d %s %q; want 400 malformed-json %q", valid, it.status, it.ptype, it.detail, wantErr)
 		}
+	}
+}
+
+// erpResolver resolves sub-request URLs as an ERP server does.
+var erpResolver = (&Server{cfg: Config{Kind: KindERP}}).resolveURL
+
+// TestBodyCheckedWhileRead: a plain JSON body after its method, URL and
+// headers is validated while the batch is read, with the same outcome as
+// validateBody; other bodies are left to fill.
+func TestBodyCheckedWhileRead(t *testing.T) {
+	gm := `"method":"POST","url":"/erp/v1/goods-movements","headers":{"Content-Type":"application/json"}`
+	in := `[{` + gm + `,"body": {"movementType":"311","material":"M","plant":"P","quantity":"1","unit":"EA","eventId":"e1"}},` +
+		`{` + gm + `,"body":{"movementType":"","quantity":12,"unit":"each","items":[1]}},` +
+		`{"body":{"movementType":"311"},` + gm + `},` +
+		`{"method":"POST","url":"goods-movements","headers":{"Content-Type":"application/cloudevents+json"},"body":{}},` +
+		`{"method":"POST","url":"freight-invoices","headers":{"Content-Type":"application/json"},"body":{}},` +
+		`{"method":"GET","url":"goods-movements","headers":{"Content-Type":"application/json"},"body":{}}]`
+	subs, ok := readSubRequestsFast([]byte(in), erpResolver)
+	if !ok || len(subs) != 6 {
+		t.Fatalf("fast path: %v, %d requests", ok, len(subs))
+	}
+	for i, sr := range subs {
+		if (sr.check != nil) != (i < 2) {
+			t.Errorf("request %d: checked while read: %v", i, sr.check != nil)
+		}
+		if sr.check == nil {
+			continue
+		}
+		probs, eventID, ok := sr.check.res.validateBody(sr.body)
+		if !ok || !reflect.DeepEqual(sr.check.probs, probs) || sr.check.eventID != eventID {
+			t.Errorf("request %d: checked %v %q, validateBody %v %q (%v)", i, sr.check.probs, sr.check.eventID, probs, eventID, ok)
+		}
+		if sr.body[0] != '{' || sr.body[len(sr.body)-1] != '}' {
+			t.Errorf("request %d: body %q", i, sr.body)
+		}
+	}
+	if len(subs[1].check.probs) == 0 {
+		t.Error("the invalid body has no problems")
 	}
 }
