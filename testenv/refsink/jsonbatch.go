@@ -165,6 +165,7 @@ func readSubRequestsFast(raw []byte, resolve func(url string) (*resource, string
 	}
 	rd := newSubReader(raw)
 	rd.resolve = resolve
+	subs = make([]subRequest, 0, len(raw)/512+1) // a relay item is ~500 bytes
 	for dec.PeekKind() == '{' {
 		sr, ok := readSubRequest(dec, rd)
 		if !ok {
@@ -254,8 +255,8 @@ type subReader struct {
 const maxInterned = 256
 
 func newSubReader(raw []byte) *subReader {
-	// About one header field per 64 bytes of a relay batch.
-	return &subReader{raw: raw, text: string(raw), canon: map[string]string{}, fields: make([]headerField, 0, len(raw)/64)}
+	// A relay item has five or six headers in ~500 bytes.
+	return &subReader{raw: raw, text: string(raw), canon: map[string]string{}, fields: make([]headerField, 0, len(raw)/96+1)}
 }
 
 // read reads a JSON string (not null).
