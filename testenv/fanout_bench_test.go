@@ -151,6 +151,14 @@ func benchThroughput(b *testing.B, mode int) {
 		}
 	}
 	slowest := slices.Max(done)
+	if mode != benchSingle { // how full the batches were
+		m := r.Metrics()
+		var requests float64
+		for _, s := range sinks {
+			requests += m[`dray_relay_sink_batch_requests_total{sink="`+s.Name+`"}`]
+		}
+		b.ReportMetric(float64(2*n)/max(requests, 1), "events/request")
+	}
 	b.ReportMetric(float64(n)/slowest.Seconds(), "events/s/sink")
 	b.ReportMetric(float64(relayCPU.Microseconds())/float64(2*n), "relay-cpu-µs/delivery")
 	b.ReportMetric(float64(sinkCPU.Microseconds())/float64(2*n), "sink-cpu-µs/event")
