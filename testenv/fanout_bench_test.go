@@ -36,7 +36,8 @@ import (
 //	go test ./testenv/ -run '^$' -bench 'FanOut/latency'  -benchtime 20000x
 //
 // Metrics: events/s/sink (the slower sink), relay-cpu-µs/delivery (the
-// relay process's CPU per event per sink), sink-cpu-µs/event; latency:
+// relay process's CPU per event per sink), sink-cpu-µs/event and, when
+// batching, events/request (how full the batches were); latency:
 // p50/p99 from the relay receiving an event to a sink applying it, at
 // 1,000 events/s offered.
 func BenchmarkFanOut(b *testing.B) {
