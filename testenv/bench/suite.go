@@ -304,15 +304,15 @@ func Default() *Suite {
 		CPU: []Term{{"server-cpu-µs/event", 1}, {"client-cpu-µs/event", 1}},
 		How: "net/http client and a no-op server process, one event per request: the HTTP floor"})
 	add(Scenario{ID: "fanout-batched", Title: "relay → 2 reference ERPs, 100 per request, per sink", Pkg: "testenv",
-		Bench: "BenchmarkFanOut/batched", Benchtime: "40000x", Rate: "events/s/sink", EventBytes: 1024,
+		Bench: "BenchmarkFanOut/batched", Benchtime: "100000x", Rate: "events/s/sink", EventBytes: 1024,
 		CPU: []Term{{"relay-cpu-µs/delivery", 1}, {"sink-cpu-µs/event", 1}},
 		How: "dray-relay and two dray-refsink processes; CPU is relay + sink per delivery"})
-	add(Scenario{ID: "refsink-batch", Title: "raw: reference ERP alone, 100 per request, 4 in flight", Pkg: "testenv/refsink",
-		Bench: "BenchmarkGoodsMovement/batch100/c4", Benchtime: "300x", Rate: "events/s", EventBytes: 1024, Peer: true,
+	add(Scenario{ID: "refsink-batch", Title: "raw: reference ERP alone, OData batches of 100 as the relay sends them, 4 in flight", Pkg: "testenv/refsink",
+		Bench: "BenchmarkGoodsMovement/odata100/c4", Benchtime: "300x", Rate: "events/s", EventBytes: 1024, Peer: true,
 		CPU: []Term{{"server-cpu-µs/event", 1}, {"client-cpu-µs/event", 1}},
 		How: "dray-refsink process, ledger fsynced before every answer; the load from net/http"})
 	add(Scenario{ID: "fanout-single", Title: "relay → 2 reference ERPs, one request per event, per sink", Pkg: "testenv",
-		Bench: "BenchmarkFanOut/single", Benchtime: "5000x", Rate: "events/s/sink", EventBytes: 1024,
+		Bench: "BenchmarkFanOut/single", Benchtime: "20000x", Rate: "events/s/sink", EventBytes: 1024,
 		CPU: []Term{{"relay-cpu-µs/delivery", 1}, {"sink-cpu-µs/event", 1}},
 		How: "as above, one POST per event per sink"})
 	add(Scenario{ID: "refsink-single", Title: "raw: reference ERP alone, one event per request, 32 in flight", Pkg: "testenv/refsink",
