@@ -300,10 +300,10 @@ func (x *Quantity) jsonValue(e *valueEncoder) map[string]any {
 	}
 	m := make(map[string]any, 2)
 	if x.Value != "" {
-		m["value"] = e.str(x.Value)
+		m["value"] = e.check(jqString(x.Value))
 	}
 	if x.Uom != "" {
-		m["uom"] = e.str(x.Uom)
+		m["uom"] = e.check(jqString(x.Uom))
 	}
 	return m
 }
@@ -398,10 +398,10 @@ func (x *Money) jsonValue(e *valueEncoder) map[string]any {
 	}
 	m := make(map[string]any, 2)
 	if x.Amount != "" {
-		m["amount"] = e.str(x.Amount)
+		m["amount"] = e.check(jqString(x.Amount))
 	}
 	if x.Currency != "" {
-		m["currency"] = e.str(x.Currency)
+		m["currency"] = e.check(jqString(x.Currency))
 	}
 	return m
 }
@@ -583,29 +583,29 @@ func (x *Address) jsonValue(e *valueEncoder) map[string]any {
 	}
 	m := make(map[string]any, 7)
 	if x.Name != "" {
-		m["name"] = e.str(x.Name)
+		m["name"] = e.check(jqString(x.Name))
 	}
 	if len(x.Lines) > 0 {
 		l := make([]any, len(x.Lines))
 		for i, v := range x.Lines {
-			l[i] = e.str(v)
+			l[i] = e.check(jqString(v))
 		}
 		m["lines"] = l
 	}
 	if x.City != "" {
-		m["city"] = e.str(x.City)
+		m["city"] = e.check(jqString(x.City))
 	}
 	if x.Region != "" {
-		m["region"] = e.str(x.Region)
+		m["region"] = e.check(jqString(x.Region))
 	}
 	if x.PostalCode != "" {
-		m["postalCode"] = e.str(x.PostalCode)
+		m["postalCode"] = e.check(jqString(x.PostalCode))
 	}
 	if x.Country != "" {
-		m["country"] = e.str(x.Country)
+		m["country"] = e.check(jqString(x.Country))
 	}
 	if x.Unlocode != "" {
-		m["unlocode"] = e.str(x.Unlocode)
+		m["unlocode"] = e.check(jqString(x.Unlocode))
 	}
 	return m
 }
@@ -820,18 +820,18 @@ func (x *Party) jsonValue(e *valueEncoder) map[string]any {
 	}
 	m := make(map[string]any, 5)
 	if x.Id != "" {
-		m["id"] = e.str(x.Id)
+		m["id"] = e.check(jqString(x.Id))
 	}
 	if x.Name != "" {
-		m["name"] = e.str(x.Name)
+		m["name"] = e.check(jqString(x.Name))
 	}
 	if x.Gln != "" {
-		m["gln"] = e.str(x.Gln)
+		m["gln"] = e.check(jqString(x.Gln))
 	}
 	if len(x.Roles) > 0 {
 		l := make([]any, len(x.Roles))
 		for i, v := range x.Roles {
-			l[i] = e.enum(jsonNamesPartyRole[:], int32(v))
+			l[i] = e.check(jqEnum(jsonNamesPartyRole[:], int32(v)))
 		}
 		m["roles"] = l
 	}
@@ -1027,19 +1027,19 @@ func (x *Site) jsonValue(e *valueEncoder) map[string]any {
 	}
 	m := make(map[string]any, 6)
 	if x.SiteId != "" {
-		m["siteId"] = e.str(x.SiteId)
+		m["siteId"] = e.check(jqString(x.SiteId))
 	}
 	if x.Name != "" {
-		m["name"] = e.str(x.Name)
+		m["name"] = e.check(jqString(x.Name))
 	}
 	if x.Gln != "" {
-		m["gln"] = e.str(x.Gln)
+		m["gln"] = e.check(jqString(x.Gln))
 	}
 	if x.Unlocode != "" {
-		m["unlocode"] = e.str(x.Unlocode)
+		m["unlocode"] = e.check(jqString(x.Unlocode))
 	}
 	if x.TimeZone != "" {
-		m["timeZone"] = e.str(x.TimeZone)
+		m["timeZone"] = e.check(jqString(x.TimeZone))
 	}
 	if x.Address != nil {
 		m["address"] = x.Address.jsonValue(e)
@@ -1203,16 +1203,16 @@ func (x *Location) jsonValue(e *valueEncoder) map[string]any {
 	}
 	m := make(map[string]any, 4)
 	if x.SiteId != "" {
-		m["siteId"] = e.str(x.SiteId)
+		m["siteId"] = e.check(jqString(x.SiteId))
 	}
 	if x.Code != "" {
-		m["code"] = e.str(x.Code)
+		m["code"] = e.check(jqString(x.Code))
 	}
 	if x.Sgln != "" {
-		m["sgln"] = e.str(x.Sgln)
+		m["sgln"] = e.check(jqString(x.Sgln))
 	}
 	if x.Type != 0 {
-		m["type"] = e.enum(jsonNamesLocationType[:], int32(x.Type))
+		m["type"] = e.check(jqEnum(jsonNamesLocationType[:], int32(x.Type)))
 	}
 	return m
 }
@@ -1336,13 +1336,13 @@ func (x *Pack) jsonValue(e *valueEncoder) map[string]any {
 	}
 	m := make(map[string]any, 3)
 	if x.Uom != "" {
-		m["uom"] = e.str(x.Uom)
+		m["uom"] = e.check(jqString(x.Uom))
 	}
 	if x.Gtin != "" {
-		m["gtin"] = e.str(x.Gtin)
+		m["gtin"] = e.check(jqString(x.Gtin))
 	}
 	if x.QtyInBase != "" {
-		m["qtyInBase"] = e.str(x.QtyInBase)
+		m["qtyInBase"] = e.check(jqString(x.QtyInBase))
 	}
 	return m
 }
@@ -1529,16 +1529,16 @@ func (x *Item) jsonValue(e *valueEncoder) map[string]any {
 	}
 	m := make(map[string]any, 7)
 	if x.OwnerId != "" {
-		m["ownerId"] = e.str(x.OwnerId)
+		m["ownerId"] = e.check(jqString(x.OwnerId))
 	}
 	if x.Sku != "" {
-		m["sku"] = e.str(x.Sku)
+		m["sku"] = e.check(jqString(x.Sku))
 	}
 	if x.Description != "" {
-		m["description"] = e.str(x.Description)
+		m["description"] = e.check(jqString(x.Description))
 	}
 	if x.BaseUom != "" {
-		m["baseUom"] = e.str(x.BaseUom)
+		m["baseUom"] = e.check(jqString(x.BaseUom))
 	}
 	if len(x.Packs) > 0 {
 		l := make([]any, len(x.Packs))
@@ -1753,22 +1753,22 @@ func (x *ItemRef) jsonValue(e *valueEncoder) map[string]any {
 	}
 	m := make(map[string]any, 6)
 	if x.OwnerId != "" {
-		m["ownerId"] = e.str(x.OwnerId)
+		m["ownerId"] = e.check(jqString(x.OwnerId))
 	}
 	if x.Sku != "" {
-		m["sku"] = e.str(x.Sku)
+		m["sku"] = e.check(jqString(x.Sku))
 	}
 	if x.Gtin != "" {
-		m["gtin"] = e.str(x.Gtin)
+		m["gtin"] = e.check(jqString(x.Gtin))
 	}
 	if x.Lot != "" {
-		m["lot"] = e.str(x.Lot)
+		m["lot"] = e.check(jqString(x.Lot))
 	}
 	if x.ExpiryDate != "" {
-		m["expiryDate"] = e.str(x.ExpiryDate)
+		m["expiryDate"] = e.check(jqString(x.ExpiryDate))
 	}
 	if x.Description != "" {
-		m["description"] = e.str(x.Description)
+		m["description"] = e.check(jqString(x.Description))
 	}
 	return m
 }
@@ -1986,10 +1986,10 @@ func (x *InventoryPosition) jsonValue(e *valueEncoder) map[string]any {
 		m["item"] = x.Item.jsonValue(e)
 	}
 	if x.Status != 0 {
-		m["status"] = e.enum(jsonNamesInventoryStatus[:], int32(x.Status))
+		m["status"] = e.check(jqEnum(jsonNamesInventoryStatus[:], int32(x.Status)))
 	}
 	if x.Sscc != "" {
-		m["sscc"] = e.str(x.Sscc)
+		m["sscc"] = e.check(jqString(x.Sscc))
 	}
 	if x.OnHand != nil {
 		m["onHand"] = x.OnHand.jsonValue(e)
@@ -2354,10 +2354,10 @@ func (x *InventoryMovement) jsonValue(e *valueEncoder) map[string]any {
 	}
 	m := make(map[string]any, 8)
 	if x.SourceKey != "" {
-		m["sourceKey"] = e.str(x.SourceKey)
+		m["sourceKey"] = e.check(jqString(x.SourceKey))
 	}
 	if x.MovementType != 0 {
-		m["movementType"] = e.enum(jsonNamesMovementType[:], int32(x.MovementType))
+		m["movementType"] = e.check(jqEnum(jsonNamesMovementType[:], int32(x.MovementType)))
 	}
 	if x.Item != nil {
 		m["item"] = x.Item.jsonValue(e)
@@ -2375,28 +2375,28 @@ func (x *InventoryMovement) jsonValue(e *valueEncoder) map[string]any {
 		m["receivedQuantity"] = x.ReceivedQuantity.jsonValue(e)
 	}
 	if x.FromStatus != 0 {
-		m["fromStatus"] = e.enum(jsonNamesInventoryStatus[:], int32(x.FromStatus))
+		m["fromStatus"] = e.check(jqEnum(jsonNamesInventoryStatus[:], int32(x.FromStatus)))
 	}
 	if x.ToStatus != 0 {
-		m["toStatus"] = e.enum(jsonNamesInventoryStatus[:], int32(x.ToStatus))
+		m["toStatus"] = e.check(jqEnum(jsonNamesInventoryStatus[:], int32(x.ToStatus)))
 	}
 	if x.ReasonCode != "" {
-		m["reasonCode"] = e.str(x.ReasonCode)
+		m["reasonCode"] = e.check(jqString(x.ReasonCode))
 	}
 	if x.Reverses != "" {
-		m["reverses"] = e.str(x.Reverses)
+		m["reverses"] = e.check(jqString(x.Reverses))
 	}
 	if x.Sscc != "" {
-		m["sscc"] = e.str(x.Sscc)
+		m["sscc"] = e.check(jqString(x.Sscc))
 	}
 	if x.Reference != "" {
-		m["reference"] = e.str(x.Reference)
+		m["reference"] = e.check(jqString(x.Reference))
 	}
 	if x.UserId != "" {
-		m["userId"] = e.str(x.UserId)
+		m["userId"] = e.check(jqString(x.UserId))
 	}
 	if x.Note != "" {
-		m["note"] = e.str(x.Note)
+		m["note"] = e.check(jqString(x.Note))
 	}
 	return m
 }
@@ -2782,13 +2782,13 @@ func (x *HandlingUnit) jsonValue(e *valueEncoder) map[string]any {
 	}
 	m := make(map[string]any, 5)
 	if x.Sscc != "" {
-		m["sscc"] = e.str(x.Sscc)
+		m["sscc"] = e.check(jqString(x.Sscc))
 	}
 	if x.PackageType != "" {
-		m["packageType"] = e.str(x.PackageType)
+		m["packageType"] = e.check(jqString(x.PackageType))
 	}
 	if x.ParentSscc != "" {
-		m["parentSscc"] = e.str(x.ParentSscc)
+		m["parentSscc"] = e.check(jqString(x.ParentSscc))
 	}
 	if len(x.Contents) > 0 {
 		l := make([]any, len(x.Contents))
@@ -2935,10 +2935,10 @@ func (x *Carrier) jsonValue(e *valueEncoder) map[string]any {
 	}
 	m := make(map[string]any, 2)
 	if x.Scac != "" {
-		m["scac"] = e.str(x.Scac)
+		m["scac"] = e.check(jqString(x.Scac))
 	}
 	if x.Name != "" {
-		m["name"] = e.str(x.Name)
+		m["name"] = e.check(jqString(x.Name))
 	}
 	return m
 }
@@ -3033,10 +3033,10 @@ func (x *TimeWindow) jsonValue(e *valueEncoder) map[string]any {
 	}
 	m := make(map[string]any, 2)
 	if x.Start != nil {
-		m["start"] = e.timestamp(x.Start)
+		m["start"] = e.check(jqTimestamp(x.Start))
 	}
 	if x.End != nil {
-		m["end"] = e.timestamp(x.End)
+		m["end"] = e.check(jqTimestamp(x.End))
 	}
 	return m
 }
@@ -3208,25 +3208,25 @@ func (x *Stop) jsonValue(e *valueEncoder) map[string]any {
 	}
 	m := make(map[string]any, 7)
 	if x.Seq != 0 {
-		m["seq"] = e.integer(int64(x.Seq))
+		m["seq"] = e.check(jqInteger(int64(x.Seq)))
 	}
 	if x.Kind != 0 {
-		m["kind"] = e.enum(jsonNamesStopKind[:], int32(x.Kind))
+		m["kind"] = e.check(jqEnum(jsonNamesStopKind[:], int32(x.Kind)))
 	}
 	if x.Party != nil {
 		m["party"] = x.Party.jsonValue(e)
 	}
 	if x.TimeZone != "" {
-		m["timeZone"] = e.str(x.TimeZone)
+		m["timeZone"] = e.check(jqString(x.TimeZone))
 	}
 	if x.Appointment != nil {
 		m["appointment"] = x.Appointment.jsonValue(e)
 	}
 	if x.Arrived != nil {
-		m["arrived"] = e.timestamp(x.Arrived)
+		m["arrived"] = e.check(jqTimestamp(x.Arrived))
 	}
 	if x.Departed != nil {
-		m["departed"] = e.timestamp(x.Departed)
+		m["departed"] = e.check(jqTimestamp(x.Departed))
 	}
 	return m
 }
@@ -3379,13 +3379,13 @@ func (x *OrderRef) jsonValue(e *valueEncoder) map[string]any {
 	}
 	m := make(map[string]any, 3)
 	if x.OwnerId != "" {
-		m["ownerId"] = e.str(x.OwnerId)
+		m["ownerId"] = e.check(jqString(x.OwnerId))
 	}
 	if x.OrderNo != "" {
-		m["orderNo"] = e.str(x.OrderNo)
+		m["orderNo"] = e.check(jqString(x.OrderNo))
 	}
 	if x.PoNumber != "" {
-		m["poNumber"] = e.str(x.PoNumber)
+		m["poNumber"] = e.check(jqString(x.PoNumber))
 	}
 	return m
 }
@@ -3694,25 +3694,25 @@ func (x *Shipment) jsonValue(e *valueEncoder) map[string]any {
 	}
 	m := make(map[string]any, 8)
 	if x.ShipmentId != "" {
-		m["shipmentId"] = e.str(x.ShipmentId)
+		m["shipmentId"] = e.check(jqString(x.ShipmentId))
 	}
 	if x.Gsin != "" {
-		m["gsin"] = e.str(x.Gsin)
+		m["gsin"] = e.check(jqString(x.Gsin))
 	}
 	if x.Bol != "" {
-		m["bol"] = e.str(x.Bol)
+		m["bol"] = e.check(jqString(x.Bol))
 	}
 	if x.Pro != "" {
-		m["pro"] = e.str(x.Pro)
+		m["pro"] = e.check(jqString(x.Pro))
 	}
 	if x.Carrier != nil {
 		m["carrier"] = x.Carrier.jsonValue(e)
 	}
 	if x.Mode != 0 {
-		m["mode"] = e.enum(jsonNamesTransportMode[:], int32(x.Mode))
+		m["mode"] = e.check(jqEnum(jsonNamesTransportMode[:], int32(x.Mode)))
 	}
 	if x.EquipmentId != "" {
-		m["equipmentId"] = e.str(x.EquipmentId)
+		m["equipmentId"] = e.check(jqString(x.EquipmentId))
 	}
 	if len(x.Stops) > 0 {
 		l := make([]any, len(x.Stops))
@@ -3739,7 +3739,7 @@ func (x *Shipment) jsonValue(e *valueEncoder) map[string]any {
 		m["grossWeight"] = x.GrossWeight.jsonValue(e)
 	}
 	if x.HandlingUnitCount != 0 {
-		m["handlingUnitCount"] = e.integer(int64(x.HandlingUnitCount))
+		m["handlingUnitCount"] = e.check(jqInteger(int64(x.HandlingUnitCount)))
 	}
 	return m
 }

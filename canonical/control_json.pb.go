@@ -154,20 +154,20 @@ func (x *EventRetracted) jsonValue(e *valueEncoder) map[string]any {
 	}
 	m := make(map[string]any, 4)
 	if x.RetractedEventId != "" {
-		m["retractedEventId"] = e.str(x.RetractedEventId)
+		m["retractedEventId"] = e.check(jqString(x.RetractedEventId))
 	}
 	if x.Reason != "" {
-		m["reason"] = e.str(x.Reason)
+		m["reason"] = e.check(jqString(x.Reason))
 	}
 	if len(x.CorrectiveEventIds) > 0 {
 		l := make([]any, len(x.CorrectiveEventIds))
 		for i, v := range x.CorrectiveEventIds {
-			l[i] = e.str(v)
+			l[i] = e.check(jqString(v))
 		}
 		m["correctiveEventIds"] = l
 	}
 	if x.RetractedSubject != "" {
-		m["retractedSubject"] = e.str(x.RetractedSubject)
+		m["retractedSubject"] = e.check(jqString(x.RetractedSubject))
 	}
 	return m
 }
@@ -328,19 +328,19 @@ func (x *AckError) jsonValue(e *valueEncoder) map[string]any {
 	}
 	m := make(map[string]any, 5)
 	if x.SegmentId != "" {
-		m["segmentId"] = e.str(x.SegmentId)
+		m["segmentId"] = e.check(jqString(x.SegmentId))
 	}
 	if x.SegmentPosition != 0 {
-		m["segmentPosition"] = e.integer(int64(x.SegmentPosition))
+		m["segmentPosition"] = e.check(jqInteger(int64(x.SegmentPosition)))
 	}
 	if x.ElementPosition != 0 {
-		m["elementPosition"] = e.integer(int64(x.ElementPosition))
+		m["elementPosition"] = e.check(jqInteger(int64(x.ElementPosition)))
 	}
 	if x.Code != "" {
-		m["code"] = e.str(x.Code)
+		m["code"] = e.check(jqString(x.Code))
 	}
 	if x.Description != "" {
-		m["description"] = e.str(x.Description)
+		m["description"] = e.check(jqString(x.Description))
 	}
 	return m
 }
@@ -510,13 +510,13 @@ func (x *TransactionAck) jsonValue(e *valueEncoder) map[string]any {
 	}
 	m := make(map[string]any, 4)
 	if x.SetId != "" {
-		m["setId"] = e.str(x.SetId)
+		m["setId"] = e.check(jqString(x.SetId))
 	}
 	if x.ControlNumber != "" {
-		m["controlNumber"] = e.str(x.ControlNumber)
+		m["controlNumber"] = e.check(jqString(x.ControlNumber))
 	}
 	if x.Status != 0 {
-		m["status"] = e.enum(jsonNamesAckStatus[:], int32(x.Status))
+		m["status"] = e.check(jqEnum(jsonNamesAckStatus[:], int32(x.Status)))
 	}
 	if len(x.Errors) > 0 {
 		l := make([]any, len(x.Errors))
@@ -774,28 +774,28 @@ func (x *IntegrationAcknowledged) jsonValue(e *valueEncoder) map[string]any {
 	}
 	m := make(map[string]any, 8)
 	if x.Kind != 0 {
-		m["kind"] = e.enum(jsonNamesAckKind[:], int32(x.Kind))
+		m["kind"] = e.check(jqEnum(jsonNamesAckKind[:], int32(x.Kind)))
 	}
 	if x.Outbound {
 		m["outbound"] = x.Outbound
 	}
 	if x.SenderId != "" {
-		m["senderId"] = e.str(x.SenderId)
+		m["senderId"] = e.check(jqString(x.SenderId))
 	}
 	if x.ReceiverId != "" {
-		m["receiverId"] = e.str(x.ReceiverId)
+		m["receiverId"] = e.check(jqString(x.ReceiverId))
 	}
 	if x.InterchangeControlNumber != "" {
-		m["interchangeControlNumber"] = e.str(x.InterchangeControlNumber)
+		m["interchangeControlNumber"] = e.check(jqString(x.InterchangeControlNumber))
 	}
 	if x.GroupControlNumber != "" {
-		m["groupControlNumber"] = e.str(x.GroupControlNumber)
+		m["groupControlNumber"] = e.check(jqString(x.GroupControlNumber))
 	}
 	if x.FunctionalId != "" {
-		m["functionalId"] = e.str(x.FunctionalId)
+		m["functionalId"] = e.check(jqString(x.FunctionalId))
 	}
 	if x.Status != 0 {
-		m["status"] = e.enum(jsonNamesAckStatus[:], int32(x.Status))
+		m["status"] = e.check(jqEnum(jsonNamesAckStatus[:], int32(x.Status)))
 	}
 	if len(x.Transactions) > 0 {
 		l := make([]any, len(x.Transactions))

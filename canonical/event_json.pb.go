@@ -428,58 +428,58 @@ func (x *Event) jsonValue(e *valueEncoder) map[string]any {
 	m := make(map[string]any, 21)
 	m["specversion"] = specVersion
 	if x.Id != "" {
-		m["id"] = e.str(x.Id)
+		m["id"] = e.check(jqString(x.Id))
 	}
 	if x.Source != "" {
-		m["source"] = e.str(x.Source)
+		m["source"] = e.check(jqString(x.Source))
 	}
 	if x.Type != "" {
-		m["type"] = e.str(x.Type)
+		m["type"] = e.check(jqString(x.Type))
 	}
 	if x.Subject != "" {
-		m["subject"] = e.str(x.Subject)
+		m["subject"] = e.check(jqString(x.Subject))
 	}
 	if x.Time != nil {
-		m["time"] = e.timestamp(x.Time)
+		m["time"] = e.check(jqTimestamp(x.Time))
 	}
 	if x.OccurredOffset != "" {
-		m["occurredoffset"] = e.str(x.OccurredOffset)
+		m["occurredoffset"] = e.check(jqString(x.OccurredOffset))
 	}
 	if x.RecordedTime != nil {
-		m["recordedtime"] = e.timestamp(x.RecordedTime)
+		m["recordedtime"] = e.check(jqTimestamp(x.RecordedTime))
 	}
 	if x.ReceivedTime != nil {
-		m["receivedtime"] = e.timestamp(x.ReceivedTime)
+		m["receivedtime"] = e.check(jqTimestamp(x.ReceivedTime))
 	}
 	if x.SiteId != "" {
-		m["siteid"] = e.str(x.SiteId)
+		m["siteid"] = e.check(jqString(x.SiteId))
 	}
 	if x.SourceSystem != "" {
-		m["sourcesystem"] = e.str(x.SourceSystem)
+		m["sourcesystem"] = e.check(jqString(x.SourceSystem))
 	}
 	if x.SourceRef != "" {
-		m["sourceref"] = e.str(x.SourceRef)
+		m["sourceref"] = e.check(jqString(x.SourceRef))
 	}
 	if x.IdempotencyKey != "" {
-		m["idempotencykey"] = e.str(x.IdempotencyKey)
+		m["idempotencykey"] = e.check(jqString(x.IdempotencyKey))
 	}
 	if x.CorrelationId != "" {
-		m["correlationid"] = e.str(x.CorrelationId)
+		m["correlationid"] = e.check(jqString(x.CorrelationId))
 	}
 	if x.CausationId != "" {
-		m["causationid"] = e.str(x.CausationId)
+		m["causationid"] = e.check(jqString(x.CausationId))
 	}
 	if x.PartitionKey != "" {
-		m["partitionkey"] = e.str(x.PartitionKey)
+		m["partitionkey"] = e.check(jqString(x.PartitionKey))
 	}
 	if x.SchemaVersion != "" {
-		m["schemaversion"] = e.str(x.SchemaVersion)
+		m["schemaversion"] = e.check(jqString(x.SchemaVersion))
 	}
 	if x.DataSchema != "" {
-		m["dataschema"] = e.str(x.DataSchema)
+		m["dataschema"] = e.check(jqString(x.DataSchema))
 	}
 	if x.Traceparent != "" {
-		m["traceparent"] = e.str(x.Traceparent)
+		m["traceparent"] = e.check(jqString(x.Traceparent))
 	}
 	switch v := x.Data.(type) {
 	case *Event_OrderReceived:

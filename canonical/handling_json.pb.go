@@ -104,7 +104,7 @@ func (x *HandlingUnitPacked) jsonValue(e *valueEncoder) map[string]any {
 		m["order"] = x.Order.jsonValue(e)
 	}
 	if x.ShipmentId != "" {
-		m["shipmentId"] = e.str(x.ShipmentId)
+		m["shipmentId"] = e.check(jqString(x.ShipmentId))
 	}
 	if x.Location != nil {
 		m["location"] = x.Location.jsonValue(e)
@@ -240,10 +240,10 @@ func (x *HandlingUnitUnpacked) jsonValue(e *valueEncoder) map[string]any {
 	}
 	m := make(map[string]any, 3)
 	if x.Sscc != "" {
-		m["sscc"] = e.str(x.Sscc)
+		m["sscc"] = e.check(jqString(x.Sscc))
 	}
 	if x.ReasonCode != "" {
-		m["reasonCode"] = e.str(x.ReasonCode)
+		m["reasonCode"] = e.check(jqString(x.ReasonCode))
 	}
 	if x.Location != nil {
 		m["location"] = x.Location.jsonValue(e)
@@ -380,13 +380,13 @@ func (x *HandlingUnitLoaded) jsonValue(e *valueEncoder) map[string]any {
 	}
 	m := make(map[string]any, 4)
 	if x.Sscc != "" {
-		m["sscc"] = e.str(x.Sscc)
+		m["sscc"] = e.check(jqString(x.Sscc))
 	}
 	if x.ShipmentId != "" {
-		m["shipmentId"] = e.str(x.ShipmentId)
+		m["shipmentId"] = e.check(jqString(x.ShipmentId))
 	}
 	if x.EquipmentId != "" {
-		m["equipmentId"] = e.str(x.EquipmentId)
+		m["equipmentId"] = e.check(jqString(x.EquipmentId))
 	}
 	if x.Door != nil {
 		m["door"] = x.Door.jsonValue(e)
@@ -579,7 +579,7 @@ func (x *ReceiptLine) jsonValue(e *valueEncoder) map[string]any {
 	}
 	m := make(map[string]any, 7)
 	if x.LineNo != "" {
-		m["lineNo"] = e.str(x.LineNo)
+		m["lineNo"] = e.check(jqString(x.LineNo))
 	}
 	if x.Item != nil {
 		m["item"] = x.Item.jsonValue(e)
@@ -594,10 +594,10 @@ func (x *ReceiptLine) jsonValue(e *valueEncoder) map[string]any {
 		m["damaged"] = x.Damaged.jsonValue(e)
 	}
 	if x.Sscc != "" {
-		m["sscc"] = e.str(x.Sscc)
+		m["sscc"] = e.check(jqString(x.Sscc))
 	}
 	if x.ReasonCode != "" {
-		m["reasonCode"] = e.str(x.ReasonCode)
+		m["reasonCode"] = e.check(jqString(x.ReasonCode))
 	}
 	return m
 }
@@ -853,16 +853,16 @@ func (x *Receipt) jsonValue(e *valueEncoder) map[string]any {
 	}
 	m := make(map[string]any, 8)
 	if x.OwnerId != "" {
-		m["ownerId"] = e.str(x.OwnerId)
+		m["ownerId"] = e.check(jqString(x.OwnerId))
 	}
 	if x.ReceiptNo != "" {
-		m["receiptNo"] = e.str(x.ReceiptNo)
+		m["receiptNo"] = e.check(jqString(x.ReceiptNo))
 	}
 	if x.PoNumber != "" {
-		m["poNumber"] = e.str(x.PoNumber)
+		m["poNumber"] = e.check(jqString(x.PoNumber))
 	}
 	if x.AsnNo != "" {
-		m["asnNo"] = e.str(x.AsnNo)
+		m["asnNo"] = e.check(jqString(x.AsnNo))
 	}
 	if x.Supplier != nil {
 		m["supplier"] = x.Supplier.jsonValue(e)
@@ -871,7 +871,7 @@ func (x *Receipt) jsonValue(e *valueEncoder) map[string]any {
 		m["carrier"] = x.Carrier.jsonValue(e)
 	}
 	if x.ExpectedDate != "" {
-		m["expectedDate"] = e.str(x.ExpectedDate)
+		m["expectedDate"] = e.check(jqString(x.ExpectedDate))
 	}
 	if len(x.Lines) > 0 {
 		l := make([]any, len(x.Lines))
@@ -1125,7 +1125,7 @@ func (x *ReceiptCompleted) jsonValue(e *valueEncoder) map[string]any {
 		m["receipt"] = x.Receipt.jsonValue(e)
 	}
 	if x.CompletedAt != nil {
-		m["completedAt"] = e.timestamp(x.CompletedAt)
+		m["completedAt"] = e.check(jqTimestamp(x.CompletedAt))
 	}
 	return m
 }

@@ -277,7 +277,7 @@ func (x *InventoryStatusChanged) jsonValue(e *valueEncoder) map[string]any {
 	}
 	m := make(map[string]any, 8)
 	if x.SourceKey != "" {
-		m["sourceKey"] = e.str(x.SourceKey)
+		m["sourceKey"] = e.check(jqString(x.SourceKey))
 	}
 	if x.Item != nil {
 		m["item"] = x.Item.jsonValue(e)
@@ -292,19 +292,19 @@ func (x *InventoryStatusChanged) jsonValue(e *valueEncoder) map[string]any {
 		m["quantity"] = x.Quantity.jsonValue(e)
 	}
 	if x.FromStatus != 0 {
-		m["fromStatus"] = e.enum(jsonNamesInventoryStatus[:], int32(x.FromStatus))
+		m["fromStatus"] = e.check(jqEnum(jsonNamesInventoryStatus[:], int32(x.FromStatus)))
 	}
 	if x.ToStatus != 0 {
-		m["toStatus"] = e.enum(jsonNamesInventoryStatus[:], int32(x.ToStatus))
+		m["toStatus"] = e.check(jqEnum(jsonNamesInventoryStatus[:], int32(x.ToStatus)))
 	}
 	if x.ReasonCode != "" {
-		m["reasonCode"] = e.str(x.ReasonCode)
+		m["reasonCode"] = e.check(jqString(x.ReasonCode))
 	}
 	if x.Reference != "" {
-		m["reference"] = e.str(x.Reference)
+		m["reference"] = e.check(jqString(x.Reference))
 	}
 	if x.Note != "" {
-		m["note"] = e.str(x.Note)
+		m["note"] = e.check(jqString(x.Note))
 	}
 	return m
 }
@@ -574,7 +574,7 @@ func (x *InventoryCounted) jsonValue(e *valueEncoder) map[string]any {
 	}
 	m := make(map[string]any, 8)
 	if x.SourceKey != "" {
-		m["sourceKey"] = e.str(x.SourceKey)
+		m["sourceKey"] = e.check(jqString(x.SourceKey))
 	}
 	if x.Location != nil {
 		m["location"] = x.Location.jsonValue(e)
@@ -583,7 +583,7 @@ func (x *InventoryCounted) jsonValue(e *valueEncoder) map[string]any {
 		m["item"] = x.Item.jsonValue(e)
 	}
 	if x.Status != 0 {
-		m["status"] = e.enum(jsonNamesInventoryStatus[:], int32(x.Status))
+		m["status"] = e.check(jqEnum(jsonNamesInventoryStatus[:], int32(x.Status)))
 	}
 	if x.Counted != nil {
 		m["counted"] = x.Counted.jsonValue(e)
@@ -592,10 +592,10 @@ func (x *InventoryCounted) jsonValue(e *valueEncoder) map[string]any {
 		m["expected"] = x.Expected.jsonValue(e)
 	}
 	if x.CountId != "" {
-		m["countId"] = e.str(x.CountId)
+		m["countId"] = e.check(jqString(x.CountId))
 	}
 	if x.ReasonCode != "" {
-		m["reasonCode"] = e.str(x.ReasonCode)
+		m["reasonCode"] = e.check(jqString(x.ReasonCode))
 	}
 	return m
 }
@@ -809,10 +809,10 @@ func (x *InventorySnapshot) jsonValue(e *valueEncoder) map[string]any {
 	}
 	m := make(map[string]any, 5)
 	if x.SnapshotId != "" {
-		m["snapshotId"] = e.str(x.SnapshotId)
+		m["snapshotId"] = e.check(jqString(x.SnapshotId))
 	}
 	if x.OwnerId != "" {
-		m["ownerId"] = e.str(x.OwnerId)
+		m["ownerId"] = e.check(jqString(x.OwnerId))
 	}
 	if len(x.Positions) > 0 {
 		l := make([]any, len(x.Positions))
@@ -822,10 +822,10 @@ func (x *InventorySnapshot) jsonValue(e *valueEncoder) map[string]any {
 		m["positions"] = l
 	}
 	if x.Part != 0 {
-		m["part"] = e.integer(int64(x.Part))
+		m["part"] = e.check(jqInteger(int64(x.Part)))
 	}
 	if x.Parts != 0 {
-		m["parts"] = e.integer(int64(x.Parts))
+		m["parts"] = e.check(jqInteger(int64(x.Parts)))
 	}
 	return m
 }

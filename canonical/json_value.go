@@ -38,14 +38,6 @@ func JSONValue(e *Event) (map[string]any, error) {
 // location comes from the JSON encoder, on that rare path only.
 type valueEncoder struct{ failed bool }
 
-func (e *valueEncoder) str(s string) any { return e.check(jqString(s)) }
-
-func (e *valueEncoder) integer(n int64) any { return e.check(jqInteger(n)) }
-
-func (e *valueEncoder) enum(names []string, n int32) any { return e.check(jqEnum(names, n)) }
-
-func (e *valueEncoder) timestamp(ts *timestamppb.Timestamp) any { return e.check(jqTimestamp(ts)) }
-
 // check notes a value without a JSON form.
 func (e *valueEncoder) check(v any, ok bool) any {
 	if !ok {

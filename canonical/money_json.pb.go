@@ -186,16 +186,16 @@ func (x *FreightChargeLine) jsonValue(e *valueEncoder) map[string]any {
 	}
 	m := make(map[string]any, 7)
 	if x.LineNo != "" {
-		m["lineNo"] = e.str(x.LineNo)
+		m["lineNo"] = e.check(jqString(x.LineNo))
 	}
 	if x.ChargeCode != 0 {
-		m["chargeCode"] = e.enum(jsonNamesChargeCode[:], int32(x.ChargeCode))
+		m["chargeCode"] = e.check(jqEnum(jsonNamesChargeCode[:], int32(x.ChargeCode)))
 	}
 	if x.SourceChargeCode != "" {
-		m["sourceChargeCode"] = e.str(x.SourceChargeCode)
+		m["sourceChargeCode"] = e.check(jqString(x.SourceChargeCode))
 	}
 	if x.Description != "" {
-		m["description"] = e.str(x.Description)
+		m["description"] = e.check(jqString(x.Description))
 	}
 	if x.Amount != nil {
 		m["amount"] = x.Amount.jsonValue(e)
@@ -204,7 +204,7 @@ func (x *FreightChargeLine) jsonValue(e *valueEncoder) map[string]any {
 		m["billedQuantity"] = x.BilledQuantity.jsonValue(e)
 	}
 	if x.Rate != "" {
-		m["rate"] = e.str(x.Rate)
+		m["rate"] = e.check(jqString(x.Rate))
 	}
 	return m
 }
@@ -468,19 +468,19 @@ func (x *FreightChargeInvoiced) jsonValue(e *valueEncoder) map[string]any {
 	}
 	m := make(map[string]any, 8)
 	if x.InvoiceNo != "" {
-		m["invoiceNo"] = e.str(x.InvoiceNo)
+		m["invoiceNo"] = e.check(jqString(x.InvoiceNo))
 	}
 	if x.InvoiceDate != "" {
-		m["invoiceDate"] = e.str(x.InvoiceDate)
+		m["invoiceDate"] = e.check(jqString(x.InvoiceDate))
 	}
 	if x.ShipmentId != "" {
-		m["shipmentId"] = e.str(x.ShipmentId)
+		m["shipmentId"] = e.check(jqString(x.ShipmentId))
 	}
 	if x.Bol != "" {
-		m["bol"] = e.str(x.Bol)
+		m["bol"] = e.check(jqString(x.Bol))
 	}
 	if x.Pro != "" {
-		m["pro"] = e.str(x.Pro)
+		m["pro"] = e.check(jqString(x.Pro))
 	}
 	if x.Carrier != nil {
 		m["carrier"] = x.Carrier.jsonValue(e)

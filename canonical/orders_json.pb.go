@@ -547,7 +547,7 @@ func (x *OrderLine) jsonValue(e *valueEncoder) map[string]any {
 	}
 	m := make(map[string]any, 6)
 	if x.LineNo != "" {
-		m["lineNo"] = e.str(x.LineNo)
+		m["lineNo"] = e.check(jqString(x.LineNo))
 	}
 	if x.Item != nil {
 		m["item"] = x.Item.jsonValue(e)
@@ -559,7 +559,7 @@ func (x *OrderLine) jsonValue(e *valueEncoder) map[string]any {
 		m["quantities"] = x.Quantities.jsonValue(e)
 	}
 	if x.Status != 0 {
-		m["status"] = e.enum(jsonNamesOrderLineStatus[:], int32(x.Status))
+		m["status"] = e.check(jqEnum(jsonNamesOrderLineStatus[:], int32(x.Status)))
 	}
 	if x.UnitPrice != nil {
 		m["unitPrice"] = x.UnitPrice.jsonValue(e)
@@ -872,16 +872,16 @@ func (x *Order) jsonValue(e *valueEncoder) map[string]any {
 	}
 	m := make(map[string]any, 8)
 	if x.OwnerId != "" {
-		m["ownerId"] = e.str(x.OwnerId)
+		m["ownerId"] = e.check(jqString(x.OwnerId))
 	}
 	if x.OrderNo != "" {
-		m["orderNo"] = e.str(x.OrderNo)
+		m["orderNo"] = e.check(jqString(x.OrderNo))
 	}
 	if x.OrderType != 0 {
-		m["orderType"] = e.enum(jsonNamesOrderType[:], int32(x.OrderType))
+		m["orderType"] = e.check(jqEnum(jsonNamesOrderType[:], int32(x.OrderType)))
 	}
 	if x.PoNumber != "" {
-		m["poNumber"] = e.str(x.PoNumber)
+		m["poNumber"] = e.check(jqString(x.PoNumber))
 	}
 	if len(x.Parties) > 0 {
 		l := make([]any, len(x.Parties))
@@ -891,19 +891,19 @@ func (x *Order) jsonValue(e *valueEncoder) map[string]any {
 		m["parties"] = l
 	}
 	if x.OrderDate != "" {
-		m["orderDate"] = e.str(x.OrderDate)
+		m["orderDate"] = e.check(jqString(x.OrderDate))
 	}
 	if x.RequestedShipDate != "" {
-		m["requestedShipDate"] = e.str(x.RequestedShipDate)
+		m["requestedShipDate"] = e.check(jqString(x.RequestedShipDate))
 	}
 	if x.RequestedDeliveryDate != "" {
-		m["requestedDeliveryDate"] = e.str(x.RequestedDeliveryDate)
+		m["requestedDeliveryDate"] = e.check(jqString(x.RequestedDeliveryDate))
 	}
 	if x.Carrier != nil {
 		m["carrier"] = x.Carrier.jsonValue(e)
 	}
 	if x.ServiceLevel != "" {
-		m["serviceLevel"] = e.str(x.ServiceLevel)
+		m["serviceLevel"] = e.check(jqString(x.ServiceLevel))
 	}
 	if len(x.Lines) > 0 {
 		l := make([]any, len(x.Lines))
@@ -1214,7 +1214,7 @@ func (x *OrderChanged) jsonValue(e *valueEncoder) map[string]any {
 	if len(x.ChangedFields) > 0 {
 		l := make([]any, len(x.ChangedFields))
 		for i, v := range x.ChangedFields {
-			l[i] = e.str(v)
+			l[i] = e.check(jqString(v))
 		}
 		m["changedFields"] = l
 	}
@@ -1347,10 +1347,10 @@ func (x *OrderCancelled) jsonValue(e *valueEncoder) map[string]any {
 		m["order"] = x.Order.jsonValue(e)
 	}
 	if x.ReasonCode != "" {
-		m["reasonCode"] = e.str(x.ReasonCode)
+		m["reasonCode"] = e.check(jqString(x.ReasonCode))
 	}
 	if x.Reason != "" {
-		m["reason"] = e.str(x.Reason)
+		m["reason"] = e.check(jqString(x.Reason))
 	}
 	return m
 }
@@ -1476,10 +1476,10 @@ func (x *OrderReleased) jsonValue(e *valueEncoder) map[string]any {
 		m["order"] = x.Order.jsonValue(e)
 	}
 	if x.CommandId != "" {
-		m["commandId"] = e.str(x.CommandId)
+		m["commandId"] = e.check(jqString(x.CommandId))
 	}
 	if x.WaveId != "" {
-		m["waveId"] = e.str(x.WaveId)
+		m["waveId"] = e.check(jqString(x.WaveId))
 	}
 	return m
 }
@@ -1610,10 +1610,10 @@ func (x *OrderStatusChanged) jsonValue(e *valueEncoder) map[string]any {
 		m["order"] = x.Order.jsonValue(e)
 	}
 	if x.Status != 0 {
-		m["status"] = e.enum(jsonNamesOrderLineStatus[:], int32(x.Status))
+		m["status"] = e.check(jqEnum(jsonNamesOrderLineStatus[:], int32(x.Status)))
 	}
 	if x.ReasonCode != "" {
-		m["reasonCode"] = e.str(x.ReasonCode)
+		m["reasonCode"] = e.check(jqString(x.ReasonCode))
 	}
 	return m
 }
@@ -1849,32 +1849,32 @@ func (x *OrderLineStatusChanged) jsonValue(e *valueEncoder) map[string]any {
 		m["order"] = x.Order.jsonValue(e)
 	}
 	if x.LineNo != "" {
-		m["lineNo"] = e.str(x.LineNo)
+		m["lineNo"] = e.check(jqString(x.LineNo))
 	}
 	if x.Item != nil {
 		m["item"] = x.Item.jsonValue(e)
 	}
 	if x.Status != 0 {
-		m["status"] = e.enum(jsonNamesOrderLineStatus[:], int32(x.Status))
+		m["status"] = e.check(jqEnum(jsonNamesOrderLineStatus[:], int32(x.Status)))
 	}
 	if x.Quantities != nil {
 		m["quantities"] = x.Quantities.jsonValue(e)
 	}
 	if x.ReasonCode != "" {
-		m["reasonCode"] = e.str(x.ReasonCode)
+		m["reasonCode"] = e.check(jqString(x.ReasonCode))
 	}
 	if x.ShipmentId != "" {
-		m["shipmentId"] = e.str(x.ShipmentId)
+		m["shipmentId"] = e.check(jqString(x.ShipmentId))
 	}
 	if len(x.Ssccs) > 0 {
 		l := make([]any, len(x.Ssccs))
 		for i, v := range x.Ssccs {
-			l[i] = e.str(v)
+			l[i] = e.check(jqString(v))
 		}
 		m["ssccs"] = l
 	}
 	if x.StatusTime != nil {
-		m["statusTime"] = e.timestamp(x.StatusTime)
+		m["statusTime"] = e.check(jqTimestamp(x.StatusTime))
 	}
 	return m
 }

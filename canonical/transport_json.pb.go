@@ -180,13 +180,13 @@ func (x *ShipmentTendered) jsonValue(e *valueEncoder) map[string]any {
 		m["shipment"] = x.Shipment.jsonValue(e)
 	}
 	if x.TenderId != "" {
-		m["tenderId"] = e.str(x.TenderId)
+		m["tenderId"] = e.check(jqString(x.TenderId))
 	}
 	if x.Rate != nil {
 		m["rate"] = x.Rate.jsonValue(e)
 	}
 	if x.RespondBy != nil {
-		m["respondBy"] = e.timestamp(x.RespondBy)
+		m["respondBy"] = e.check(jqTimestamp(x.RespondBy))
 	}
 	return m
 }
@@ -366,22 +366,22 @@ func (x *ShipmentTenderResponded) jsonValue(e *valueEncoder) map[string]any {
 	}
 	m := make(map[string]any, 6)
 	if x.ShipmentId != "" {
-		m["shipmentId"] = e.str(x.ShipmentId)
+		m["shipmentId"] = e.check(jqString(x.ShipmentId))
 	}
 	if x.TenderId != "" {
-		m["tenderId"] = e.str(x.TenderId)
+		m["tenderId"] = e.check(jqString(x.TenderId))
 	}
 	if x.Carrier != nil {
 		m["carrier"] = x.Carrier.jsonValue(e)
 	}
 	if x.Response != 0 {
-		m["response"] = e.enum(jsonNamesTenderResponse[:], int32(x.Response))
+		m["response"] = e.check(jqEnum(jsonNamesTenderResponse[:], int32(x.Response)))
 	}
 	if x.ReasonCode != "" {
-		m["reasonCode"] = e.str(x.ReasonCode)
+		m["reasonCode"] = e.check(jqString(x.ReasonCode))
 	}
 	if x.Reason != "" {
-		m["reason"] = e.str(x.Reason)
+		m["reason"] = e.check(jqString(x.Reason))
 	}
 	return m
 }
@@ -615,7 +615,7 @@ func (x *ShippedLine) jsonValue(e *valueEncoder) map[string]any {
 		m["order"] = x.Order.jsonValue(e)
 	}
 	if x.LineNo != "" {
-		m["lineNo"] = e.str(x.LineNo)
+		m["lineNo"] = e.check(jqString(x.LineNo))
 	}
 	if x.Item != nil {
 		m["item"] = x.Item.jsonValue(e)
@@ -627,12 +627,12 @@ func (x *ShippedLine) jsonValue(e *valueEncoder) map[string]any {
 		m["shipped"] = x.Shipped.jsonValue(e)
 	}
 	if x.Status != 0 {
-		m["status"] = e.enum(jsonNamesOrderLineStatus[:], int32(x.Status))
+		m["status"] = e.check(jqEnum(jsonNamesOrderLineStatus[:], int32(x.Status)))
 	}
 	if len(x.Ssccs) > 0 {
 		l := make([]any, len(x.Ssccs))
 		for i, v := range x.Ssccs {
-			l[i] = e.str(v)
+			l[i] = e.check(jqString(v))
 		}
 		m["ssccs"] = l
 	}
@@ -845,7 +845,7 @@ func (x *ShipmentShipped) jsonValue(e *valueEncoder) map[string]any {
 		m["lines"] = l
 	}
 	if x.ShippedAt != nil {
-		m["shippedAt"] = e.timestamp(x.ShippedAt)
+		m["shippedAt"] = e.check(jqTimestamp(x.ShippedAt))
 	}
 	return m
 }
@@ -1144,22 +1144,22 @@ func (x *ShipmentStatusChanged) jsonValue(e *valueEncoder) map[string]any {
 	}
 	m := make(map[string]any, 8)
 	if x.ShipmentId != "" {
-		m["shipmentId"] = e.str(x.ShipmentId)
+		m["shipmentId"] = e.check(jqString(x.ShipmentId))
 	}
 	if x.Milestone != 0 {
-		m["milestone"] = e.enum(jsonNamesMilestone[:], int32(x.Milestone))
+		m["milestone"] = e.check(jqEnum(jsonNamesMilestone[:], int32(x.Milestone)))
 	}
 	if x.Status != 0 {
-		m["status"] = e.enum(jsonNamesShipmentStatus[:], int32(x.Status))
+		m["status"] = e.check(jqEnum(jsonNamesShipmentStatus[:], int32(x.Status)))
 	}
 	if x.StopSeq != 0 {
-		m["stopSeq"] = e.integer(int64(x.StopSeq))
+		m["stopSeq"] = e.check(jqInteger(int64(x.StopSeq)))
 	}
 	if x.ReasonCode != "" {
-		m["reasonCode"] = e.str(x.ReasonCode)
+		m["reasonCode"] = e.check(jqString(x.ReasonCode))
 	}
 	if x.Eta != nil {
-		m["eta"] = e.timestamp(x.Eta)
+		m["eta"] = e.check(jqTimestamp(x.Eta))
 	}
 	if x.Location != nil {
 		m["location"] = x.Location.jsonValue(e)
@@ -1168,22 +1168,22 @@ func (x *ShipmentStatusChanged) jsonValue(e *valueEncoder) map[string]any {
 		m["exception"] = x.Exception
 	}
 	if x.ExceptionReason != "" {
-		m["exceptionReason"] = e.str(x.ExceptionReason)
+		m["exceptionReason"] = e.check(jqString(x.ExceptionReason))
 	}
 	if x.SourceStatusCode != "" {
-		m["sourceStatusCode"] = e.str(x.SourceStatusCode)
+		m["sourceStatusCode"] = e.check(jqString(x.SourceStatusCode))
 	}
 	if x.Carrier != nil {
 		m["carrier"] = x.Carrier.jsonValue(e)
 	}
 	if x.EquipmentId != "" {
-		m["equipmentId"] = e.str(x.EquipmentId)
+		m["equipmentId"] = e.check(jqString(x.EquipmentId))
 	}
 	if x.Bol != "" {
-		m["bol"] = e.str(x.Bol)
+		m["bol"] = e.check(jqString(x.Bol))
 	}
 	if x.Pro != "" {
-		m["pro"] = e.str(x.Pro)
+		m["pro"] = e.check(jqString(x.Pro))
 	}
 	return m
 }
@@ -1449,13 +1449,13 @@ func (x *OSDLine) jsonValue(e *valueEncoder) map[string]any {
 	}
 	m := make(map[string]any, 7)
 	if x.Sscc != "" {
-		m["sscc"] = e.str(x.Sscc)
+		m["sscc"] = e.check(jqString(x.Sscc))
 	}
 	if x.Gtin != "" {
-		m["gtin"] = e.str(x.Gtin)
+		m["gtin"] = e.check(jqString(x.Gtin))
 	}
 	if x.Sku != "" {
-		m["sku"] = e.str(x.Sku)
+		m["sku"] = e.check(jqString(x.Sku))
 	}
 	if x.Expected != nil {
 		m["expected"] = x.Expected.jsonValue(e)
@@ -1467,7 +1467,7 @@ func (x *OSDLine) jsonValue(e *valueEncoder) map[string]any {
 		m["damaged"] = x.Damaged.jsonValue(e)
 	}
 	if x.ReasonCode != "" {
-		m["reasonCode"] = e.str(x.ReasonCode)
+		m["reasonCode"] = e.check(jqString(x.ReasonCode))
 	}
 	return m
 }
@@ -1670,16 +1670,16 @@ func (x *DeliveryConfirmation) jsonValue(e *valueEncoder) map[string]any {
 	}
 	m := make(map[string]any, 5)
 	if x.ShipmentId != "" {
-		m["shipmentId"] = e.str(x.ShipmentId)
+		m["shipmentId"] = e.check(jqString(x.ShipmentId))
 	}
 	if x.StopSeq != 0 {
-		m["stopSeq"] = e.integer(int64(x.StopSeq))
+		m["stopSeq"] = e.check(jqInteger(int64(x.StopSeq)))
 	}
 	if x.DeliveredAt != nil {
-		m["deliveredAt"] = e.timestamp(x.DeliveredAt)
+		m["deliveredAt"] = e.check(jqTimestamp(x.DeliveredAt))
 	}
 	if x.SignedBy != "" {
-		m["signedBy"] = e.str(x.SignedBy)
+		m["signedBy"] = e.check(jqString(x.SignedBy))
 	}
 	if len(x.OsdLines) > 0 {
 		l := make([]any, len(x.OsdLines))

@@ -315,23 +315,13 @@ func genValueField(g *protogen.GeneratedFile, f *protogen.Field) {
 }
 
 func valueExpr(_ *protogen.GeneratedFile, f *protogen.Field, v string) string {
-	switch f.Desc.Kind() {
-	case protoreflect.StringKind:
-		return "e.str(" + v + ")"
-	case protoreflect.BoolKind:
+	switch {
+	case f.Desc.Kind() == protoreflect.BoolKind:
 		return v
-	case protoreflect.Int32Kind, protoreflect.Int64Kind, protoreflect.Sint32Kind, protoreflect.Sint64Kind:
-		return "e.integer(int64(" + v + "))"
-	case protoreflect.EnumKind:
-		return "e.enum(jsonNames" + f.Enum.GoIdent.GoName + "[:], int32(" + v + "))"
-	case protoreflect.MessageKind:
-		if f.Message.Desc.FullName() == timestampName {
-			return "e.timestamp(" + v + ")"
-		}
+	case f.Desc.Kind() == protoreflect.MessageKind && f.Message.Desc.FullName() != timestampName:
 		return v + ".jsonValue(e)"
-	default:
-		panic(fmt.Sprintf("protoc-gen-dray-json: field %s: unsupported kind %v", f.Desc.FullName(), f.Desc.Kind()))
 	}
+	return "e.check(" + memberExpr(f, v) + ")"
 }
 
 // --- lazy members ----------------------------------------------------------
