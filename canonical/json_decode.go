@@ -604,7 +604,13 @@ func (d *decoder) timestamp() *timestamppb.Timestamp {
 		}
 		return nil
 	}
-	return &timestamppb.Timestamp{Seconds: t.Unix(), Nanos: int32(t.Nanosecond())}
+	ts := &timestamppb.Timestamp{Seconds: t.Unix(), Nanos: int32(t.Nanosecond())}
+	if ts.CheckValid() != nil { // year 0000 parses, and has no JSON form
+		d.pos = start
+		d.fail("invalid_time", "time %q is outside 0001-01-01T00:00:00Z to 9999-12-31T23:59:59Z", s)
+		return nil
+	}
+	return ts
 }
 
 // skip passes over one JSON value, checking its syntax.

@@ -93,6 +93,8 @@ func TestUnmarshalJSONRefuses(t *testing.T) {
 		{"data of unknown type", data(`logistics.shipment.status_changed`, `logistics.shipment.teleported`), "unknown_type", "data"},
 		{"time without zone", data(`"2025-03-14T20:48:00Z"`, `"2025-03-14T20:48:00"`), "time_without_zone", "time"},
 		{"time not rfc3339", data(`"2025-03-14T20:48:00Z"`, `"14/03/2025 20:48"`), "invalid_time", "time"},
+		{"time in year 0", data(`"2025-03-14T20:48:00Z"`, `"0000-01-01T00:00:00Z"`), "invalid_time", "time"},
+		{"time before year 1 by its offset", data(`"2025-03-14T20:48:00Z"`, `"0001-01-01T00:00:00+01:00"`), "invalid_time", "time"},
 		{"time as number", data(`"2025-03-14T20:48:00Z"`, `1741985280`), "wrong_type", "time"},
 		{"null attribute", data(`"siteid":"MEM1"`, `"siteid":null`), "null_value", "siteid"},
 		{"null data", data(`"data":{`, `"data":null,"x":{`), "null_value", "data"},
