@@ -11,10 +11,10 @@ import (
 )
 
 // A fast form of the jq expressions mappings are made of. Route transforms
-// are mostly paths, object and array construction, `as` bindings, `if`
-// and the `//` alternative; gojq runs those through its general interpreter (forks,
-// a value stack, backtracking), which was ~20 % of the relay's CPU per
-// delivery. compileFast turns such an expression into a tree of closures
+// are mostly paths, object and array construction, `as` bindings, `if`,
+// the `//` alternative, string interpolation and @uri; gojq runs those
+// through its general interpreter (forks, a value stack, backtracking),
+// which was ~20 % of the relay's CPU per delivery. compileFast turns such an expression into a tree of closures
 // over the same values (map[string]any, []any, …); anything else — and,
 // while running, any value the fast form would not handle exactly as jq
 // does (an index into a string, an iteration over an object, a number key
@@ -101,10 +101,11 @@ func fastQuery(q *gojq.Query, sc fastScope) (fastOne, bool) {
 			return nil, false
 		}
 		if len(q.Patterns) > 0 {
-			if len(q.Patterns) != 1 || q.Patterns[0].Name == "" {
-				return nil, false // destructuring, ?//
+			name, ok := bindingName(q)
+			if !ok {
+				return nil, false
 			}
-			inner, slot := sc.bind(q.Patterns[0].Name)
+			inner, slot := sc.bind(name)
 			body, ok := fastQuery(q.Right, inner)
 			if !ok {
 				return nil, false
@@ -152,6 +153,15 @@ func fastQuery(q *gojq.Query, sc fastScope) (fastOne, bool) {
 	return nil, false
 }
 
+// bindingName is the variable of `E as $name | …`; destructuring and ?//
+// have no fast form.
+func bindingName(q *gojq.Query) (string, bool) {
+	if len(q.Patterns) != 1 || q.Patterns[0].Name == "" {
+		return "", false
+	}
+	return q.Patterns[0].Name, true
+}
+
 // fastQueryEach compiles a query that may have several outputs.
 func fastQueryEach(q *gojq.Query, sc fastScope) (fastEach, bool) {
 	if !plainQuery(q) {
@@ -179,14 +189,15 @@ func fastQueryEach(q *gojq.Query, sc fastScope) (fastEach, bool) {
 		}, true
 	case gojq.OpPipe:
 		if len(q.Patterns) > 0 {
-			if len(q.Patterns) != 1 || q.Patterns[0].Name == "" {
+			name, ok := bindingName(q)
+			if !ok {
 				return nil, false
 			}
 			left, ok := fastQueryEach(q.Left, sc)
 			if !ok {
 				return nil, false
 			}
-			inner, slot := sc.bind(q.Patterns[0].Name)
+			inner, slot := sc.bind(name)
 			body, ok := fastQueryEach(q.Right, inner)
 			if !ok {
 				return nil, false
