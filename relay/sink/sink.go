@@ -1,16 +1,16 @@
 package sink
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/textproto"
+	"net/url"
 	"os"
 	"strings"
 	"sync"
@@ -19,6 +19,7 @@ import (
 
 	"github.com/draylink/dray/internal/backoff"
 	"github.com/sony/gobreaker/v2"
+	"github.com/valyala/fasthttp"
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
 	"golang.org/x/time/rate"
@@ -108,12 +109,15 @@ type Result struct {
 type Sink struct {
 	cfg     Config
 	log     *slog.Logger
-	client  *http.Client
+	client  *fasthttp.HostClient
+	conns   connSet       // the client's open connections
 	limiter *rate.Limiter // nil: unlimited
 	breaker *gobreaker.CircuitBreaker[*Result]
 	base    string
-	auth    func(*http.Request) error // nil: no authentication
-	tokens  *tokenSource              // nil without OAuth2
+	headers [][2]string // cfg.Headers, names in canonical form
+	// auth sets the request's credentials (nil: no authentication).
+	auth   func(*fasthttp.RequestHeader) error
+	tokens *tokenSource // nil without OAuth2
 
 	stats struct {
 		requests, done, duplicate, retry, dead, breakerRejects atomic.Uint64
@@ -134,23 +138,26 @@ func New(cfg Config, log *slog.Logger) (*Sink, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sink %s: tls: %w", cfg.Name, err)
 	}
-	tr := &http.Transport{
-		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           (&net.Dialer{Timeout: min(cfg.Timeout.D(), 10*time.Second), KeepAlive: 30 * time.Second}).DialContext,
-		TLSClientConfig:       tlsConf,
-		TLSHandshakeTimeout:   min(cfg.Timeout.D(), 10*time.Second),
-		MaxIdleConns:          cfg.MaxConns,
-		MaxIdleConnsPerHost:   cfg.MaxConns,
-		MaxConnsPerHost:       cfg.MaxConns,
-		IdleConnTimeout:       90 * time.Second,
-		ExpectContinueTimeout: time.Second,
-		ForceAttemptHTTP2:     true,
+	u, err := url.Parse(s.base)
+	if err != nil {
+		return nil, fmt.Errorf("sink %s: url: %w", cfg.Name, err)
 	}
-	s.client = &http.Client{
-		Transport: tr,
-		// A redirect would send the event (and credentials) somewhere the
-		// configuration did not name: report the 3xx instead.
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	if s.client, err = newHostClient(cfg, u, tlsConf, &s.conns); err != nil {
+		return nil, fmt.Errorf("sink %s: %w", cfg.Name, err)
+	}
+	for k, v := range cfg.Headers {
+		s.headers = append(s.headers, [2]string{textproto.CanonicalMIMEHeaderKey(k), v})
+	}
+	// OAuth2 token requests go through net/http with the same TLS trust
+	// and proxy.
+	tr := &http.Transport{
+		Proxy:               http.ProxyFromEnvironment,
+		DialContext:         (&net.Dialer{Timeout: min(cfg.Timeout.D(), 10*time.Second), KeepAlive: 30 * time.Second}).DialContext,
+		TLSClientConfig:     tlsConf,
+		TLSHandshakeTimeout: min(cfg.Timeout.D(), 10*time.Second),
+		MaxIdleConnsPerHost: 2,
+		IdleConnTimeout:     90 * time.Second,
+		ForceAttemptHTTP2:   true,
 	}
 	if cfg.Rate.PerSecond > 0 {
 		s.limiter = rate.NewLimiter(rate.Limit(cfg.Rate.PerSecond), cfg.Rate.Burst)
@@ -206,14 +213,15 @@ func (s *Sink) setupAuth(tr *http.Transport) error {
 		if err != nil {
 			return fmt.Errorf("bearer: %w", err)
 		}
-		s.auth = func(r *http.Request) error { r.Header.Set("Authorization", "Bearer "+tok); return nil }
+		v := "Bearer " + tok
+		s.auth = func(h *fasthttp.RequestHeader) error { h.Set("Authorization", v); return nil }
 	case a.APIKey != nil:
 		v, err := a.APIKey.Value.Read()
 		if err != nil {
 			return fmt.Errorf("api_key: %w", err)
 		}
-		h := a.APIKey.Header
-		s.auth = func(r *http.Request) error { r.Header.Set(h, v); return nil }
+		name := textproto.CanonicalMIMEHeaderKey(a.APIKey.Header)
+		s.auth = func(h *fasthttp.RequestHeader) error { h.Set(name, v); return nil }
 	case a.OAuth2 != nil:
 		secret, err := a.OAuth2.ClientSecret.Read()
 		if err != nil {
@@ -232,12 +240,12 @@ func (s *Sink) setupAuth(tr *http.Transport) error {
 		tokenClient := &http.Client{Transport: tr, Timeout: s.cfg.Timeout.D(),
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 		s.tokens = newTokenSource(cc, context.WithValue(context.Background(), oauth2.HTTPClient, tokenClient))
-		s.auth = func(r *http.Request) error {
+		s.auth = func(h *fasthttp.RequestHeader) error {
 			tok, err := s.tokens.Token()
 			if err != nil {
 				return fmt.Errorf("oauth2 token: %w", err)
 			}
-			tok.SetAuthHeader(r)
+			h.Set("Authorization", tok.Type()+" "+tok.AccessToken)
 			return nil
 		}
 	}
@@ -335,43 +343,71 @@ func (s *Sink) send(ctx context.Context, req *Request) (*Result, error) {
 	s.stats.inFlight.Add(1)
 	defer s.stats.inFlight.Add(-1)
 	start := time.Now()
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout.D())
-	defer cancel()
-	hr, err := http.NewRequestWithContext(ctx, req.Method, s.base+req.Path, bytes.NewReader(req.Body))
-	if err != nil {
-		// A request that cannot be built never will be.
-		return &Result{Outcome: Dead, Err: err}, nil
+	if err := ctx.Err(); err != nil {
+		return &Result{Outcome: Retry, Err: err}, context.Canceled
 	}
-	for k, v := range s.cfg.Headers {
-		hr.Header.Set(k, v)
+	deadline := start.Add(s.cfg.Timeout.D())
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
 	}
-	for k, v := range req.Header {
-		hr.Header[k] = v
+	hreq := fasthttp.AcquireRequest()
+	defer fasthttp.ReleaseRequest(hreq)
+	hreq.Header.DisableNormalizing()
+	hreq.Header.SetMethod(req.Method)
+	hreq.SetRequestURI(s.base + req.Path)
+	for _, h := range s.headers {
+		hreq.Header.Set(h[0], h[1])
 	}
+	for k, vs := range req.Header {
+		for i, v := range vs {
+			if i == 0 {
+				hreq.Header.Set(k, v)
+			} else {
+				hreq.Header.Add(k, v)
+			}
+		}
+	}
+	hreq.SetBodyRaw(req.Body)
 	var ts oauth2.TokenSource
 	if s.tokens != nil {
 		ts = s.tokens.current()
 	}
 	if s.auth != nil {
-		if err := s.auth(hr); err != nil {
+		if err := s.auth(&hreq.Header); err != nil {
 			res := &Result{Outcome: Retry, Err: err, Elapsed: time.Since(start)}
 			return res, err
 		}
 	}
-	resp, err := s.client.Do(hr)
+	// fasthttp takes no context: a cancellation (the relay stopping)
+	// closes the sink's connections, which ends the requests on them.
+	stop := context.AfterFunc(ctx, func() {
+		if !errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			s.conns.closeAll()
+		}
+	})
+	defer stop()
+	resp := fasthttp.AcquireResponse()
+	defer fasthttp.ReleaseResponse(resp)
+	err := s.client.DoDeadline(hreq, resp, deadline)
+	if err != nil && staleConn(err) && ctx.Err() == nil {
+		err = s.client.DoDeadline(hreq, resp, deadline)
+	}
 	if err != nil {
+		if ctx.Err() != nil {
+			err = fmt.Errorf("%w (%w)", ctx.Err(), err)
+		}
 		res := &Result{Outcome: Retry, Err: err, Elapsed: time.Since(start)}
-		if ctx.Err() != nil && errors.Is(err, context.Canceled) {
+		if errors.Is(err, context.Canceled) {
 			return res, context.Canceled
 		}
 		return res, err
 	}
-	body, rerr := readBody(resp, int64(s.cfg.MaxResponseBytes))
-	_ = resp.Body.Close()
+	status := resp.StatusCode()
+	body, rerr := readBody(resp, int(s.cfg.MaxResponseBytes))
 	res := &Result{
-		Outcome:    Classify(resp.StatusCode),
-		Status:     resp.StatusCode,
-		RetryAfter: backoff.ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now()),
+		Outcome:    Classify(status),
+		Status:     status,
+		RetryAfter: backoff.ParseRetryAfter(string(resp.Header.Peek("Retry-After")), time.Now()),
 		Body:       body,
 		Elapsed:    time.Since(start),
 	}
@@ -379,15 +415,15 @@ func (s *Sink) send(ctx context.Context, req *Request) (*Result, error) {
 		// The sink answered 2xx: the body does not change that.
 		rerr = nil
 	}
-	if resp.StatusCode == http.StatusUnauthorized && s.tokens != nil {
+	if status == http.StatusUnauthorized && s.tokens != nil {
 		s.tokens.reset(ts)
 	}
 	switch {
 	case rerr != nil:
 		res.Outcome, res.Err = Retry, rerr
 		return res, rerr
-	case resp.StatusCode >= 500, resp.StatusCode == http.StatusUnauthorized, resp.StatusCode == http.StatusRequestTimeout:
-		return res, fmt.Errorf("HTTP %d", resp.StatusCode)
+	case status >= 500, status == http.StatusUnauthorized, status == http.StatusRequestTimeout:
+		return res, fmt.Errorf("HTTP %d", status)
 	}
 	return res, nil
 }
@@ -420,15 +456,3 @@ func (s *Sink) Stats() Stats {
 
 // Close releases idle connections.
 func (s *Sink) Close() { s.client.CloseIdleConnections() }
-
-// readBody reads at most limit bytes of a response body, into a buffer of
-// its announced length when it has one (a batch answer is tens of KB:
-// io.ReadAll would grow and copy it a dozen times).
-func readBody(resp *http.Response, limit int64) ([]byte, error) {
-	if n := resp.ContentLength; n > 0 && n <= limit {
-		buf := make([]byte, n) // net/http ends the body after n bytes
-		_, err := io.ReadFull(resp.Body, buf)
-		return buf, err
-	}
-	return io.ReadAll(io.LimitReader(resp.Body, limit))
-}
