@@ -128,7 +128,7 @@ func BenchmarkDo(b *testing.B) {
 			}
 			defer resp.Body.Close()
 			if _, err := io.Copy(io.Discard, resp.Body); err != nil || resp.StatusCode != http.StatusCreated {
-				return fmt.Errorf("HTTP %d, %v", resp.StatusCode, err)
+				return fmt.Errorf("HTTP %d, %w", resp.StatusCode, err)
 			}
 			return nil
 		})
