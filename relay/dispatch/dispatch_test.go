@@ -21,7 +21,7 @@ func TestTracker(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
 	defer cancel()
-	if _, err := tr.wait(ctx); err == nil {
+	if _, err := tr.wait(ctx, 1); err == nil {
 		t.Fatal("wait on a full tracker returned")
 	}
 	tr.finish(12)
@@ -33,8 +33,13 @@ func TestTracker(t *testing.T) {
 	if tr.low() != 13 || tr.inFlight() != 1 {
 		t.Fatalf("low = %d, in flight %d; want 13, 1", tr.low(), tr.inFlight())
 	}
-	if free, err := tr.wait(context.Background()); err != nil || free != 3 {
+	if free, err := tr.wait(context.Background(), 2); err != nil || free != 3 {
 		t.Fatalf("wait = %d, %v; want 3", free, err)
+	}
+	short, cancelShort := context.WithTimeout(context.Background(), 10*time.Millisecond)
+	defer cancelShort()
+	if free, err := tr.wait(short, 4); err == nil {
+		t.Fatalf("wait for 4 with 3 free returned %d; want it to block", free)
 	}
 	tr.add(14)
 	tr.finish(14)

@@ -164,8 +164,16 @@ func (d *Dispatcher) Register() (uint64, error) {
 	return start, nil
 }
 
-// readBatch is the most events one Read takes.
-const readBatch = 512
+// readBatch is the most events one Read takes: an agent's largest batch by
+// default, so that a Read decodes a relay log block about once.
+const readBatch = 1024
+
+// refillAt is how much room the in-flight window of a sink must have before
+// the dispatcher reads again: a quarter of it, at most readBatch. Reading
+// whenever one event finished made a backlogged single-request sink decode
+// the same relay log block (CRC and copy of up to thousands of events) for
+// every few events it took from it: 12 % of the relay's CPU.
+func refillAt(window int) int { return max(1, min(readBatch, window/4)) }
 
 // Run delivers from the cursor until ctx ends, then stops its workers
 // (in-flight requests get Options.Grace), writes the final cursor and
@@ -214,7 +222,9 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 func (d *Dispatcher) read(ctx context.Context, tr *tracker, p *pipeline, next uint64) error {
 	var buf []relaylog.Entry
 	for {
-		free, err := tr.wait(ctx)
+		// A full window refills by refillAt at a time, not one finished
+		// event at a time: each Read decodes a whole relay log block.
+		free, err := tr.wait(ctx, refillAt(d.cfg.MaxInFlight))
 		if err != nil {
 			return nil
 		}

@@ -22,13 +22,15 @@ func newTracker(start uint64, capacity int) *tracker {
 	return &tracker{done: make([]bool, capacity), base: start, space: make(chan struct{}, 1)}
 }
 
-// wait blocks until the ring has room, and returns how much.
-func (t *tracker) wait(ctx context.Context) (int, error) {
+// wait blocks until the ring has room for at least atLeast sequences (at
+// most its capacity), and returns how much.
+func (t *tracker) wait(ctx context.Context, atLeast int) (int, error) {
+	atLeast = max(1, min(atLeast, len(t.done)))
 	for {
 		t.mu.Lock()
 		free := len(t.done) - t.n
 		t.mu.Unlock()
-		if free > 0 {
+		if free >= atLeast {
 			return free, nil
 		}
 		select {
