@@ -165,6 +165,9 @@ func benchThroughput(b *testing.B, mode int) {
 	b.ReportMetric(float64(sinkCPU.Microseconds())/float64(2*n), "sink-cpu-µs/event")
 	b.ReportMetric(0, "ns/op")
 	r.Proc.Stop(30 * time.Second)
+	for _, s := range sinks { // SIGTERM: a $DRAY_REFSINK_CPU_PROFILE is written
+		s.Proc.Stop(30 * time.Second)
+	}
 }
 
 // benchLatency offers 1,000 events/s from a dray-agent for b.N events and

@@ -18,6 +18,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/pprof"
 	"syscall"
 
 	"github.com/draylink/dray/internal/logsetup"
@@ -43,6 +44,8 @@ func run(args []string) error {
 	addrFile := fs.String("addr-file", "", "write the listening address to this file once listening")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	logFormat := fs.String("log-format", "json", "json or text")
+	cpuProfile := fs.String("cpu-profile", os.Getenv("DRAY_REFSINK_CPU_PROFILE"),
+		"write a CPU profile of the whole run to this file, suffixed with the process id (default $DRAY_REFSINK_CPU_PROFILE; for benchmarks)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -89,6 +92,17 @@ func run(args []string) error {
 			_ = srv.Close()
 			return fmt.Errorf("addr file: %w", err)
 		}
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(fmt.Sprintf("%s.%d", *cpuProfile, os.Getpid()))
+		if err != nil {
+			return fmt.Errorf("cpu profile: %w", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fmt.Errorf("cpu profile: %w", err)
+		}
+		defer pprof.StopCPUProfile()
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
