@@ -303,6 +303,14 @@ func Default() *Suite {
 		Bench: "BenchmarkGoodsMovement/peer-nethttp-noop/c32", Benchtime: "20000x", Rate: "events/s", EventBytes: 1024, Peer: true,
 		CPU: []Term{{"server-cpu-µs/event", 1}, {"client-cpu-µs/event", 1}},
 		How: "net/http client and a no-op server process, one event per request: the HTTP floor"})
+	add(Scenario{ID: "sink-client", Title: "relay sink client (fasthttp), one request per event, 32 in flight", Pkg: "relay/sink",
+		Bench: "BenchmarkDo/sink", Benchtime: "50000x", Rate: "requests/s",
+		CPU: []Term{{"cpu-µs/request", 1}},
+		How: "sink.Do with its headers, auth hook, timeout and bounded body read → a net/http no-op server in another process; CPU is the client process's"})
+	add(Scenario{ID: "peer-nethttp-client", Title: "net/http client, the same requests", Pkg: "relay/sink",
+		Bench: "BenchmarkDo/peer-nethttp", Benchtime: "50000x", Rate: "requests/s", Peer: true,
+		CPU: []Term{{"cpu-µs/request", 1}},
+		How: "http.Client, keep-alive pool of 64, same server process"})
 	add(Scenario{ID: "fanout-batched", Title: "relay → 2 reference ERPs, 100 per request, per sink", Pkg: "testenv",
 		Bench: "BenchmarkFanOut/batched", Benchtime: "100000x", Rate: "events/s/sink", EventBytes: 1024,
 		CPU: []Term{{"relay-cpu-µs/delivery", 1}, {"sink-cpu-µs/event", 1}},
@@ -344,6 +352,7 @@ func Default() *Suite {
 		{Dray: "sql-pg", Peers: []Compare{{"spool-append", OnRate}}},
 		{Dray: "filedrop-csv", Peers: []Compare{{"spool-append", OnRate}}},
 		{Dray: "dispatch-single", Peers: []Compare{{"raw-nethttp", OnRate}}},
+		{Dray: "sink-client", Peers: []Compare{{"peer-nethttp-client", OnRate}}},
 		{Dray: "fanout-batched", Peers: []Compare{{"refsink-batch", OnRate}}},
 		{Dray: "fanout-single", Peers: []Compare{{"refsink-single", OnRate}}},
 		{Dray: "wmssim", Peers: []Compare{{"e2e-quic", OnRate}}},
