@@ -3,7 +3,6 @@ package testenv_test
 import (
 	"context"
 	"fmt"
-	"net/http/httptest"
 	"testing"
 
 	"github.com/draylink/dray/agent/synthetic"
@@ -47,8 +46,11 @@ func TestFanOutRoutesMatchRefsink(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer srv.Close()
-			hs := httptest.NewServer(srv.Handler())
-			defer hs.Close()
+			base, stop, err := srv.StartLoopback(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer func() { _ = stop() }()
 			routes, types := testenv.ERPRoutes("s"), testenv.ERPTypes
 			if kind == refsink.KindTMS {
 				routes, types = testenv.TMSRoutes("s"), testenv.TMSTypes
@@ -61,7 +63,7 @@ func TestFanOutRoutesMatchRefsink(t *testing.T) {
 			if err := errs.Err(); err != nil {
 				t.Fatal(err)
 			}
-			sc := sink.Config{Name: "s", URL: hs.URL}
+			sc := sink.Config{Name: "s", URL: base}
 			sc.SetDefaults()
 			sk, err := sink.New(sc, nil)
 			if err != nil {

@@ -3,7 +3,6 @@ package dispatch
 import (
 	"context"
 	"fmt"
-	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
@@ -91,12 +90,12 @@ func refTMS(t testing.TB) (url string, c *refsink.Client) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hs := httptest.NewServer(s.Handler())
-	t.Cleanup(func() {
-		hs.Close()
-		_ = s.Close()
-	})
-	return hs.URL, refsink.NewClient(hs.URL)
+	base, stop, err := s.StartLoopback(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = stop() })
+	return base, refsink.NewClient(base)
 }
 
 // ledger returns the sink's records by outcome.

@@ -5,10 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/valyala/fasthttp"
 
 	"github.com/draylink/dray/canonical"
 )
@@ -37,58 +40,56 @@ const (
 
 // request is a business request being turned into items.
 type request struct {
-	r         *http.Request
+	c         *call
 	res       *resource // nil for /…/v1/batch
-	id        string    // {id} of milestones
 	mode      mode
 	principal string
-	raw       []byte
+	mt        string   // media type of the Content-Type
+	raw       []byte   // the body: fasthttp's buffer, valid until the handler returns
 	subIDs    []string // ids of /v1/batch sub-requests
 	arrayForm bool     // /v1/batch body was a bare array: answer with results
 }
 
 // business serves one route of resource res (nil: the flavour's /v1/batch).
-func (s *Server) business(res *resource, m mode) http.HandlerFunc {
+func (s *Server) business(res *resource, m mode) handler {
 	faultName := batchResource
 	if res != nil {
 		faultName = res.name
 	}
-	return func(w http.ResponseWriter, r *http.Request) {
+	return func(c *call) {
+		ctx := c.ctx
 		d := s.faults.decide(faultName)
 		if d.outage {
 			s.faults.fired(func(st *FaultStats) { st.Outage++ })
-			w.Header().Set("Retry-After", retryAfterSeconds(d.retryAfter))
-			writeProblem(w, http.StatusServiceUnavailable, ptUnavailable, "Service unavailable", "planned outage (fault knob)", r.URL.Path)
+			ctx.Response.Header.Set("Retry-After", retryAfterSeconds(d.retryAfter))
+			writeProblem(ctx, fasthttp.StatusServiceUnavailable, ptUnavailable, "Service unavailable", "planned outage (fault knob)", c.path)
 			return
 		}
-		principal, desc, ok := s.auth.authenticate(r)
+		principal, desc, ok := s.auth.authenticate(ctx)
 		if !ok {
-			challenge(w, r, desc)
+			challenge(c, desc)
 			return
 		}
 		if d.delay > 0 {
 			s.faults.fired(func(st *FaultStats) { st.Delayed++; st.DelayedTotal += Duration(d.delay) })
-			t := time.NewTimer(d.delay)
-			select {
-			case <-t.C:
-			case <-r.Context().Done():
-				t.Stop()
+			switch s.delay(ctx, d.delay) {
+			case delayClientGone:
+				dropConnection(ctx)
 				return
-			case <-s.quit:
-				t.Stop()
-				writeProblem(w, http.StatusServiceUnavailable, ptUnavailable, "Service unavailable", "shutting down", r.URL.Path)
+			case delayShutdown:
+				writeProblem(ctx, fasthttp.StatusServiceUnavailable, ptUnavailable, "Service unavailable", "shutting down", c.path)
 				return
 			}
 		}
 		if d.rateLimited {
 			s.faults.fired(func(st *FaultStats) { st.RateLimited++ })
-			w.Header().Set("Retry-After", retryAfterSeconds(d.retryAfter))
-			writeProblem(w, http.StatusTooManyRequests, ptRateLimited, "Too many requests", "rate limit (fault knob)", r.URL.Path)
+			ctx.Response.Header.Set("Retry-After", retryAfterSeconds(d.retryAfter))
+			writeProblem(ctx, fasthttp.StatusTooManyRequests, ptRateLimited, "Too many requests", "rate limit (fault knob)", c.path)
 			return
 		}
 		if d.errStatus != 0 {
 			s.faults.fired(func(st *FaultStats) { st.Errors++ })
-			writeProblem(w, d.errStatus, ptInjected, http.StatusText(d.errStatus), "injected error (fault knob)", r.URL.Path)
+			writeProblem(ctx, d.errStatus, ptInjected, http.StatusText(d.errStatus), "injected error (fault knob)", c.path)
 			return
 		}
 
@@ -96,26 +97,27 @@ func (s *Server) business(res *resource, m mode) http.HandlerFunc {
 		// share an fsync (see ledgerFile.arrive).
 		leave := s.st.led.arrive()
 		defer leave()
-		req := &request{r: r, res: res, id: r.PathValue("id"), mode: m, principal: principal}
-		items, whole := s.itemsOf(w, req)
+		req := &request{c: c, res: res, mode: m, principal: principal,
+			mt: mediaType(string(ctx.Request.Header.ContentType()))}
+		items, whole := s.itemsOf(req)
 		results, err := s.st.apply(items, d.drop, leave)
 		if err != nil {
 			s.log.Error("ledger append failed", "err", err)
-			writeProblem(w, http.StatusServiceUnavailable, ptLedgerFailed, "Ledger unavailable", "the request was not applied", r.URL.Path)
+			writeProblem(ctx, fasthttp.StatusServiceUnavailable, ptLedgerFailed, "Ledger unavailable", "the request was not applied", c.path)
 			return
 		}
 		if d.drop && anySuccess(results) {
 			s.faults.fired(func(st *FaultStats) { st.Dropped++ })
-			dropConnection(w)
+			dropConnection(ctx)
 			return
 		}
 		switch {
-		case whole || (m == modeSingle && req.mediaType() != contentTypeCEBatch):
-			writeResult(w, results[0])
-		case m == modeJSONBatch && req.mediaType() == contentTypeJSON && !req.arrayForm:
-			writeJSONBatch(w, results, req.subIDs)
+		case whole || (m == modeSingle && req.mt != contentTypeCEBatch):
+			writeResult(ctx, results[0])
+		case m == modeJSONBatch && req.mt == contentTypeJSON && !req.arrayForm:
+			writeBody(ctx, fasthttp.StatusOK, contentTypeJSON, appendJSONBatch(nil, results, req.subIDs))
 		default:
-			writeBatch(w, items, results)
+			writeBatch(ctx, items, results)
 		}
 	}
 }
@@ -129,28 +131,71 @@ func anySuccess(rs []result) bool {
 	return false
 }
 
-// dropConnection closes the client connection without an answer.
-func dropConnection(w http.ResponseWriter) {
-	conn, _, err := http.NewResponseController(w).Hijack()
-	if err != nil {
-		// Not hijackable (HTTP/2): abort the stream instead.
-		panic(http.ErrAbortHandler)
-	}
-	_ = conn.Close()
+// dropConnection closes the client connection without an answer, once the
+// handler has returned.
+func dropConnection(ctx *fasthttp.RequestCtx) {
+	ctx.HijackSetNoResponse(true)
+	ctx.Hijack(func(c net.Conn) { _ = c.Close() })
 }
 
-func writeResult(w http.ResponseWriter, res result) {
+// What a delay ended with.
+const (
+	delayDone       = iota // the delay passed
+	delayClientGone        // the client closed the connection
+	delayShutdown          // the server is shutting down
+)
+
+// delay waits d. Meanwhile it watches the connection, as net/http does
+// for a request's context: a client that closes it has given up, and the
+// request is not processed. The connection is idle while the handler runs
+// (fasthttp reads the next request after the answer), so the watcher may
+// read it; a byte it reads is the start of a pipelined request, which is
+// then lost: the connection is closed after the answer, and the client
+// sends it again on a new one.
+func (s *Server) delay(ctx *fasthttp.RequestCtx, d time.Duration) int {
+	conn := ctx.Conn()
+	gone := make(chan struct{})
+	watched := make(chan bool, 1) // whether the watcher read a byte
+	go func() {
+		var b [1]byte
+		n, err := conn.Read(b[:])
+		var ne net.Error
+		if timeout := errors.As(err, &ne) && ne.Timeout(); n == 0 && err != nil && !timeout {
+			close(gone)
+		}
+		watched <- n > 0
+	}()
+	t := time.NewTimer(d)
+	defer t.Stop()
+	out := delayDone
+	select {
+	case <-t.C:
+	case <-gone:
+		out = delayClientGone
+	case <-s.quit:
+		out = delayShutdown
+	}
+	// Stop the watcher: a read deadline in the past wakes it. fasthttp
+	// sets the deadline again before it reads the next request.
+	_ = conn.SetReadDeadline(time.Unix(1, 0))
+	if <-watched {
+		ctx.SetConnectionClose()
+	}
+	return out
+}
+
+func writeResult(ctx *fasthttp.RequestCtx, res result) {
 	ct := contentTypeJSON
 	if res.status >= 400 {
 		ct = contentTypeProblem
 	}
 	if res.location != "" {
-		w.Header().Set("Location", res.location)
+		ctx.Response.Header.Set("Location", res.location)
 	}
 	if res.replayed {
-		w.Header().Set(headerReplayed, "true")
+		ctx.Response.Header.Set(headerReplayed, "true")
 	}
-	writeBody(w, res.status, ct, res.body)
+	writeBody(ctx, res.status, ct, res.body)
 }
 
 // BatchResult is one item of a batch answer (BatchResponse).
@@ -171,7 +216,7 @@ type BatchResponse struct {
 	Results  []BatchResult `json:"results"`
 }
 
-func writeBatch(w http.ResponseWriter, items []*item, results []result) {
+func writeBatch(ctx *fasthttp.RequestCtx, items []*item, results []result) {
 	// By hand: encoding/json would re-validate every item's body.
 	var applied, replayed, failed int
 	size := 64
@@ -212,19 +257,17 @@ func writeBatch(w http.ResponseWriter, items []*item, results []result) {
 		b = append(b, '}')
 	}
 	b = append(b, "]}"...)
-	writeBody(w, http.StatusOK, contentTypeJSON, b)
+	writeBody(ctx, fasthttp.StatusOK, contentTypeJSON, b)
 }
 
 // ---- turning a request into items ----
-
-func (q *request) mediaType() string { return mediaType(q.r.Header.Get("Content-Type")) }
 
 // itemsOf reads the body and builds the items. whole reports a failure of
 // the request as such (one rejected item, answered as a plain problem).
 // An item whose own body was not hashed (a request refused as a whole, a
 // batch item without a body) records the hash of the request body.
-func (s *Server) itemsOf(w http.ResponseWriter, q *request) (items []*item, whole bool) {
-	items, whole = s.readItems(w, q)
+func (s *Server) itemsOf(q *request) (items []*item, whole bool) {
+	items, whole = s.readItems(q)
 	var rawSum *[32]byte
 	for _, it := range items {
 		if it.sum == ([32]byte{}) {
@@ -239,28 +282,24 @@ func (s *Server) itemsOf(w http.ResponseWriter, q *request) (items []*item, whol
 }
 
 // readItems is itemsOf before the hashes of the request body.
-func (s *Server) readItems(w http.ResponseWriter, q *request) (items []*item, whole bool) {
-	base := &item{res: q.res, format: formatJSON, meta: headerMeta(q.r.Header, q.principal)}
+func (s *Server) readItems(q *request) (items []*item, whole bool) {
+	h := reqHeaders{&q.c.ctx.Request.Header}
+	base := &item{res: q.res, format: formatJSON, meta: headerMeta(h, q.principal)}
 	if q.res != nil {
-		base.path = q.res.itemPath(q.id)
+		base.path = q.res.itemPath(q.c.id)
 	} else {
-		base.path = q.r.URL.Path
+		base.path = q.c.path
 	}
 	if q.mode == modeSingle {
-		base.key, _ = parseIdempotencyKey(q.r.Header.Get(headerIdempotencyKey))
+		base.key, _ = parseIdempotencyKey(h.Get(headerIdempotencyKey))
 	}
-	raw, err := readAllLimited(w, q.r, s.cfg.MaxBodyBytes)
+	raw, err := body(q.c, s.cfg.MaxBodyBytes)
 	q.raw = raw
 	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			base.reject(http.StatusRequestEntityTooLarge, ptTooLarge, "Payload too large", fmt.Sprintf("the body exceeds %d bytes", s.cfg.MaxBodyBytes))
-		} else {
-			base.reject(http.StatusBadRequest, ptMalformed, "Cannot read the body", err.Error())
-		}
+		base.reject(http.StatusRequestEntityTooLarge, ptTooLarge, "Payload too large", fmt.Sprintf("the body exceeds %d bytes", s.cfg.MaxBodyBytes))
 		return []*item{base}, true
 	}
-	mt := q.mediaType()
+	mt := q.mt
 	switch {
 	case mt == contentTypeCEBatch:
 		base.format = formatCEBatch
@@ -275,13 +314,13 @@ func (s *Server) readItems(w http.ResponseWriter, q *request) (items []*item, wh
 		if mt == contentTypeCE {
 			base.format = formatCE
 		}
-		key, err := parseIdempotencyKey(q.r.Header.Get(headerIdempotencyKey))
+		key, err := parseIdempotencyKey(h.Get(headerIdempotencyKey))
 		if err != nil {
 			base.reject(http.StatusBadRequest, err.ptype, err.title, err.detail)
 			return []*item{base}, true
 		}
 		base.key = key
-		s.fill(base, q.res, q.id, raw, false, nil)
+		s.fill(base, q.res, q.c.id, raw, false, nil)
 		return []*item{base}, true
 	}
 	base.reject(http.StatusUnsupportedMediaType, ptMediaType, "Unsupported media type",
@@ -324,9 +363,16 @@ func parseIdempotencyKey(v string) (string, *keyError) {
 	return v, nil
 }
 
-// headerGetter is http.Header, or a /v1/batch sub-request's headers over
-// the batch's (subHeaders).
+// headerGetter is a request's headers (reqHeaders), or a /v1/batch
+// sub-request's headers over the batch's (subHeaders).
 type headerGetter interface{ Get(name string) string }
+
+// reqHeaders are a request's headers as http.Header.Get reads them: the
+// first value of a name.
+type reqHeaders struct{ h *fasthttp.RequestHeader }
+
+// Get returns the first value of header name (a copy).
+func (h reqHeaders) Get(name string) string { return string(h.h.Peek(name)) }
 
 // headerMeta reads the ledger metadata a request carries in headers.
 func headerMeta(h headerGetter, principal string) meta {
@@ -541,7 +587,7 @@ func (s *Server) ceBatchItems(q *request, base *item) ([]*item, bool) {
 	for i, el := range elems {
 		it := *base
 		it.body, it.key = nil, ""
-		s.fill(&it, q.res, q.id, el, true, nil)
+		s.fill(&it, q.res, q.c.id, el, true, nil)
 		items[i] = &it
 	}
 	return items, false
@@ -613,7 +659,7 @@ func (s *Server) arrayBatchItems(q *request, base *item) ([]*item, bool) {
 				problem{fmt.Sprintf("/%d/body", i), "required", "body is required"})
 			continue
 		}
-		s.fill(&it, q.res, q.id, ai.Body, true, nil)
+		s.fill(&it, q.res, q.c.id, ai.Body, true, nil)
 	}
 	return items, false
 }

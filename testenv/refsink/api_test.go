@@ -57,7 +57,7 @@ func TestEachEndpointAppliesOnce(t *testing.T) {
 			}
 
 			// A GET of the document.
-			res, err := http.Get(s.ts.URL + loc)
+			res, err := http.Get(s.url + loc)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -188,7 +188,7 @@ func TestRequestErrors(t *testing.T) {
 	if st := s.stats(); st.Rejected != uint64(len(cases)) || st.Applied != 1 || st.Duplicates != 1 {
 		t.Errorf("stats %+v", st)
 	}
-	res, err := http.Get(s.ts.URL + "/erp/v1/nothing")
+	res, err := http.Get(s.url + "/erp/v1/nothing")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/valyala/fasthttp"
 )
 
 const (
@@ -65,16 +67,18 @@ func equal(a, b string) bool { return subtle.ConstantTimeCompare([]byte(a), []by
 // authenticate returns the principal of r, or an error message for a 401.
 // A verified client certificate (mTLS) is enough only when no other
 // credential is configured.
-func (a *authenticator) authenticate(r *http.Request) (principal string, errDesc string, ok bool) {
-	mtls := ""
-	if r.TLS != nil && len(r.TLS.PeerCertificates) > 0 {
-		mtls = "mtls:" + r.TLS.PeerCertificates[0].Subject.String()
-	}
+func (a *authenticator) authenticate(ctx *fasthttp.RequestCtx) (principal string, errDesc string, ok bool) {
 	if !a.required {
-		return mtls, "", true
+		// A client certificate names the principal only here: with other
+		// credentials configured they do.
+		if st := ctx.TLSConnectionState(); st != nil && len(st.PeerCertificates) > 0 {
+			return "mtls:" + st.PeerCertificates[0].Subject.String(), "", true
+		}
+		return "", "", true
 	}
-	for _, h := range []string{headerAPIKey, headerAPIKeySAP} {
-		if k := r.Header.Get(h); k != "" {
+	h := &ctx.Request.Header
+	for _, name := range [...]string{headerAPIKey, headerAPIKeySAP} {
+		if k := string(h.Peek(name)); k != "" {
 			for _, want := range a.cfg.APIKeys {
 				if equal(k, want) {
 					return "apikey", "", true
@@ -83,7 +87,7 @@ func (a *authenticator) authenticate(r *http.Request) (principal string, errDesc
 			return "", "invalid API key", false
 		}
 	}
-	authz := r.Header.Get("Authorization")
+	authz := string(h.Peek("Authorization"))
 	if authz == "" {
 		return "", "", false
 	}
@@ -104,17 +108,17 @@ func (a *authenticator) authenticate(r *http.Request) (principal string, errDesc
 }
 
 // challenge writes a 401 with a Bearer challenge (RFC 6750 §3).
-func challenge(w http.ResponseWriter, r *http.Request, errDesc string) {
+func challenge(c *call, errDesc string) {
 	v := `Bearer realm="` + authRealm + `"`
 	if errDesc != "" {
 		v += `, error="invalid_token", error_description="` + errDesc + `"`
 	}
-	w.Header().Set("WWW-Authenticate", v)
+	c.ctx.Response.Header.Set("WWW-Authenticate", v)
 	detail := "no credentials"
 	if errDesc != "" {
 		detail = errDesc
 	}
-	writeProblem(w, http.StatusUnauthorized, ptUnauthorized, "Unauthorized", detail, r.URL.Path)
+	writeProblem(c.ctx, http.StatusUnauthorized, ptUnauthorized, "Unauthorized", detail, c.path)
 }
 
 // issueToken signs a token for client valid for ttl.
@@ -177,28 +181,35 @@ type tokenError struct {
 // serveToken is POST /oauth/token: the client-credentials grant, with the
 // client authenticated by HTTP Basic (client_secret_basic) or form fields
 // (client_secret_post).
-func (a *authenticator) serveToken(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Pragma", "no-cache")
+func (a *authenticator) serveToken(c *call) {
+	ctx := c.ctx
+	ctx.Response.Header.Set("Pragma", "no-cache")
 	fail := func(status int, code, desc string) {
 		if status == http.StatusUnauthorized {
-			w.Header().Set("WWW-Authenticate", `Basic realm="`+authRealm+`"`)
+			ctx.Response.Header.Set("WWW-Authenticate", `Basic realm="`+authRealm+`"`)
 		}
-		writeJSON(w, status, tokenError{Error: code, Description: desc})
+		writeJSON(ctx, status, tokenError{Error: code, Description: desc})
 	}
 	if len(a.cfg.OAuth2Clients) == 0 {
 		fail(http.StatusBadRequest, "unauthorized_client", "no OAuth2 clients are configured")
 		return
 	}
-	if ct := mediaType(r.Header.Get("Content-Type")); ct != "application/x-www-form-urlencoded" {
+	if ct := mediaType(string(ctx.Request.Header.ContentType())); ct != "application/x-www-form-urlencoded" {
 		fail(http.StatusBadRequest, "invalid_request", "want application/x-www-form-urlencoded")
 		return
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
-	if err := r.ParseForm(); err != nil {
+	b, err := body(c, maxTokenBody)
+	if err != nil {
 		fail(http.StatusBadRequest, "invalid_request", "cannot parse the form")
 		return
 	}
-	id, secret, basic := r.BasicAuth()
+	// As net/http's ParseForm: a malformed pair refuses the form.
+	form, err := url.ParseQuery(string(b))
+	if err != nil {
+		fail(http.StatusBadRequest, "invalid_request", "cannot parse the form")
+		return
+	}
+	id, secret, basic := basicAuth(string(ctx.Request.Header.Peek("Authorization")))
 	if basic {
 		// RFC 6749 §2.3.1: both are form-encoded before Basic encoding.
 		if u, err := url.QueryUnescape(id); err == nil {
@@ -208,7 +219,7 @@ func (a *authenticator) serveToken(w http.ResponseWriter, r *http.Request) {
 			secret = u
 		}
 	} else {
-		id, secret = r.PostForm.Get("client_id"), r.PostForm.Get("client_secret")
+		id, secret = form.Get("client_id"), form.Get("client_secret")
 	}
 	known := false
 	for _, c := range a.cfg.OAuth2Clients {
@@ -220,17 +231,35 @@ func (a *authenticator) serveToken(w http.ResponseWriter, r *http.Request) {
 		fail(http.StatusUnauthorized, "invalid_client", "unknown client or wrong secret")
 		return
 	}
-	if gt := r.PostForm.Get("grant_type"); gt != "client_credentials" {
+	if gt := form.Get("grant_type"); gt != "client_credentials" {
 		fail(http.StatusBadRequest, "unsupported_grant_type", "only client_credentials is supported")
 		return
 	}
 	ttl := a.cfg.TokenTTL.D()
-	writeJSON(w, http.StatusOK, tokenResponse{
+	writeJSON(ctx, http.StatusOK, tokenResponse{
 		AccessToken: a.issueToken(id, ttl),
 		TokenType:   "Bearer",
 		ExpiresIn:   int64(ttl / time.Second),
-		Scope:       r.PostForm.Get("scope"),
+		Scope:       form.Get("scope"),
 	})
+}
+
+// maxTokenBody caps a POST /oauth/token body.
+const maxTokenBody = 64 << 10
+
+// basicAuth parses an Authorization value of the Basic scheme, as
+// net/http's Request.BasicAuth does.
+func basicAuth(authz string) (user, pass string, ok bool) {
+	const prefix = "Basic "
+	if len(authz) < len(prefix) || !strings.EqualFold(authz[:len(prefix)], prefix) {
+		return "", "", false
+	}
+	dec, err := base64.StdEncoding.DecodeString(authz[len(prefix):])
+	if err != nil {
+		return "", "", false
+	}
+	user, pass, ok = strings.Cut(string(dec), ":")
+	return user, pass, ok
 }
 
 // mediaType is the lower-cased media type of a Content-Type value, without

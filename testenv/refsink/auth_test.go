@@ -5,7 +5,6 @@ import (
 	"crypto/tls"
 	"errors"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -86,7 +85,7 @@ func TestOAuth2ClientCredentials(t *testing.T) {
 
 	// client_secret_post works too; errors follow RFC 6749 §5.2.
 	form := func(v url.Values, basic ...string) (int, string) {
-		req, _ := http.NewRequest(http.MethodPost, s.ts.URL+"/oauth/token", strings.NewReader(v.Encode()))
+		req, _ := http.NewRequest(http.MethodPost, s.url+"/oauth/token", strings.NewReader(v.Encode()))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		if len(basic) == 2 {
 			req.SetBasicAuth(basic[0], basic[1])
@@ -191,7 +190,7 @@ func TestMutualTLSIntegration(t *testing.T) {
 	base := "https://" + ln.Addr().String()
 
 	anon := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: setup.CA.Pool(), MinVersion: tls.VersionTLS12}}}
-	if _, err := (&sink{t: t, ts: &httptest.Server{URL: base}}).tryPost(anon, "/erp/v1/goods-movements", "m0", "application/json", gm(0)); err == nil {
+	if _, err := (&sink{t: t, url: base}).tryPost(anon, "/erp/v1/goods-movements", "m0", "application/json", gm(0)); err == nil {
 		t.Fatal("a client without a certificate got through")
 	}
 	ctls, err := setup.ClientTLS("MEM1")
@@ -200,7 +199,7 @@ func TestMutualTLSIntegration(t *testing.T) {
 	}
 	ctls.ServerName = "127.0.0.1"
 	withCert := &http.Client{Transport: &http.Transport{TLSClientConfig: ctls}}
-	r, err := (&sink{t: t, ts: &httptest.Server{URL: base}}).tryPost(withCert, "/erp/v1/goods-movements", "m1", "application/json", gm(1))
+	r, err := (&sink{t: t, url: base}).tryPost(withCert, "/erp/v1/goods-movements", "m1", "application/json", gm(1))
 	if err != nil {
 		t.Fatal(err)
 	}

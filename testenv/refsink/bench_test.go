@@ -8,7 +8,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/signal"
 	"sync"
@@ -16,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/valyala/fasthttp"
 
 	"github.com/draylink/dray/testenv/refsink"
 )
@@ -225,8 +226,9 @@ func cpuTime(r syscall.Rusage) int64 {
 }
 
 // BenchmarkHandler serves what BenchmarkGoodsMovement sends in-process,
-// through Server.Handler (no HTTP, no separate process; the ledger is still
-// fsynced), to profile the sink's own work:
+// through the server's fasthttp request handler (no connection, no
+// separate process; the ledger is still fsynced), to profile the sink's
+// own work:
 //
 //	go test ./testenv/refsink/ -run '^$' -bench Handler -benchtime 400x -cpuprofile cpu.out
 func BenchmarkHandler(b *testing.B) {
@@ -235,17 +237,22 @@ func BenchmarkHandler(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { _ = srv.Close() })
-	h := srv.Handler()
+	var ctx fasthttp.RequestCtx
+	var req fasthttp.Request
+	remote := &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 1}
 	serve := func(b *testing.B, path string, body []byte, want int, headers ...string) {
-		req := httptest.NewRequest(http.MethodPost, path, bytes.NewReader(body))
-		req.Header.Set("Content-Type", "application/json")
+		req.Reset()
+		req.Header.SetMethod(fasthttp.MethodPost)
+		req.SetRequestURI(path)
+		req.Header.SetContentType("application/json")
 		for i := 0; i+1 < len(headers); i += 2 {
 			req.Header.Set(headers[i], headers[i+1])
 		}
-		w := httptest.NewRecorder()
-		h.ServeHTTP(w, req)
-		if w.Code != want {
-			b.Fatalf("status %d: %s", w.Code, w.Body.Bytes())
+		req.SetBody(body)
+		ctx.Init(&req, remote, nil)
+		srv.ServeRequest(&ctx)
+		if got := ctx.Response.StatusCode(); got != want {
+			b.Fatalf("status %d: %s", got, ctx.Response.Body())
 		}
 	}
 	round := benchRound.Add(1)

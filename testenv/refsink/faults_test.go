@@ -241,7 +241,7 @@ func TestFaultKnobValidation(t *testing.T) {
 			t.Errorf("%s: %v; want status %d", tc.name, err, tc.status)
 		}
 	}
-	req, _ := http.NewRequest(http.MethodPut, s.ts.URL+"/_faults", bytes.NewReader([]byte(`{"errorRat":0.5}`)))
+	req, _ := http.NewRequest(http.MethodPut, s.url+"/_faults", bytes.NewReader([]byte(`{"errorRat":0.5}`)))
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

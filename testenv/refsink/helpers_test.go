@@ -7,7 +7,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -23,7 +22,8 @@ import (
 type sink struct {
 	t      *testing.T
 	srv    *refsink.Server
-	ts     *httptest.Server
+	url    string       // base URL
+	stop   func() error // stops serving (StartLoopback)
 	client *refsink.Client
 	dir    string
 }
@@ -46,16 +46,18 @@ func openSink(t *testing.T, kind refsink.Kind, dir string, mutate func(*refsink.
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := httptest.NewServer(srv.Handler())
-	s := &sink{t: t, srv: srv, ts: ts, client: refsink.NewClient(ts.URL), dir: dir}
+	url, stop, err := srv.StartLoopback(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &sink{t: t, srv: srv, url: url, stop: stop, client: refsink.NewClient(url), dir: dir}
 	t.Cleanup(s.close)
 	return s
 }
 
 // close stops serving and closes the ledger (idempotent).
 func (s *sink) close() {
-	s.ts.Close()
-	if err := s.srv.Close(); err != nil {
+	if err := s.stop(); err != nil {
 		s.t.Errorf("close: %v", err)
 	}
 }
@@ -100,7 +102,7 @@ func (s *sink) tryPost(hc *http.Client, path, key, contentType string, body any,
 			return resp{}, err
 		}
 	}
-	req, err := http.NewRequest(http.MethodPost, s.ts.URL+path, bytes.NewReader(b))
+	req, err := http.NewRequest(http.MethodPost, s.url+path, bytes.NewReader(b))
 	if err != nil {
 		return resp{}, err
 	}

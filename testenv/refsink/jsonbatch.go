@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/go-json-experiment/json/jsontext"
+	"github.com/valyala/fasthttp"
 )
 
 // POST /erp/v1/batch and /tms/v1/batch: a JSON batch of sub-requests, each
@@ -83,11 +84,14 @@ type subHeaders struct {
 // sub-requests).
 type batchHeaders map[string]string
 
-func batchHeadersOf(h http.Header) batchHeaders {
-	b := make(batchHeaders, len(h))
-	for k, v := range h {
-		if len(v) > 0 {
-			b[k] = v[0]
+func batchHeadersOf(h *fasthttp.RequestHeader) batchHeaders {
+	b := make(batchHeaders, 16)
+	for k, v := range h.All() {
+		// fasthttp keeps names canonical (as textproto does); the first
+		// value of a name wins, as in http.Header.Get.
+		name := string(k)
+		if _, dup := b[name]; !dup {
+			b[name] = string(v)
 		}
 	}
 	return b
@@ -354,7 +358,7 @@ func (s *Server) jsonBatchItems(q *request, base *item) ([]*item, bool) {
 	items := make([]*item, len(subs))
 	all := make([]item, len(subs))
 	q.subIDs = make([]string, len(subs))
-	batch := batchHeadersOf(q.r.Header)
+	batch := batchHeadersOf(&q.c.ctx.Request.Header)
 	for i := range subs {
 		q.subIDs[i] = first(subs[i].id, strconv.Itoa(i+1))
 		all[i] = *base
@@ -463,16 +467,16 @@ type jsonSubResponse struct {
 	Body    json.RawMessage   `json:"body"`
 }
 
-// writeJSONBatch answers {"responses":[…]}, written by hand byte for byte
+// appendJSONBatch appends the answer {"responses":[…]} to b, by hand byte for byte
 // as encoding/json wrote a struct of jsonSubResponse (header names sorted,
 // HTML-sensitive characters escaped): reflection and re-validating every
 // body cost more than the rest of the answer.
-func writeJSONBatch(w http.ResponseWriter, results []result, ids []string) {
+func appendJSONBatch(b []byte, results []result, ids []string) []byte {
 	size := 16
 	for _, res := range results {
 		size += 128 + len(res.body) + len(res.location)
 	}
-	b := make([]byte, 0, size)
+	b = slices.Grow(b, size)
 	b = append(b, `{"responses":[`...)
 	for i, res := range results {
 		if i > 0 {
@@ -503,6 +507,5 @@ func writeJSONBatch(w http.ResponseWriter, results []result, ids []string) {
 		b = appendMarshaledRaw(b, res.body)
 		b = append(b, '}')
 	}
-	b = append(b, "]}"...)
-	writeBody(w, http.StatusOK, contentTypeJSON, b)
+	return append(b, "]}"...)
 }

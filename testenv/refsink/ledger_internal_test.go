@@ -1,8 +1,8 @@
 package refsink
 
 import (
+	"context"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -15,13 +15,13 @@ func TestLedgerWriteFailureIsSticky(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := httptest.NewServer(srv.Handler())
-	defer func() {
-		ts.Close()
-		_ = srv.Close() // reports the write error
-	}()
+	base, stop, err := srv.StartLoopback(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = stop() }() // reports the write error
 	post := func(key string) int {
-		req, _ := http.NewRequest(http.MethodPost, ts.URL+"/erp/v1/goods-movements",
+		req, _ := http.NewRequest(http.MethodPost, base+"/erp/v1/goods-movements",
 			strings.NewReader(`{"movementType":"311","material":"M","plant":"P","quantity":"1","unit":"EA"}`))
 		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("Idempotency-Key", key)
@@ -41,7 +41,7 @@ func TestLedgerWriteFailureIsSticky(t *testing.T) {
 			t.Errorf("key %s after the failure: %d; want 503", key, st)
 		}
 	}
-	res, err := http.Get(ts.URL + "/healthz")
+	res, err := http.Get(base + "/healthz")
 	if err != nil {
 		t.Fatal(err)
 	}

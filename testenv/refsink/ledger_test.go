@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -188,8 +187,8 @@ func TestRunServesUntilCancelled(t *testing.T) {
 	for srv.Addr() == nil {
 		time.Sleep(5 * time.Millisecond)
 	}
-	s := &sink{t: t, ts: &httptest.Server{URL: "http://" + srv.Addr().String()}}
-	c := refsink.NewClient(s.ts.URL)
+	s := &sink{t: t, url: "http://" + srv.Addr().String()}
+	c := refsink.NewClient(s.url)
 	if err := c.WaitReady(ctx); err != nil {
 		t.Fatal(err)
 	}

@@ -3,7 +3,8 @@ package refsink
 import (
 	"encoding/json"
 	"net/http"
-	"strconv"
+
+	"github.com/valyala/fasthttp"
 )
 
 // Problem types (RFC 9457 "type" members). They are URNs, not links: this is
@@ -59,26 +60,24 @@ func problemJSON(status int, typ, title, detail, instance string, errs []problem
 	return b
 }
 
-func writeProblem(w http.ResponseWriter, status int, typ, title, detail, instance string) {
-	writeBody(w, status, contentTypeProblem, problemJSON(status, typ, title, detail, instance, nil))
+func writeProblem(ctx *fasthttp.RequestCtx, status int, typ, title, detail, instance string) {
+	writeBody(ctx, status, contentTypeProblem, problemJSON(status, typ, title, detail, instance, nil))
 }
 
-func writeBody(w http.ResponseWriter, status int, contentType string, body []byte) {
-	h := w.Header()
-	h.Set("Content-Type", contentType)
-	h.Set("Cache-Control", "no-store")
-	// Said up front, a large answer (a batch's) is written as it is, not in
-	// chunks.
-	h.Set("Content-Length", strconv.Itoa(len(body)))
-	w.WriteHeader(status)
-	_, _ = w.Write(body) //nolint:gosec // JSON with an explicit content type, never HTML
+// writeBody sets the answer; fasthttp writes it (with its Content-Length)
+// when the handler returns.
+func writeBody(ctx *fasthttp.RequestCtx, status int, contentType string, body []byte) {
+	ctx.SetStatusCode(status)
+	ctx.SetContentType(contentType)
+	ctx.Response.Header.Set("Cache-Control", "no-store")
+	ctx.SetBody(body)
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
+func writeJSON(ctx *fasthttp.RequestCtx, status int, v any) {
 	b, err := json.Marshal(v)
 	if err != nil {
-		writeProblem(w, http.StatusInternalServerError, problemPrefix+"internal", "Cannot encode the response", err.Error(), "")
+		writeProblem(ctx, http.StatusInternalServerError, problemPrefix+"internal", "Cannot encode the response", err.Error(), "")
 		return
 	}
-	writeBody(w, status, contentTypeJSON, b)
+	writeBody(ctx, status, contentTypeJSON, b)
 }

@@ -86,9 +86,17 @@ func startProcEnv(t testing.TB, env []string, bin string, args ...string) *proc 
 		close(p.done)
 	}()
 	t.Cleanup(func() {
+		// SIGTERM, so that the process finishes what it writes at exit
+		// (--cpu-profile); killed if it does not exit in time.
 		select {
 		case <-p.done:
+			return
 		default:
+			_ = p.cmd.Process.Signal(syscall.SIGTERM)
+		}
+		select {
+		case <-p.done:
+		case <-time.After(15 * time.Second):
 			_ = p.cmd.Process.Kill()
 			<-p.done
 		}
