@@ -344,6 +344,7 @@ func (s *Sink) send(ctx context.Context, req *Request) (*Result, error) {
 	defer s.stats.inFlight.Add(-1)
 	start := time.Now()
 	if err := ctx.Err(); err != nil {
+		// Not sent: nothing the breaker should count against the sink.
 		return &Result{Outcome: Retry, Err: err}, context.Canceled
 	}
 	deadline := start.Add(s.cfg.Timeout.D())

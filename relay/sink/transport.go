@@ -100,15 +100,21 @@ func readBody(resp *fasthttp.Response, limit int) ([]byte, error) {
 		}
 		return body, resp.CloseBodyStream()
 	}
-	body, err := io.ReadAll(io.LimitReader(stream, int64(limit)))
+	// One byte past the limit tells a body of exactly limit bytes (the
+	// connection is kept) from a longer one.
+	body, err := io.ReadAll(io.LimitReader(stream, int64(limit)+1))
 	if err != nil {
 		_ = resp.CloseBodyStream()
 		return body, err
 	}
-	if c, ok := stream.(fasthttp.ReadCloserWithError); ok && len(body) == limit {
+	if len(body) > limit {
 		// The rest is not read: the connection is closed, not drained.
-		_ = c.CloseWithError(fasthttp.ErrBodyTooLarge)
-		return body, nil
+		if c, ok := stream.(fasthttp.ReadCloserWithError); ok {
+			_ = c.CloseWithError(fasthttp.ErrBodyTooLarge)
+		} else {
+			_ = resp.CloseBodyStream()
+		}
+		return body[:limit], nil
 	}
 	return body, resp.CloseBodyStream()
 }

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -140,4 +141,46 @@ func TestProxyFromEnvironment(t *testing.T) {
 		t.Errorf("through the proxy: %+v, %d tunnels; want Done through 1", res, tunnels.Load())
 	}
 	s.Close() // ends the tunnel before wg.Wait
+}
+
+// A body of exactly MaxResponseBytes, sent without a length, is read whole
+// and its connection kept for the next request; a longer one is cut at the
+// limit and its connection closed (the rest is not read).
+func TestBodyAtTheLimitKeepsTheConnection(t *testing.T) {
+	var conns atomic.Int32
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		n := 1024
+		if r.URL.Path == "/over" {
+			n = 1025
+		}
+		w.WriteHeader(422)
+		w.(http.Flusher).Flush() // chunked: no Content-Length
+		_, _ = w.Write([]byte(strings.Repeat("z", n)))
+	}))
+	srv.Config.ConnState = func(_ net.Conn, st http.ConnState) {
+		if st == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	srv.Start()
+	defer srv.Close()
+	s := newSink(t, Config{URL: srv.URL, MaxResponseBytes: 1024, Breaker: BreakerConfig{Failures: -1}})
+	for i := range 3 {
+		if res := s.Do(context.Background(), post("/at")); res.Outcome != Dead || len(res.Body) != 1024 {
+			t.Fatalf("request %d: %+v, %d bytes; want Dead with the whole 1024-byte body", i, res.Outcome, len(res.Body))
+		}
+	}
+	if n := conns.Load(); n != 1 {
+		t.Errorf("%d connections for 3 bodies of exactly the limit; want 1, kept", n)
+	}
+	if res := s.Do(context.Background(), post("/over")); res.Outcome != Dead || len(res.Body) != 1024 {
+		t.Fatalf("over the limit: %+v, %d bytes; want Dead with 1024 bytes", res.Outcome, len(res.Body))
+	}
+	if res := s.Do(context.Background(), post("/at")); res.Outcome != Dead {
+		t.Fatalf("after a cut body: %+v", res)
+	}
+	if n := conns.Load(); n != 2 {
+		t.Errorf("%d connections after a body over the limit; want a new one (2)", n)
+	}
 }
