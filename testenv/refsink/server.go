@@ -239,6 +239,7 @@ func (s *Server) serveError(ctx *fasthttp.RequestCtx, err error) {
 	var small *fasthttp.ErrSmallBuffer
 	if errors.As(err, &small) {
 		ctx.Error("431 Request Header Fields Too Large", fasthttp.StatusRequestHeaderFieldsTooLarge)
+		drain(ctx.Conn()) // the rest of the headers and the body, as for a body too large
 		return
 	}
 	var ne net.Error
@@ -260,8 +261,8 @@ const (
 	drainIdle = 50 * time.Millisecond
 )
 
-// drain reads what the client is still sending of a body that will not
-// be read.
+// drain reads what the client is still sending of a request that will
+// not be read (a body above the limit, headers above maxHeaderBytes).
 func drain(c net.Conn) {
 	if c == nil {
 		return
